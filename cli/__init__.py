@@ -1,0 +1,1 @@
+"""The headless CLI: parse, call core, print. Data on stdout, messages on stderr."""

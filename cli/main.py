@@ -1,0 +1,78 @@
+"""Entry point of the `assay` command. One error funnel maps the exception tree to exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cli import context
+from core.errors import AssayError
+
+
+class AssayGroup(click.Group):
+    """Runs every command through one error funnel: AssayError -> message + exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except AssayError as exc:
+            from core.safe_text import safe_text
+
+            ws = ctx.find_object(context.Workspace)
+            if ws is not None and ws.debug:
+                raise
+            click.echo(f"error: {safe_text(exc.message)}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=AssayGroup, invoke_without_command=True)
+@click.option("--workspace", "-w", type=click.Path(file_okay=False), help="Workspace folder (default: current folder).")
+@click.option("--db", type=click.Path(dir_okay=False), help="SQLite file (default: WORKSPACE/assay.db or $ASSAY_DB).")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(package_name="assay")
+@click.pass_context
+def cli(ctx: click.Context, workspace: str | None, db: str | None, debug: bool) -> None:
+    """Assay: measure LLMs on your own data.
+
+    With no command, opens the terminal app on the workspace.
+    """
+    ctx.obj = context.resolve(workspace, db, debug)
+    if ctx.invoked_subcommand is None:
+        from cli.app_cmds import open_app
+
+        open_app(ctx.obj)
+
+
+@cli.group("db")
+def db_group() -> None:
+    """The workspace database."""
+
+
+@db_group.command("path")
+@context.pass_ws
+def db_path(ws: context.Workspace) -> None:
+    """Print the path of the workspace database."""
+    click.echo(str(ws.db_path))
+
+
+def _register() -> None:
+    # Each module adds its own commands; command bodies import their heavy modules lazily.
+    from cli import app_cmds, dataset_cmds, report_cmds, run_cmds, workspace_cmds
+
+    for mod in (workspace_cmds, dataset_cmds, run_cmds, report_cmds, app_cmds):
+        mod.register(cli)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="assay")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Connection rules (see DESIGN.md "Store rules").
+
+- WAL, synchronous=FULL (human labels cannot be recreated), foreign_keys=ON, busy_timeout 15 s.
+- Every write goes through `write(db)`: BEGIN IMMEDIATE takes the write lock up front, because a
+  deferred transaction that reads then writes fails under concurrent WAL writers whatever the
+  busy timeout. sqlite-utils calls made inside it nest as savepoints.
+- One connection per thread: `connect()` refuses cross-thread use (sqlite3's own check).
+- The file is created 0600 before SQLite opens it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlite_utils
+
+BUSY_TIMEOUT_MS = 15_000
+
+
+def _create_private(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def connect(path: str | os.PathLike[str], *, migrate: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) a workspace database with the connection rules applied."""
+    p = Path(path)
+    _create_private(p)
+    # Sidecar files inherit the process umask; keep them private too.
+    old_umask = os.umask(0o077)
+    try:
+        conn = sqlite3.connect(str(p), timeout=BUSY_TIMEOUT_MS / 1000)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        db = sqlite_utils.Database(conn)
+        with db.ensure_autocommit_on():
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+    finally:
+        os.umask(old_umask)
+    if migrate:
+        from store.migrations import migrate as apply_migrations
+
+        apply_migrations(db)
+    return db
+
+
+def open_workspace_db(path: str | os.PathLike[str]) -> sqlite_utils.Database:
+    """Alias kept for readability at call sites that open the user's workspace."""
+    return connect(path)
+
+
+@contextlib.contextmanager
+def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A write transaction that holds the write lock from its first statement."""
+    conn = db.conn
+    if conn.in_transaction:
+        # Already inside a write: nest as a savepoint.
+        with db.atomic():
+            yield db
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")

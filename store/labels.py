@@ -1,0 +1,45 @@
+"""Append-only label events. Nothing here updates or deletes a row."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import sqlite_utils
+
+from store.timeutil import now_iso
+
+_COLS = "id, dataset_id, case_id, annotator, kind, value_json, note, undoes, guidelines_version, time_on_case_ms, created_at"
+
+
+def append_event(
+    db: sqlite_utils.Database, *, dataset_id: int, case_id: str, annotator: str, kind: str,
+    value: Any = None, note: str | None = None, undoes: int | None = None,
+    guidelines_version: str | None = None, time_on_case_ms: int | None = None,
+) -> int:
+    """Caller holds a write transaction. Returns the new event id."""
+    cur = db.execute(
+        f"INSERT INTO label_events ({_COLS.split(', ', 1)[1]}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [dataset_id, case_id, annotator, kind, None if value is None else json.dumps(value, ensure_ascii=False),
+         note, undoes, guidelines_version, time_on_case_ms, now_iso()],
+    )
+    return cur.lastrowid
+
+
+def _decode(r: tuple) -> dict[str, Any]:
+    keys = _COLS.split(", ")
+    d = dict(zip(keys, r))
+    d["value"] = None if d.pop("value_json") is None else json.loads(r[5])
+    return d
+
+
+def iter_events(db: sqlite_utils.Database, dataset_id: int, *, annotator: str | None = None) -> Iterator[dict[str, Any]]:
+    """Events of a dataset in the order they happened."""
+    sql = f"SELECT {_COLS} FROM label_events WHERE dataset_id = ?"
+    params: list[Any] = [dataset_id]
+    if annotator is not None:
+        sql += " AND annotator = ?"
+        params.append(annotator)
+    for r in db.execute(sql + " ORDER BY id", params):
+        yield _decode(r)

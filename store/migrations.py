@@ -1,0 +1,204 @@
+"""Schema migrations (sqlite-utils `Migrations`). Never edit an applied migration: add a new one.
+
+The schema is documented table by table in docs/schema.md and pinned by tests/unit/test_schema.py.
+Two processes starting at once are safe: `migrate()` takes the write lock (BEGIN IMMEDIATE) and
+only then reads what is pending, so the second process finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from store.db import write
+
+migrations = Migrations("assay")
+
+
+def _run_script(db: sqlite_utils.Database, script: str) -> None:
+    # Not executescript(): it COMMITs the open transaction first, which would break the
+    # all-or-nothing migration under BEGIN IMMEDIATE.
+    for statement in script.split(";\n"):
+        if statement.strip():
+            db.conn.execute(statement)
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE datasets (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            description TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        );
+        -- Current state of each case. expected_json is the JSON encoding of the imported/edited
+        -- expected output (NULL = unlabeled); labels from experts live in label_events.
+        CREATE TABLE cases (
+            pk INTEGER PRIMARY KEY,
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            case_id TEXT NOT NULL,
+            input_text TEXT NOT NULL,
+            expected_json TEXT,
+            task_type TEXT NOT NULL DEFAULT 'generation',
+            difficulty TEXT,
+            metadata_json TEXT NOT NULL DEFAULT '{}',
+            tags_json TEXT NOT NULL DEFAULT '[]',
+            excluded INTEGER NOT NULL DEFAULT 0,
+            ord INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (dataset_id, case_id)
+        );
+        CREATE INDEX idx_cases_dataset_ord ON cases(dataset_id, ord);
+        CREATE INDEX idx_cases_dataset_task ON cases(dataset_id, task_type);
+        -- Content-addressed case snapshots shared by every version that holds them.
+        CREATE TABLE case_blobs (
+            hash TEXT PRIMARY KEY,
+            data_json TEXT NOT NULL
+        );
+        -- Immutable snapshots; identical content reuses the same version.
+        CREATE TABLE dataset_versions (
+            id INTEGER PRIMARY KEY,
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            n_cases INTEGER NOT NULL,
+            n_labeled INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (dataset_id, version),
+            UNIQUE (dataset_id, content_hash)
+        );
+        CREATE TABLE version_cases (
+            version_id INTEGER NOT NULL REFERENCES dataset_versions(id) ON DELETE CASCADE,
+            case_id TEXT NOT NULL,
+            ord INTEGER NOT NULL,
+            blob_hash TEXT NOT NULL REFERENCES case_blobs(hash),
+            PRIMARY KEY (version_id, case_id)
+        );
+        CREATE INDEX idx_version_cases_ord ON version_cases(version_id, ord);
+        -- Append-only; current labels are derived (undo events cancel earlier events).
+        CREATE TABLE label_events (
+            id INTEGER PRIMARY KEY,
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            case_id TEXT NOT NULL,
+            annotator TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('label','skip','flag','undo','adjudicate','note')),
+            value_json TEXT,
+            note TEXT,
+            undoes INTEGER REFERENCES label_events(id),
+            guidelines_version TEXT,
+            time_on_case_ms INTEGER,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX idx_label_events_case ON label_events(dataset_id, case_id);
+        CREATE INDEX idx_label_events_annotator ON label_events(dataset_id, annotator);
+        CREATE TABLE prompts (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            content_hash TEXT NOT NULL UNIQUE,
+            system TEXT,
+            template TEXT NOT NULL,
+            per_task_json TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id),
+            dataset_version_id INTEGER NOT NULL REFERENCES dataset_versions(id),
+            dataset_hash TEXT NOT NULL,
+            prompt_id INTEGER REFERENCES prompts(id),
+            prompt_name TEXT NOT NULL,
+            config_json TEXT NOT NULL,
+            config_hash TEXT NOT NULL,
+            models_json TEXT NOT NULL,
+            repeats INTEGER NOT NULL DEFAULT 1,
+            status TEXT NOT NULL CHECK (status IN ('running','finished','interrupted','failed')),
+            app_version TEXT NOT NULL,
+            litellm_version TEXT,
+            cost_source TEXT,
+            created_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE INDEX idx_runs_dataset ON runs(dataset_id, created_at);
+        -- Exactly one terminal row per (run, case, model, repeat), written as results arrive.
+        CREATE TABLE results (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            case_id TEXT NOT NULL,
+            model TEXT NOT NULL,
+            repeat INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL CHECK (status IN ('ok','error','skipped')),
+            output TEXT,
+            finish_reason TEXT,
+            latency_first_ms REAL,
+            latency_ms REAL,
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            cost_usd REAL,
+            cost_status TEXT NOT NULL DEFAULT 'unknown',
+            cached INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error_class TEXT,
+            error_message TEXT,
+            request_hash TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (run_id, case_id, model, repeat)
+        );
+        CREATE INDEX idx_results_run_model ON results(run_id, model);
+        -- Every attempt of every call, for retry/backoff forensics.
+        CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            case_id TEXT NOT NULL,
+            model TEXT NOT NULL,
+            repeat INTEGER NOT NULL DEFAULT 0,
+            attempt INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            error_class TEXT,
+            http_status INTEGER,
+            wait_s REAL,
+            latency_ms REAL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX idx_attempts_run ON attempts(run_id, case_id, model, repeat);
+        -- Append-only verdicts; `round` grows with each re-score of a run.
+        CREATE TABLE scores (
+            id INTEGER PRIMARY KEY,
+            result_id INTEGER NOT NULL REFERENCES results(id) ON DELETE CASCADE,
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            round INTEGER NOT NULL DEFAULT 1,
+            scorer TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('ok','error')),
+            score REAL,
+            passed INTEGER,
+            details_json TEXT NOT NULL DEFAULT '{}',
+            judge_model TEXT,
+            judge_prompt_hash TEXT,
+            judge_temperature REAL,
+            judge_cost_usd REAL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX idx_scores_run_round ON scores(run_id, round);
+        CREATE INDEX idx_scores_result ON scores(result_id);
+        -- Successful responses only (errors are never cached), keyed on the whole request.
+        CREATE TABLE response_cache (
+            request_hash TEXT PRIMARY KEY,
+            model TEXT NOT NULL,
+            response_json TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Apply pending migrations; safe when several processes start at once."""
+    if not migrations.pending(db):
+        return
+    with write(db):
+        # Re-read under the lock: another process may have applied them meanwhile.
+        migrations.apply(db)
