@@ -1,0 +1,186 @@
+"""Workspace configuration: `assay.toml`, read with tomllib, validated with pydantic, written with tomli-w.
+
+Every key is documented in README.md ("Configuration"). Errors name the file and the dotted key.
+Secrets never live here: `api_key_env` holds the *name* of an environment variable.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from core.errors import ConfigError
+
+SHARED_PARAMS = ("temperature", "max_tokens", "top_p", "seed")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelConfig(_Section):
+    """One candidate (or judge) model. Shared sampling params come from [run] unless allowed."""
+
+    model: str = Field(min_length=1, description="litellm model id, e.g. openai/gpt-5")
+    api_base: str | None = None
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, gt=0)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    seed: int | None = None
+    params: dict[str, Any] = Field(default_factory=dict, description="extra litellm params")
+    timeout_s: float | None = Field(default=None, gt=0)
+    max_concurrency: int | None = Field(default=None, gt=0)
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+    input_price_per_1m: float | None = Field(default=None, ge=0)
+    output_price_per_1m: float | None = Field(default=None, ge=0)
+
+    @field_validator("params")
+    @classmethod
+    def _no_secrets_or_retries(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key in ("api_key", "num_retries", "messages", "model"):
+            if key in v:
+                raise ValueError(f"'{key}' cannot be set in params")
+        return v
+
+
+class PromptVariant(_Section):
+    system: str | None = None
+    template: str = "{input_text}"
+
+
+class PromptConfig(PromptVariant):
+    """A prompt: system message + user template; `tasks.<task_type>` overrides per task type."""
+
+    tasks: dict[str, PromptVariant] = Field(default_factory=dict)
+
+
+class RunConfig(_Section):
+    prompt: str = "default"
+    concurrency: int = Field(default=8, gt=0)
+    retries: int = Field(default=4, ge=0)
+    retry_after_cap_s: float = Field(default=60.0, ge=0)
+    backoff_base_s: float = Field(default=0.5, ge=0)
+    backoff_max_s: float = Field(default=30.0, ge=0)
+    breaker_threshold: int = Field(default=3, gt=0, description="auth/quota errors before a model's breaker opens")
+    repeat: int = Field(default=1, gt=0)
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_error_rate: float = Field(default=0.0, ge=0, le=1)
+    temperature: float | None = Field(default=0.0, ge=0, le=2)
+    max_tokens: int | None = Field(default=1024, gt=0)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    seed: int | None = None
+    allow_overrides: list[Literal["temperature", "max_tokens", "top_p", "seed"]] = Field(default_factory=list)
+    cache: bool = True
+
+
+TaskKind = Literal["classification", "extraction", "free_text", "pass_fail", "rating"]
+
+
+class TaskConfig(_Section):
+    """How a task type is labeled (and which labels are valid for classification scoring)."""
+
+    kind: TaskKind = "free_text"
+    labels: list[str] = Field(default_factory=list)
+    hints: dict[str, str] = Field(default_factory=dict)
+    keys: dict[str, str] = Field(default_factory=dict, description="label -> single key (default 1-9)")
+    fields: list[str] = Field(default_factory=list, description="extraction fields")
+    guidelines: str | None = None
+    guidelines_file: str | None = None
+
+    @model_validator(mode="after")
+    def _labels_for_classification(self) -> "TaskConfig":
+        if self.kind == "classification" and not self.labels:
+            raise ValueError("a classification task needs a non-empty 'labels' list")
+        for label in list(self.hints) + list(self.keys):
+            if label not in self.labels:
+                raise ValueError(f"'{label}' is not one of labels {self.labels}")
+        return self
+
+
+class LabelingConfig(_Section):
+    blind: bool = True
+    required_labels: int = Field(default=1, ge=1, le=5)
+    guidelines: str | None = None
+    guidelines_file: str | None = None
+
+
+class JudgeConfig(_Section):
+    model: str | None = Field(default=None, description="name of a [models.*] entry")
+    temperature: float = 0.0
+    max_tokens: int = 512
+
+
+class WorkspaceConfig(_Section):
+    run: RunConfig = Field(default_factory=RunConfig)
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    prompts: dict[str, PromptConfig] = Field(default_factory=dict)
+    tasks: dict[str, TaskConfig] = Field(default_factory=dict)
+    scorers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    labeling: LabelingConfig = Field(default_factory=LabelingConfig)
+
+    def prompt(self, name: str | None = None) -> PromptConfig:
+        name = name or self.run.prompt
+        if name in self.prompts:
+            return self.prompts[name]
+        if name == "default":
+            return DEFAULT_PROMPT
+        raise ConfigError(f"unknown prompt '{name}' (configured: {', '.join(self.prompts) or 'none'})")
+
+    def valid_labels(self, task_type: str) -> list[str]:
+        task = self.tasks.get(task_type)
+        return list(task.labels) if task else []
+
+
+# The built-in neutral prompt: input_text is the user message, no system prompt.
+DEFAULT_PROMPT = PromptConfig(system=None, template="{input_text}")
+
+
+def _format_errors(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            parts.append(f"{key}: unknown key")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            parts.append(f"{key}: {msg} (got {err.get('input')!r})")
+    return "; ".join(parts)
+
+
+def parse_config(data: dict[str, Any], *, file: str = "assay.toml") -> WorkspaceConfig:
+    try:
+        return WorkspaceConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc), file=file) from None
+
+
+def load_config(path: Path) -> WorkspaceConfig:
+    """Load assay.toml; a missing file means all defaults."""
+    if not path.exists():
+        return WorkspaceConfig()
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8: {exc}", file=str(path)) from None
+    return parse_config(data, file=str(path))
+
+
+def dump_config(cfg: WorkspaceConfig) -> str:
+    import tomli_w
+
+    return tomli_w.dumps(cfg.model_dump(mode="json", exclude_none=True, exclude_defaults=True))
+
+
+def save_config(cfg: WorkspaceConfig, path: Path) -> None:
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(dump_config(cfg), encoding="utf-8")
+    tmp.replace(path)
