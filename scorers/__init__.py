@@ -1,0 +1,1 @@
+"""Pure scoring: one module per family and a registry. No UI, no DB, no litellm."""

@@ -1,0 +1,116 @@
+"""Pins the SQLite schema: columns, foreign keys and indexes. A change here needs a new migration."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from store import connect
+
+EXPECTED_COLUMNS = {
+    "datasets": ["id", "name", "description", "created_at"],
+    "cases": ["pk", "dataset_id", "case_id", "input_text", "expected_json", "task_type", "difficulty",
+              "metadata_json", "tags_json", "excluded", "ord", "created_at", "updated_at"],
+    "case_blobs": ["hash", "data_json"],
+    "dataset_versions": ["id", "dataset_id", "version", "content_hash", "n_cases", "n_labeled", "reason", "created_at"],
+    "version_cases": ["version_id", "case_id", "ord", "blob_hash"],
+    "label_events": ["id", "dataset_id", "case_id", "annotator", "kind", "value_json", "note", "undoes",
+                     "guidelines_version", "time_on_case_ms", "created_at"],
+    "prompts": ["id", "name", "content_hash", "system", "template", "per_task_json", "created_at"],
+    "runs": ["id", "dataset_id", "dataset_version_id", "dataset_hash", "prompt_id", "prompt_name", "config_json",
+             "config_hash", "models_json", "repeats", "status", "app_version", "litellm_version", "cost_source",
+             "created_at", "finished_at"],
+    "results": ["id", "run_id", "case_id", "model", "repeat", "status", "output", "finish_reason",
+                "latency_first_ms", "latency_ms", "input_tokens", "output_tokens", "cost_usd", "cost_status",
+                "cached", "attempts", "error_class", "error_message", "request_hash", "created_at"],
+    "attempts": ["id", "run_id", "case_id", "model", "repeat", "attempt", "outcome", "error_class", "http_status",
+                 "wait_s", "latency_ms", "created_at"],
+    "scores": ["id", "result_id", "run_id", "round", "scorer", "status", "score", "passed", "details_json",
+               "judge_model", "judge_prompt_hash", "judge_temperature", "judge_cost_usd", "created_at"],
+    "response_cache": ["request_hash", "model", "response_json", "created_at"],
+}
+
+EXPECTED_FOREIGN_KEYS = {
+    ("cases", "dataset_id", "datasets", "id"),
+    ("dataset_versions", "dataset_id", "datasets", "id"),
+    ("version_cases", "version_id", "dataset_versions", "id"),
+    ("version_cases", "blob_hash", "case_blobs", "hash"),
+    ("label_events", "dataset_id", "datasets", "id"),
+    ("label_events", "undoes", "label_events", "id"),
+    ("runs", "dataset_id", "datasets", "id"),
+    ("runs", "dataset_version_id", "dataset_versions", "id"),
+    ("runs", "prompt_id", "prompts", "id"),
+    ("results", "run_id", "runs", "id"),
+    ("attempts", "run_id", "runs", "id"),
+    ("scores", "result_id", "results", "id"),
+    ("scores", "run_id", "runs", "id"),
+}
+
+EXPECTED_INDEXES = {
+    "idx_cases_dataset_ord": ("cases", ["dataset_id", "ord"], False),
+    "idx_cases_dataset_task": ("cases", ["dataset_id", "task_type"], False),
+    "idx_version_cases_ord": ("version_cases", ["version_id", "ord"], False),
+    "idx_label_events_case": ("label_events", ["dataset_id", "case_id"], False),
+    "idx_label_events_annotator": ("label_events", ["dataset_id", "annotator"], False),
+    "idx_runs_dataset": ("runs", ["dataset_id", "created_at"], False),
+    "idx_results_run_model": ("results", ["run_id", "model"], False),
+    "idx_attempts_run": ("attempts", ["run_id", "case_id", "model", "repeat"], False),
+    "idx_scores_run_round": ("scores", ["run_id", "round"], False),
+    "idx_scores_result": ("scores", ["result_id"], False),
+}
+
+EXPECTED_UNIQUE = {
+    "datasets": [["name"]],
+    "cases": [["dataset_id", "case_id"]],
+    "dataset_versions": [["dataset_id", "version"], ["dataset_id", "content_hash"]],
+    "results": [["run_id", "case_id", "model", "repeat"]],
+    "prompts": [["content_hash"]],
+}
+
+
+def _conn(tmp_path) -> sqlite3.Connection:
+    connect(tmp_path / "assay.db").close()
+    return sqlite3.connect(tmp_path / "assay.db")
+
+
+def test_columns_are_pinned(tmp_path):
+    conn = _conn(tmp_path)
+    for table, cols in EXPECTED_COLUMNS.items():
+        got = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+        assert got[: len(cols)] == cols, table
+
+
+def test_foreign_keys_are_pinned(tmp_path):
+    conn = _conn(tmp_path)
+    got = set()
+    for table in EXPECTED_COLUMNS:
+        for r in conn.execute(f"PRAGMA foreign_key_list({table})"):
+            got.add((table, r[3], r[2], r[4]))
+    assert EXPECTED_FOREIGN_KEYS <= got
+
+
+def test_indexes_are_pinned(tmp_path):
+    conn = _conn(tmp_path)
+    for name, (table, cols, unique) in EXPECTED_INDEXES.items():
+        rows = {r[1]: r for r in conn.execute(f"PRAGMA index_list({table})")}
+        assert name in rows, name
+        assert bool(rows[name][2]) == unique
+        assert [r[2] for r in conn.execute(f"PRAGMA index_info({name})")] == cols
+
+
+def test_unique_constraints_are_pinned(tmp_path):
+    conn = _conn(tmp_path)
+    for table, expected in EXPECTED_UNIQUE.items():
+        uniques = []
+        for r in conn.execute(f"PRAGMA index_list({table})"):
+            if r[2]:
+                uniques.append([c[2] for c in conn.execute(f"PRAGMA index_info('{r[1]}')")])
+        for cols in expected:
+            assert cols in uniques, (table, cols)
+
+
+def test_migrations_recorded_once(tmp_path):
+    connect(tmp_path / "assay.db").close()
+    db = connect(tmp_path / "assay.db")
+    names = [r[0] for r in db.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = 'assay'")]
+    assert names[0] == "m001_initial"
+    assert len(names) == len(set(names))
