@@ -43,3 +43,29 @@ def iter_events(db: sqlite_utils.Database, dataset_id: int, *, annotator: str | 
         params.append(annotator)
     for r in db.execute(sql + " ORDER BY id", params):
         yield _decode(r)
+
+
+def case_events(db: sqlite_utils.Database, dataset_id: int, case_id: str) -> list[dict[str, Any]]:
+    """Every event of one case, oldest first (uses the (dataset_id, case_id) index)."""
+    rows = db.execute(
+        f"SELECT {_COLS} FROM label_events WHERE dataset_id = ? AND case_id = ? ORDER BY id", [dataset_id, case_id]
+    ).fetchall()
+    return [_decode(r) for r in rows]
+
+
+def latest_undoable(
+    db: sqlite_utils.Database, dataset_id: int, annotator: str, kinds: tuple[str, ...],
+) -> dict[str, Any] | None:
+    """The annotator's most recent event of `kinds` that no undo event points at yet.
+
+    Call it inside the write transaction that appends the undo, so two undos cannot pick the
+    same event.
+    """
+    marks = ", ".join("?" for _ in kinds)
+    r = db.execute(
+        f"SELECT {_COLS} FROM label_events e WHERE dataset_id = ? AND annotator = ? AND kind IN ({marks}) "
+        "AND NOT EXISTS (SELECT 1 FROM label_events u WHERE u.kind = 'undo' AND u.undoes = e.id) "
+        "ORDER BY id DESC LIMIT 1",
+        [dataset_id, annotator, *kinds],
+    ).fetchone()
+    return None if r is None else _decode(r)
