@@ -1,7 +1,328 @@
-"""(commands registered by their issue)"""
+"""Dataset commands: import, export, sample, datasets (list, snapshot, versions) and cases.
+
+Thin: parse, call core, print. Data goes to stdout, messages to stderr; every untrusted string
+(names, file names, case text) reaches the terminal through safe_text. Core modules are imported
+inside the command bodies so `assay --help` stays fast and light.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from pathlib import Path
+from typing import Any, TextIO
 
 import click
 
+from cli.context import Workspace, echo_err, pass_ws
+
+# Kept here (not imported from core.datasets) so building the CLI imports nothing heavy.
+IMPORT_FORMATS = ("json", "jsonl", "csv", "inspect", "openai-evals")
+FILE_FORMATS = ("json", "jsonl", "csv")
+
+
+def _safe(value: object, max_len: int | None = None) -> str:
+    from core.safe_text import safe_text
+
+    return safe_text(value, max_len=max_len, single_line=True)
+
+
+def _table(headers: list[str], rows: list[list[str]], align: str) -> str:
+    """Plain columns; `align` has one 'l' or 'r' per column. Cells must already be safe."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    lines = []
+    for row in [headers, *rows]:
+        cells = [c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(row, widths, align)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _print_json(data: Any) -> None:
+    # ensure_ascii keeps every control or BiDi character escaped on a terminal.
+    click.echo(json.dumps(data, indent=2))
+
+
+# --- import -----------------------------------------------------------------------------------
+
+
+def _import_promptfoo(ws: Workspace, args: tuple[str, ...], name: str | None, skip_unsupported: bool) -> None:
+    from core.errors import UsageError
+
+    if len(args) != 2:
+        raise UsageError("usage: assay import promptfoo CONFIG.yaml [--name NAME] [--skip-unsupported]")
+    try:
+        from core.promptfoo_import import run_import
+    except ModuleNotFoundError as e:
+        if e.name != "core.promptfoo_import":
+            raise
+        raise UsageError("promptfoo import is not available") from None
+    for line in run_import(ws, Path(args[1]), name, skip_unsupported):
+        echo_err(_safe(line))
+
+
+@click.command("import")
+@click.argument("args", nargs=-1, required=True, metavar="FILE | promptfoo CONFIG.yaml")
+@click.option("--name", help="Dataset to create (or to add to, with --append).")
+@click.option("--format", "fmt", type=click.Choice(IMPORT_FORMATS),
+              help="File format (default: from the extension; inspect-ai and OpenAI-evals samples are detected).")
+@click.option("--map", "mapping", metavar="FIELD=NAME,...", help="Read a field from another key/column, e.g. input_text=prompt.")
+@click.option("--task-type", help="Task type for records that have none.")
+@click.option("--append", is_flag=True, help="Add the cases to an existing dataset.")
+@click.option("--skip-unsupported", is_flag=True, help="promptfoo: skip what cannot be imported instead of failing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_ws
+def import_cmd(
+    ws: Workspace, args: tuple[str, ...], name: str | None, fmt: str | None, mapping: str | None,
+    task_type: str | None, append: bool, skip_unsupported: bool, as_json: bool,
+) -> None:
+    """Import a dataset file (JSON list, JSONL or CSV), all or nothing; or a promptfoo config.
+
+    Fields: id, input_text, expected_output, task_type, difficulty, metadata, tags. Other keys and
+    columns are kept in metadata. The dataset gets a new version after the import.
+    """
+    from core.errors import UsageError
+
+    if args[0] == "promptfoo" and len(args) > 1:
+        if fmt or mapping or task_type or append:
+            raise UsageError("--format, --map, --task-type and --append do not apply to a promptfoo import")
+        _import_promptfoo(ws, args, name, skip_unsupported)
+        return
+    if len(args) != 1:
+        raise UsageError("expected one FILE (or: assay import promptfoo CONFIG.yaml)")
+    if skip_unsupported:
+        raise UsageError("--skip-unsupported only applies to `assay import promptfoo`")
+    if not name:
+        raise UsageError("--name is required: the dataset to create (or to add to, with --append)")
+    from core.datasets import FIELDS, import_file, parse_pairs
+
+    result = import_file(ws.db(), args[0], name, fmt=fmt, mapping=parse_pairs(mapping, FIELDS, "--map"),
+                         task_type=task_type, append=append)
+    if as_json:
+        _print_json({
+            "dataset": result.dataset, "format": result.format, "imported": result.imported,
+            "labeled": result.labeled, "unlabeled": result.unlabeled, "version": result.version,
+            "appended": result.appended,
+        })
+    verb = "appended" if result.appended else "imported"
+    echo_err(f"{verb} {result.imported:,} cases into '{_safe(result.dataset)}' "
+             f"({result.labeled:,} labeled, {result.unlabeled:,} unlabeled) from {_safe(args[0])} "
+             f"as {result.format}; now at version {result.version}")
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+class _TerminalSafe:
+    """Export text bound for a terminal goes through safe_text; files and pipes get the raw data."""
+
+    def __init__(self, stream: TextIO):
+        from core.safe_text import safe_text
+
+        self._stream, self._safe = stream, safe_text
+
+    def write(self, text: str) -> int:
+        return self._stream.write(self._safe(text))
+
+
+@click.command("export")
+@click.argument("dataset")
+@click.option("--format", "fmt", type=click.Choice(FILE_FORMATS),
+              help="Output format (default: from -o's extension, else jsonl).")
+@click.option("--version", "version", type=int, help="Export this version instead of the current cases.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file (default: stdout).")
+@pass_ws
+def export_cmd(ws: Workspace, dataset: str, fmt: str | None, version: int | None, output: str | None) -> None:
+    """Export a dataset (its current cases and ground truth, or a version) as JSON, JSONL or CSV."""
+    from core.datasets import EXTENSIONS, export_dataset, iter_export_cases
+
+    fmt = fmt or EXTENSIONS.get(Path(output or "").suffix.lower()) or "jsonl"
+    db = ws.db()
+    iter_export_cases(db, dataset, version)  # unknown dataset or version: fail before touching any file
+    if output is None:
+        stdout = click.get_text_stream("stdout")
+        n = export_dataset(db, dataset, fmt, _TerminalSafe(stdout) if stdout.isatty() else stdout, version)
+        stdout.flush()
+    else:
+        tmp = Path(output).with_name(f".{Path(output).name}.tmp{os.getpid()}")
+        try:
+            with tmp.open("w", encoding="utf-8", newline="") as out:
+                n = export_dataset(db, dataset, fmt, out, version)
+            os.replace(tmp, output)
+        finally:
+            tmp.unlink(missing_ok=True)
+    which = f"version {version}" if version is not None else "current cases"
+    echo_err(f"exported {n:,} cases of '{_safe(dataset)}' ({which}) as {fmt}" + (f" to {_safe(output)}" if output else ""))
+
+
+# --- sample -----------------------------------------------------------------------------------
+
+
+def _coverage_table(plan: Any) -> str:
+    rows = [[_safe(s.stratum, 40), *(f"{v:,}" for v in (s.seen, s.duplicates, s.available, s.quota, s.sampled, s.labeled))]
+            for s in plan.strata]
+    total = [sum(getattr(s, k) for s in plan.strata) for k in ("seen", "duplicates", "available", "quota", "sampled", "labeled")]
+    rows.append(["total", *(f"{v:,}" for v in total)])
+    headers = [plan.by, "seen", "duplicates", "available", "quota", "sampled", "labeled"]
+    return _table([_safe(h, 40) for h in headers], rows, "lrrrrrr")
+
+
+@click.command("sample")
+@click.argument("logfile", type=click.Path(dir_okay=False))
+@click.option("--size", type=int, default=300, show_default=True, help="Cases to sample.")
+@click.option("--by", default="task_type", show_default=True, help="Stratify by this field or metadata key.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same sample.")
+@click.option("--name", help="Dataset to create (required unless --dry-run).")
+@click.option("--proportional", is_flag=True, help="Quotas proportional to each stratum (default: equal).")
+@click.option("--field", "field_map", metavar="FIELD=NAME,...",
+              help="Log keys for request_id, prompt, verified_output, task_type, difficulty, timestamp.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), help="Log format (default: from the extension).")
+@click.option("--dry-run", is_flag=True, help="Print the coverage, write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the coverage report as JSON.")
+@pass_ws
+def sample_cmd(
+    ws: Workspace, logfile: str, size: int, by: str, seed: int, name: str | None, proportional: bool,
+    field_map: str | None, fmt: str | None, dry_run: bool, as_json: bool,
+) -> None:
+    """Build an eval set from production logs: stratified, deduplicated, reproducible."""
+    from core.datasets import check_name
+    from core.errors import UsageError
+    from core.sampling import parse_fields, plan_sample, write_sample
+    from store import datasets as store_ds
+
+    fields = parse_fields(field_map)
+    if not dry_run:
+        if not name:
+            raise UsageError("--name is required (or use --dry-run to see the coverage only)")
+        check_name(name)
+        try:
+            store_ds.dataset_id(ws.db(), name)
+            raise UsageError(f"dataset {name!r} already exists; choose another --name")
+        except store_ds.DatasetMissing:
+            pass
+    plan = plan_sample(logfile, size=size, by=by, seed=seed, proportional=proportional, fields=fields, fmt=fmt)
+    version = None if dry_run else write_sample(ws.db(), plan, name)
+    echo_err(_coverage_table(plan))
+    if as_json:
+        report = plan.report()
+        report.update(dataset=None if dry_run else name, version=version["version"] if version else None)
+        _print_json(report)
+    if plan.sampled < size:
+        echo_err(f"note: only {plan.available:,} distinct inputs were available; sampled {plan.sampled:,} of {size:,}")
+    if version is None:
+        echo_err(f"dry run: would sample {plan.sampled:,} cases (seed {seed}); nothing written")
+    else:
+        labeled = sum(s.labeled for s in plan.strata)
+        echo_err(f"sampled {plan.sampled:,} cases into '{_safe(name)}' ({labeled:,} labeled, "
+                 f"{plan.sampled - labeled:,} unlabeled; seed {seed}); version {version['version']}")
+
+
+# --- datasets ---------------------------------------------------------------------------------
+
+
+@click.group("datasets", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@click.pass_context
+def datasets_group(ctx: click.Context, as_json: bool) -> None:
+    """List datasets with their counts; `snapshot` and `versions` manage versions."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from store.datasets import dataset_summaries
+
+    summaries = dataset_summaries(ctx.find_object(Workspace).db())
+    if as_json:
+        _print_json(summaries)
+        return
+    if not summaries:
+        echo_err("no datasets yet; import one with `assay import FILE --name NAME`")
+        return
+    rows = []
+    for s in summaries:
+        tasks = ", ".join(f"{_safe(t, 30)} {c['cases']:,} ({c['labeled']:,} labeled)" for t, c in s["task_types"].items())
+        rows.append([_safe(s["name"], 40), f"{s['cases']:,}", f"{s['labeled']:,}", f"{s['unlabeled']:,}",
+                     str(s["versions"]), tasks or "-"])
+    click.echo(_table(["name", "cases", "labeled", "unlabeled", "versions", "task types"], rows, "lrrrrl"))
+
+
+@datasets_group.command("snapshot")
+@click.argument("name")
+@pass_ws
+def snapshot_cmd(ws: Workspace, name: str) -> None:
+    """Freeze the dataset's current cases and ground truth as a version (reused if unchanged)."""
+    from core.datasets import take_snapshot
+
+    version, created = take_snapshot(ws.db(), name)
+    state = "new version" if created else "unchanged, same as version"
+    echo_err(f"'{_safe(name)}': {state} {version['version']} ({version['n_cases']:,} cases, "
+             f"{version['n_labeled']:,} labeled)")
+
+
+@datasets_group.command("versions")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the versions as JSON.")
+@pass_ws
+def versions_cmd(ws: Workspace, name: str, as_json: bool) -> None:
+    """List a dataset's versions."""
+    from core.datasets import versions
+
+    rows = versions(ws.db(), name)
+    if as_json:
+        _print_json(rows)
+        return
+    click.echo(_table(
+        ["version", "created", "cases", "labeled", "reason", "hash"],
+        [[str(v["version"]), v["created_at"][:19].replace("T", " "), f"{v['n_cases']:,}", f"{v['n_labeled']:,}",
+          _safe(v["reason"], 30), v["content_hash"][:12]] for v in rows],
+        "rlrrll",
+    ))
+
+
+# --- cases ------------------------------------------------------------------------------------
+
+
+@click.command("cases")
+@click.argument("dataset")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--after", type=int, default=-1, help="Show cases after this ORD (from the previous page).")
+@click.option("--task-type")
+@click.option("--difficulty", type=click.Choice(["easy", "medium", "hard"]))
+@click.option("--labeled/--unlabeled", default=None, help="Only cases with (or without) an expected output.")
+@click.option("--search", help="Text in the input, id or expected output.")
+@click.option("--json", "as_json", is_flag=True, help="Print the page as JSON.")
+@pass_ws
+def cases_cmd(
+    ws: Workspace, dataset: str, limit: int, after: int, task_type: str | None, difficulty: str | None,
+    labeled: bool | None, search: str | None, as_json: bool,
+) -> None:
+    """Page through a dataset's cases in import order."""
+    from core.datasets import page
+    from store.datasets import CaseFilter
+
+    flt = CaseFilter(text=search, task_type=task_type, difficulty=difficulty, labeled=labeled)
+    result = page(ws.db(), dataset, after=after, limit=limit, flt=flt)
+    if as_json:
+        _print_json({
+            "dataset": dataset, "next_after": result.next_after,
+            "cases": [{"ord": c.ord, **c.as_case_dict()} for c in result.cases],
+        })
+    else:
+        rows = [[str(c.ord), _safe(c.case_id, 24), _safe(c.task_type, 16), c.difficulty or "-",
+                 "yes" if c.expected is not None else "no", _safe(c.input_text, 60)] for c in result.cases]
+        if rows:
+            click.echo(_table(["ord", "id", "task", "difficulty", "labeled", "input"], rows, "rlllll"))
+        else:
+            echo_err("no cases match")
+    if result.next_after is not None:
+        argv = ["assay", "cases", dataset]
+        for opt, value in (("--limit", limit if limit != 50 else None), ("--task-type", task_type),
+                           ("--difficulty", difficulty), ("--search", search)):
+            if value is not None:
+                argv += [opt, str(value)]
+        if labeled is not None:
+            argv.append("--labeled" if labeled else "--unlabeled")
+        echo_err("next page: " + _safe(shlex.join([*argv, "--after", str(result.next_after)])))
+
 
 def register(cli: click.Group) -> None:
-    pass
+    for command in (import_cmd, export_cmd, sample_cmd, datasets_group, cases_cmd):
+        cli.add_command(command)
