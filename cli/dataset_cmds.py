@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import sys
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -140,7 +141,7 @@ def export_cmd(ws: Workspace, dataset: str, fmt: str | None, version: int | None
     db = ws.db()
     iter_export_cases(db, dataset, version)  # unknown dataset or version: fail before touching any file
     if output is None:
-        stdout = click.get_text_stream("stdout")
+        stdout = sys.stdout
         n = export_dataset(db, dataset, fmt, _TerminalSafe(stdout) if stdout.isatty() else stdout, version)
         stdout.flush()
     else:
