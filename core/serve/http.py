@@ -23,7 +23,7 @@ Finish = Callable[[int | None], None]
 
 MAX_BODY = 16 * 1024 * 1024
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-            411: "Length Required", 413: "Payload Too Large", 429: "Too Many Requests",
+            413: "Payload Too Large", 429: "Too Many Requests",
             431: "Request Header Fields Too Large", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 

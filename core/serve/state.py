@@ -183,6 +183,15 @@ class ServerState:
             self._window.clear()
 
     def stats(self) -> dict[str, Any]:
+        """Chat-completion requests only (control and model-list calls are not counted):
+
+        requests (all, including rejected and invalid ones), by_model, by_status ({"200": n};
+        hang and reset send no status), faults ({kind: n} injected), rejected (by rpm_limit),
+        in_flight / max_in_flight (headers read until the response is handed to the socket),
+        connections (TCP connections accepted, any path), prompt_tokens / completion_tokens,
+        arrivals (every request) and arrivals_by_model (those naming a demo model): time.monotonic()
+        when the headers were read.
+        """
         with self._lock:
             return {
                 "requests": self._requests,
