@@ -1,7 +1,305 @@
-"""(commands registered by their issue)"""
+"""`assay run` (run or resume) and `assay runs` (history).
+
+Thin: parse, call core.runner, print. Progress goes to stderr (redrawn with \\r only on a TTY,
+occasional plain lines otherwise), the summary table or `--json` object to stdout. Signals are
+handled here, never in the engine: the first Ctrl+C (or SIGTERM) asks the engine to stop
+gracefully, the second quits at once (committed rows stay; a resume redoes the calls in flight).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
 
 import click
 
+from cli.context import Workspace, echo_err, pass_ws
+
+# Plain lines on a non-TTY stderr at most this often (CI logs stay readable).
+PLAIN_EVERY_S = 5.0
+
+
+def _safe(value: object, max_len: int | None = None) -> str:
+    from core.safe_text import safe_text
+
+    return safe_text(value, max_len=max_len, single_line=True)
+
+
+def _table(headers: list[str], rows: list[list[str]], align: str) -> str:
+    """Plain columns; `align` has one 'l' or 'r' per column. Cells must already be safe."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    return "\n".join(
+        "  ".join(c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(row, widths, align)).rstrip()
+        for row in [headers, *rows]
+    )
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _money(value: float | None, unknown: int = 0) -> str:
+    if value is None:
+        return "n/a"
+    text = f"${value:.4f}" if value < 100 else f"${value:,.2f}"
+    return text + ("+?" if unknown else "")
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}"
+
+
+def resume_hint(ws: Workspace, run_id: str) -> str:
+    """The command that resumes this run from the user's current folder."""
+    parts = ["assay"]
+    if ws.root != Path.cwd().resolve():
+        parts += ["-w", str(ws.root)]
+    if ws.db_path != ws.root / "assay.db" and not os.environ.get("ASSAY_DB"):
+        parts += ["--db", str(ws.db_path)]
+    parts += ["run", "--resume", run_id]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+class ProgressPrinter:
+    """The event sink of a CLI run: a progress line on stderr."""
+
+    def __init__(self, stream: Any = None):
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last_plain = 0.0
+        self._drawn = False
+        self.run_id: str | None = None
+        self.on_started: Any = None
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
+    def _clear(self) -> None:
+        if self._drawn:
+            self._write("\r\x1b[2K")
+            self._drawn = False
+
+    def line(self, text: str) -> None:
+        """A message that must stay on screen (the progress line is redrawn after it)."""
+        self._clear()
+        self._write(text + "\n")
+
+    def __call__(self, event: Any) -> None:
+        from core import events as ev
+
+        if isinstance(event, ev.RunStarted):
+            self.run_id = event.run_id
+            what = "resuming" if event.resumed else "run"
+            done = f", {event.already_done} already done" if event.resumed else ""
+            self.line(f"{what} {event.run_id}: dataset {_safe(event.dataset)} v{event.dataset_version}, "
+                      f"{len(event.models)} model(s) x {event.total // max(1, len(event.models) * event.repeat)} "
+                      f"case(s) x {event.repeat} repeat(s) = {event.total} calls{done}, "
+                      f"concurrency {event.concurrency}")
+            if self.on_started is not None:
+                self.on_started(event)
+        elif isinstance(event, ev.Progress):
+            self._progress(event)
+        elif isinstance(event, ev.BreakerOpened):
+            self.line(f"model {_safe(event.model)}: {_safe(event.reason, 300)} - remaining calls skipped")
+        elif isinstance(event, ev.RunFinished):
+            self._clear()
+
+    def _progress(self, p: Any) -> None:
+        pct = 100 * p.done / p.total if p.total else 100.0
+        text = (f"[{p.done}/{p.total}] {pct:3.0f}%  ok {p.ok}  errors {p.errors}  skipped {p.skipped}  "
+                f"retries {p.retries}  spend {_money(p.spend_usd, p.spend_unknown)}  "
+                f"elapsed {_duration(p.elapsed_s)}  ETA {_duration(p.eta_s)}")
+        if self.tty:
+            self._write("\r\x1b[2K" + text)
+            self._drawn = True
+            return
+        now = time.monotonic()
+        if now - self._last_plain >= PLAIN_EVERY_S or p.done == p.total:
+            self._last_plain = now
+            self._write(text + "\n")
+
+
+def _figures_json(finished: Any) -> dict[str, Any]:
+    return {
+        "run_id": finished.run_id, "status": finished.status, "total": finished.total, "done": finished.done,
+        "ok": finished.ok, "errors": finished.errors, "skipped": finished.skipped, "retries": finished.retries,
+        "infra_errors": finished.infra_errors, "infra_error_rate": finished.infra_error_rate,
+        "max_error_rate": finished.max_error_rate, "spend_usd": finished.spend_usd,
+        "spend_unknown_calls": finished.spend_unknown, "elapsed_s": round(finished.elapsed_s, 3),
+        "scoring_errors": finished.scoring_errors, "resume_command": finished.resume_command,
+        "models": {
+            m.model: {
+                "n": m.n, "ok": m.ok, "errors": m.errors, "skipped": m.skipped, "cached": m.cached,
+                "infra_errors": m.infra_errors, "errors_by_class": m.errors_by_class,
+                "latency_p50_ms": m.latency_p50_ms, "latency_p95_ms": m.latency_p95_ms,
+                "input_tokens": m.input_tokens, "output_tokens": m.output_tokens,
+                "cost_usd": m.cost_usd, "cost_source": m.cost_source,
+            }
+            for m in finished.models
+        },
+    }
+
+
+def _summary_table(finished: Any) -> str:
+    rows = [[
+        _safe(m.model), str(m.n), str(m.ok), str(m.errors), str(m.skipped), str(m.cached),
+        _ms(m.latency_p50_ms), _ms(m.latency_p95_ms), str(m.input_tokens), str(m.output_tokens),
+        _money(m.cost_usd),
+    ] for m in finished.models]
+    return _table(["model", "n", "ok", "errors", "skipped", "cached", "p50 ms", "p95 ms", "tokens in",
+                   "tokens out", "cost"], rows, "lrrrrrrrrrr")
+
+
+def _install_signals(loop: Any, token: Any, ws: Workspace, printer: ProgressPrinter) -> None:
+    def on_signal() -> None:
+        if not token.cancelled:
+            printer.line("stopping: letting calls in flight finish (press Ctrl+C again to quit now)")
+            token.cancel()
+            return
+        # Second signal: quit now. Committed rows are safe (WAL, one commit per row); the calls
+        # in flight get no row and the resume redoes them.
+        if printer.run_id is not None:
+            _mark_interrupted_quickly(ws, printer.run_id)
+            printer.line(f"interrupted; resume with: {resume_hint(ws, printer.run_id)}")
+        sys.stdout.flush()
+        os._exit(130)
+
+    loop.add_signal_handler(signal.SIGINT, on_signal)
+    loop.add_signal_handler(signal.SIGTERM, on_signal)
+
+
+def _mark_interrupted_quickly(ws: Workspace, run_id: str) -> None:
+    """Best effort within ~0.5 s: the writer thread may hold the lock, and we are leaving anyway."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(str(ws.db_path), timeout=0.5)
+        with conn:
+            conn.execute("UPDATE runs SET status = 'interrupted' WHERE id = ? AND status = 'running'", [run_id])
+        conn.close()
+    except sqlite3.Error:
+        pass
+
+
+def _run(ws: Workspace, request: Any, printer: ProgressPrinter) -> Any:
+    import asyncio
+
+    from core.config import load_config
+    from core.runner import CancelToken, run
+
+    cfg = load_config(ws.config_path)
+    db = ws.db()
+    token = CancelToken()
+
+    async def main() -> Any:
+        loop = asyncio.get_running_loop()
+        # Installed once the run exists: a Ctrl+C while planning (litellm takes seconds to
+        # import) simply aborts with exit 130 and nothing to resume.
+        printer.on_started = lambda _event: _install_signals(loop, token, ws, printer)
+        try:
+            return await run(db, cfg, request, sink=printer, cancel=token, config_file=str(ws.config_path))
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    return asyncio.run(main())
+
 
 def register(cli: click.Group) -> None:
-    pass
+    @cli.command("run")
+    @click.option("--dataset", "-d", help="Dataset name.")
+    @click.option("--models", "-m", help="Comma-separated model names from [models.*].")
+    @click.option("--prompt", "-p", help="Prompt name from [prompts.*] (default: [run] prompt).")
+    @click.option("--concurrency", "-c", type=click.IntRange(min=1), help="Calls in flight at once, all models.")
+    @click.option("--repeat", "-r", type=click.IntRange(min=1), help="Calls per (case, model).")
+    @click.option("--no-cache", is_flag=True, help="Ignore cached responses (fresh calls; still cached afterwards).")
+    @click.option("--max-error-rate", type=click.FloatRange(0, 1),
+                  help="Exit 3 when infrastructure errors exceed this share of calls (default: [run]).")
+    @click.option("--resume", "resume", metavar="RUN_ID", help="Finish an interrupted run (same id, same conditions).")
+    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
+    @pass_ws
+    def run_cmd(ws: Workspace, dataset: str | None, models: str | None, prompt: str | None,
+                concurrency: int | None, repeat: int | None, no_cache: bool, max_error_rate: float | None,
+                resume: str | None, as_json: bool) -> None:
+        """Run models on a dataset under identical conditions, or resume a run.
+
+        \b
+        assay run --dataset support --models gpt,claude
+        assay run --resume r-20261128-193512-a1b2
+        Exit codes: 0 ok, 2 config/input error, 3 infrastructure errors above
+        --max-error-rate, 130 interrupted (the resume command is printed).
+        """
+        from core.errors import UsageError
+        from core.run_plan import RunRequest
+
+        if resume and (dataset or models or prompt or repeat):
+            raise UsageError("--resume takes the dataset, models, prompt and repeat from the run; drop them")
+        names = [m.strip() for m in (models or "").split(",") if m.strip()]
+        request = RunRequest(dataset=dataset, models=names, prompt=prompt, concurrency=concurrency, repeat=repeat,
+                             use_cache=False if no_cache else None, max_error_rate=max_error_rate, resume=resume)
+        printer = ProgressPrinter()
+        finished = _run(ws, request, printer)
+
+        if as_json:
+            out = _figures_json(finished)
+            if finished.resume_command:
+                out["resume_command"] = resume_hint(ws, finished.run_id)
+            click.echo(json.dumps(out, indent=2))
+        else:
+            click.echo(_summary_table(finished))
+        _print_error_samples(ws, finished)
+        if finished.status == "interrupted":
+            echo_err(f"interrupted; resume with: {resume_hint(ws, finished.run_id)}")
+            sys.exit(130)
+        echo_err(f"run {finished.run_id} {finished.status}: {finished.done}/{finished.total} calls, "
+                 f"{finished.errors} errors, {finished.skipped} skipped, {finished.retries} retries, "
+                 f"spend {_money(finished.spend_usd, finished.spend_unknown)}, {_duration(finished.elapsed_s)}")
+        if finished.over_error_rate:
+            echo_err(f"infrastructure errors {finished.infra_errors}/{finished.done} "
+                     f"({finished.infra_error_rate:.1%}) exceed --max-error-rate {finished.max_error_rate:.1%}")
+            sys.exit(3)
+
+    @cli.command("runs")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @click.option("--limit", "-n", type=click.IntRange(min=1), help="Only the newest N runs.")
+    @pass_ws
+    def runs_cmd(ws: Workspace, as_json: bool, limit: int | None) -> None:
+        """List runs, newest first."""
+        from store import runs as store_runs
+
+        rows = store_runs.list_runs(ws.db(), limit)
+        if as_json:
+            click.echo(json.dumps(rows, indent=2))
+            return
+        if not rows:
+            echo_err("no runs yet (assay run --dataset NAME --models a,b)")
+            return
+        table = [[r["id"], _safe(r["dataset"]), f"v{r['dataset_version']}", _safe(",".join(r["models"]), 40),
+                  r["status"], r["created_at"][:19].replace("T", " "), str(r["n_results"])] for r in rows]
+        click.echo(_table(["run", "dataset", "version", "models", "status", "created (UTC)", "results"], table,
+                          "lllllll"))
+
+
+def _print_error_samples(ws: Workspace, finished: Any) -> None:
+    if not (finished.errors or finished.skipped):
+        return
+    from store import runs as store_runs
+
+    for model, samples in store_runs.error_samples(ws.db(), finished.run_id).items():
+        counts = next((m.errors_by_class for m in finished.models if m.model == model), {})
+        summary = ", ".join(f"{cls} {n}" for cls, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        echo_err(f"{_safe(model)}: {summary}")
+        for cls, message in samples:
+            echo_err(f"  e.g. {cls}: {_safe(message, 300)}")

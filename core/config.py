@@ -1,7 +1,11 @@
 """Workspace configuration: `assay.toml`, read with tomllib, validated with pydantic, written with tomli-w.
 
-Every key is documented in README.md ("Configuration"). Errors name the file and the dotted key.
+Every key is documented in README.md ("Configuration") and in the starter file `assay init`
+writes (core/workspace_init.py). Errors name the file and the dotted key.
 Secrets never live here: `api_key_env` holds the *name* of an environment variable.
+
+Identical conditions: the sampling params in SHARED_PARAMS come from [run] for every model; a
+model may set one only when `run.allow_overrides` lists it (the override is recorded in the run).
 """
 
 from __future__ import annotations
@@ -42,24 +46,61 @@ class ModelConfig(_Section):
     @field_validator("params")
     @classmethod
     def _no_secrets_or_retries(cls, v: dict[str, Any]) -> dict[str, Any]:
-        for key in ("api_key", "num_retries", "messages", "model"):
+        # Keys the runner owns (retries, timeouts, the request itself) or that would put a secret
+        # into the stored config.
+        reserved = ("api_key", "api_base", "num_retries", "max_retries", "messages", "model", "timeout",
+                    "stream", *SHARED_PARAMS)
+        for key in reserved:
             if key in v:
                 raise ValueError(f"'{key}' cannot be set in params")
         return v
 
+    @model_validator(mode="after")
+    def _both_prices_or_none(self) -> "ModelConfig":
+        if (self.input_price_per_1m is None) != (self.output_price_per_1m is None):
+            raise ValueError("set both input_price_per_1m and output_price_per_1m, or neither")
+        return self
+
 
 class PromptVariant(_Section):
+    """A per-task-type variant; a key left unset inherits the prompt's own value."""
+
+    system: str | None = None
+    template: str | None = None
+
+
+class PromptConfig(_Section):
+    """A prompt: system message + user template; `tasks.<task_type>` overrides per task type.
+
+    Templates may use {input_text}, {id}, {task_type}, {difficulty} and {metadata.KEY}
+    (nested: {metadata.a.b}); `{{` and `}}` are literal braces.
+    """
+
     system: str | None = None
     template: str = "{input_text}"
-
-
-class PromptConfig(PromptVariant):
-    """A prompt: system message + user template; `tasks.<task_type>` overrides per task type."""
-
     tasks: dict[str, PromptVariant] = Field(default_factory=dict)
+
+    @field_validator("system", "template")
+    @classmethod
+    def _known_placeholders(cls, v: str | None) -> str | None:
+        from core.prompts import check_template
+
+        if v is not None:
+            check_template(v)
+        return v
+
+    def variant(self, task_type: str) -> tuple[str | None, str]:
+        """(system, template) for one task type."""
+        v = self.tasks.get(task_type)
+        if v is None:
+            return self.system, self.template
+        system = v.system if "system" in v.model_fields_set else self.system
+        return system, v.template if v.template is not None else self.template
 
 
 class RunConfig(_Section):
+    """Defaults for `assay run` and the conditions every model of a run shares."""
+
     prompt: str = "default"
     concurrency: int = Field(default=8, gt=0)
     retries: int = Field(default=4, ge=0)
@@ -124,6 +165,22 @@ class WorkspaceConfig(_Section):
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
     labeling: LabelingConfig = Field(default_factory=LabelingConfig)
 
+    @field_validator("prompts")
+    @classmethod
+    def _variant_placeholders(cls, v: dict[str, PromptConfig]) -> dict[str, PromptConfig]:
+        from core.prompts import check_template
+
+        for name, prompt in v.items():
+            for task, variant in prompt.tasks.items():
+                for key in ("system", "template"):
+                    text = getattr(variant, key)
+                    if text is not None:
+                        try:
+                            check_template(text)
+                        except ValueError as exc:
+                            raise ValueError(f"prompts.{name}.tasks.{task}.{key}: {exc}") from None
+        return v
+
     def prompt(self, name: str | None = None) -> PromptConfig:
         name = name or self.run.prompt
         if name in self.prompts:
@@ -149,15 +206,58 @@ def _format_errors(exc: ValidationError) -> str:
             parts.append(f"{key}: unknown key")
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            parts.append(f"{key}: {msg} (got {err.get('input')!r})")
+            got = err.get("input")
+            if isinstance(got, dict):  # a whole section: the message already says what is wrong
+                parts.append(f"{key}: {msg}")
+            else:
+                shown = repr(got)
+                parts.append(f"{key}: {msg} (got {shown if len(shown) <= 60 else shown[:57] + '...'})")
     return "; ".join(parts)
+
+
+def _check_cross_references(cfg: WorkspaceConfig, file: str) -> None:
+    """Rules that span sections; each error names the offending key."""
+    allowed = set(cfg.run.allow_overrides)
+    for name, model in cfg.models.items():
+        for param in SHARED_PARAMS:
+            if getattr(model, param) is not None and param not in allowed:
+                raise ConfigError(
+                    f"'{param}' is shared by every model of a run (set it in [run]); to let this model "
+                    f"override it, add \"{param}\" to run.allow_overrides",
+                    file=file, key=f"models.{name}.{param}",
+                )
+    if cfg.run.prompt != "default" and cfg.run.prompt not in cfg.prompts:
+        raise ConfigError(f"no [prompts.{cfg.run.prompt}] section", file=file, key="run.prompt")
+    if cfg.judge.model is not None and cfg.judge.model not in cfg.models:
+        raise ConfigError(f"no [models.{cfg.judge.model}] section", file=file, key="judge.model")
 
 
 def parse_config(data: dict[str, Any], *, file: str = "assay.toml") -> WorkspaceConfig:
     try:
-        return WorkspaceConfig.model_validate(data)
+        cfg = WorkspaceConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc), file=file) from None
+    _check_cross_references(cfg, file)
+    return cfg
+
+
+def model_params(model: ModelConfig, run: RunConfig) -> dict[str, Any]:
+    """The sampling params one model is called with: [run]'s shared values, the model's allowed
+    overrides, then its extra `params`. None values are left out (the provider's default)."""
+    out: dict[str, Any] = {}
+    for param in SHARED_PARAMS:
+        value = getattr(model, param)
+        if value is None or param not in run.allow_overrides:
+            value = getattr(run, param)
+        if value is not None:
+            out[param] = value
+    out.update(model.params)
+    return out
+
+
+def model_overrides(model: ModelConfig, run: RunConfig) -> dict[str, Any]:
+    """The shared params this model overrides (recorded in the run row)."""
+    return {p: getattr(model, p) for p in run.allow_overrides if getattr(model, p) is not None}
 
 
 def load_config(path: Path) -> WorkspaceConfig:

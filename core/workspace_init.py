@@ -4,7 +4,96 @@ from __future__ import annotations
 
 from pathlib import Path
 
-STARTER_TOML = '''# Assay workspace configuration. See README.md "Configuration" for every key.
+# "## " lines explain; "# " lines are examples: remove the "# " to use one. The file is valid as
+# written and stays valid with every example uncommented (tests/unit/test_config_starter.py).
+STARTER_TOML = '''## Assay workspace configuration. README.md ("Configuration") documents every key.
+## Lines starting with "# " are examples: delete the "# " to use them.
+## Secrets never go in this file: `api_key_env` holds the NAME of an environment variable.
+
+## --- Run defaults: the conditions every model of a run shares ---------------------------------
+[run]
+# prompt = "default"        ## [prompts.NAME] to use; "default" = the case's input_text as the user message
+# concurrency = 8           ## calls in flight at once, all models together (--concurrency)
+# repeat = 1                ## calls per (case, model), e.g. 5 to measure variance (--repeat)
+# retries = 4               ## retries of transient errors (429, 5xx, timeouts, network, bad responses)
+# retry_after_cap_s = 60    ## longest Retry-After honoured; above it Assay waits this long, then retries
+# backoff_base_s = 0.5      ## exponential backoff with full jitter: random(0, min(max, base * 2^attempt))
+# backoff_max_s = 30
+# breaker_threshold = 3     ## auth/quota errors (none succeeding between) before a model's calls are skipped
+# timeout_s = 60            ## hard limit per attempt
+# max_error_rate = 0.0      ## share of infrastructure errors tolerated before `assay run` exits 3
+# cache = true              ## reuse responses to identical requests (--no-cache to bypass)
+## Sampling params shared by every model (identical conditions). A model may set its own only
+## when the param is listed in allow_overrides; the override is recorded in the run.
+# temperature = 0.0
+# max_tokens = 1024
+# top_p = 1.0
+# seed = 42
+# allow_overrides = ["max_tokens"]
+
+## --- Models: one [models.NAME] per candidate; NAME is what --models takes -----------------------
+## Local demo models: start `assay serve` in another terminal, then
+##   assay run --dataset NAME --models demo-strong,demo-fast
+## (a model with an api_base and no api_key_env is sent the placeholder key "assay-no-key").
+[models.demo-strong]
+model = "openai/demo-strong"
+api_base = "http://127.0.0.1:8765/v1"
+
+[models.demo-fast]
+model = "openai/demo-fast"
+api_base = "http://127.0.0.1:8765/v1"
+
+# [models.gpt]
+# model = "openai/gpt-4o-mini"        ## litellm model id (provider/model)
+# api_key_env = "OPENAI_API_KEY"      ## NAME of the environment variable holding the key
+# api_base = "https://api.openai.com/v1"  ## optional: proxies, Azure, local servers
+# max_tokens = 2048                   ## own sampling params (temperature, max_tokens, top_p, seed)
+##                                       are allowed only when run.allow_overrides lists them
+# params = { frequency_penalty = 0.0 }  ## extra litellm params, passed as is
+# timeout_s = 120                     ## per-attempt timeout for this model (default: [run])
+# max_concurrency = 4                 ## this model's own limit on calls in flight
+# rpm = 500                           ## requests per minute: Assay paces itself and waits, never bursts
+# tpm = 200000                        ## tokens per minute (estimated prompt + max_tokens, then actual)
+# input_price_per_1m = 0.15           ## USD per 1M input tokens; set both prices or neither.
+# output_price_per_1m = 0.60          ## Without them litellm's price map is used; unknown cost stays n/a
+
+## --- Prompts: system message + user template ------------------------------------------------
+## Placeholders: {input_text} {id} {task_type} {difficulty} {metadata.KEY}; {{ }} for literal braces.
+# [prompts.support]
+# system = "You are a support agent for ACME. Answer in one short paragraph."
+# template = "Customer ({metadata.tier}): {input_text}"
+## Per task type variants; a key left out keeps the prompt's own value.
+# [prompts.support.tasks.classification]
+# system = "Reply with exactly one label: billing, bug or other."
+
+## --- Task types: how cases of a task type are labeled -----------------------------------------
+# [tasks.classification]
+# kind = "classification"   ## classification | extraction | free_text | pass_fail | rating
+# labels = ["billing", "bug", "other"]
+# hints = { billing = "payments, invoices, refunds" }
+# keys = { billing = "b", bug = "g", other = "o" }  ## one key per label (default 1-9)
+# guidelines = "Pick the customer's main problem."
+# [tasks.extraction]
+# kind = "extraction"
+# fields = ["name", "date", "amount"]
+# guidelines_file = "guidelines/extraction.md"
+
+## --- Scorers: how each task type is scored (README "Scoring") -------------------------------
+# [scorers.extraction]
+# type = "extraction"
+
+## --- LLM judge for rubric scorers ------------------------------------------------------------
+# [judge]
+# model = "demo-strong"     ## a [models.NAME]
+# temperature = 0.0
+# max_tokens = 512
+
+## --- Labeling -----------------------------------------------------------------------------
+# [labeling]
+# blind = true              ## hide the imported expected output while labeling
+# required_labels = 1       ## annotators who must agree before a label is ground truth
+# guidelines = "Label what the customer needs, not what they say first."
+# guidelines_file = "guidelines/labeling.md"   ## or keep longer guidelines in a file
 '''
 
 

@@ -1,0 +1,229 @@
+"""Typed reads and writes for runs, their results and attempts, prompts and the response cache.
+
+Results are written one transaction per result (row + its attempts), committed as they arrive,
+so a killed process loses at most the calls that were in flight. The UNIQUE (run, case, model,
+repeat) key makes a second insert for the same call a no-op, never a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlite_utils
+
+from store.db import write
+from store.timeutil import now_iso
+
+# Error classes that say the provider or the network failed, not the case: they count toward
+# `max_error_rate` (exit 3). Rows skipped by an open circuit breaker count too.
+INFRA_CLASSES = ("auth", "quota_exhausted", "rate_limited", "network", "server", "timeout")
+
+_RESULT_COLS = (
+    "run_id", "case_id", "model", "repeat", "status", "output", "finish_reason", "latency_first_ms",
+    "latency_ms", "input_tokens", "output_tokens", "cost_usd", "cost_status", "cached", "attempts",
+    "error_class", "error_message", "request_hash", "created_at",
+)
+_INSERT_RESULT = (
+    f"INSERT INTO results ({', '.join(_RESULT_COLS)}) VALUES ({', '.join('?' * len(_RESULT_COLS))}) "
+    "ON CONFLICT (run_id, case_id, model, repeat) DO NOTHING"
+)
+_ATTEMPT_COLS = ("run_id", "case_id", "model", "repeat", "attempt", "outcome", "error_class", "http_status",
+                 "wait_s", "latency_ms", "created_at")
+_INSERT_ATTEMPT = f"INSERT INTO attempts ({', '.join(_ATTEMPT_COLS)}) VALUES ({', '.join('?' * len(_ATTEMPT_COLS))})"
+
+
+def new_run_id(db: sqlite_utils.Database) -> str:
+    """Short, sortable (UTC time first), unique: r-20261128-193512-a1b2."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    while True:
+        run_id = f"r-{stamp}-{secrets.token_hex(2)}"
+        if db.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone() is None:
+            return run_id
+
+
+def upsert_prompt(db: sqlite_utils.Database, *, name: str, content_hash: str, system: str | None,
+                  template: str, per_task: dict[str, Any]) -> int:
+    """The prompts row for this exact content (shared by every run that used it). Caller holds a write."""
+    db.execute(
+        "INSERT INTO prompts (name, content_hash, system, template, per_task_json, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (content_hash) DO NOTHING",
+        [name, content_hash, system, template, json.dumps(per_task, sort_keys=True), now_iso()],
+    )
+    return db.execute("SELECT id FROM prompts WHERE content_hash = ?", [content_hash]).fetchone()[0]
+
+
+def create_run(db: sqlite_utils.Database, run: dict[str, Any]) -> None:
+    """Insert a run row (RunRecord fields; `config` and `models` are encoded here). Caller holds a write."""
+    db.execute(
+        "INSERT INTO runs (id, dataset_id, dataset_version_id, dataset_hash, prompt_id, prompt_name, config_json, "
+        "config_hash, models_json, repeats, status, app_version, litellm_version, cost_source, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [run["id"], run["dataset_id"], run["dataset_version_id"], run["dataset_hash"], run.get("prompt_id"),
+         run["prompt_name"], json.dumps(run["config"], sort_keys=True, ensure_ascii=False), run["config_hash"],
+         json.dumps(run["models"]), run["repeats"], "running", run["app_version"], run.get("litellm_version"),
+         run.get("cost_source"), now_iso()],
+    )
+
+
+def _decode_run(row: dict[str, Any]) -> dict[str, Any]:
+    row = dict(row)
+    row["config"] = json.loads(row.pop("config_json"))
+    row["models"] = json.loads(row.pop("models_json"))
+    return row
+
+
+def get_run(db: sqlite_utils.Database, run_id: str) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
+    return _decode_run(rows[0]) if rows else None
+
+
+def set_status(db: sqlite_utils.Database, run_id: str, status: str) -> None:
+    """running clears finished_at; any other status stamps it."""
+    with write(db):
+        db.execute(
+            "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?",
+            [status, None if status == "running" else now_iso(), run_id],
+        )
+
+
+def done_keys(db: sqlite_utils.Database, run_id: str) -> set[tuple[str, str, int]]:
+    """(case_id, model, repeat) of every terminal row already written."""
+    return {
+        (c, m, r) for c, m, r in
+        db.execute("SELECT case_id, model, repeat FROM results WHERE run_id = ?", [run_id]).fetchall()
+    }
+
+
+def insert_result(
+    db: sqlite_utils.Database, row: dict[str, Any], attempts: Iterable[dict[str, Any]] = (),
+    cache: tuple[str, dict[str, Any]] | None = None,
+) -> int | None:
+    """Write one terminal row, its attempts and (for a fresh ok call) its response-cache entry
+    (request_hash, response) in one transaction. Returns the row id, or None when the call
+    already had a row (nothing is written then)."""
+    ts = now_iso()
+    values = [row.get(c) for c in _RESULT_COLS]
+    values[_RESULT_COLS.index("created_at")] = ts
+    values[_RESULT_COLS.index("cached")] = int(bool(row.get("cached")))
+    with write(db):
+        cur = db.conn.execute(_INSERT_RESULT, values)
+        if cur.rowcount == 0:
+            return None
+        result_id = cur.lastrowid
+        batch = [
+            (row["run_id"], row["case_id"], row["model"], row["repeat"], a["attempt"], a["outcome"],
+             a.get("error_class"), a.get("http_status"), a.get("wait_s"), a.get("latency_ms"), ts)
+            for a in attempts
+        ]
+        if batch:
+            db.conn.executemany(_INSERT_ATTEMPT, batch)
+        if cache is not None:
+            _cache_insert(db, cache[0], row["model"], cache[1], ts)
+    return result_id
+
+
+def get_result(db: sqlite_utils.Database, result_id: int) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM results WHERE id = ?", [result_id]))
+    return rows[0] if rows else None
+
+
+# --- response cache ---------------------------------------------------------------------------
+
+
+def cache_get(db: sqlite_utils.Database, request_hash: str) -> dict[str, Any] | None:
+    row = db.execute("SELECT response_json FROM response_cache WHERE request_hash = ?", [request_hash]).fetchone()
+    return None if row is None else json.loads(row[0])
+
+
+def _cache_insert(db: sqlite_utils.Database, request_hash: str, model: str, response: dict[str, Any], ts: str) -> None:
+    db.conn.execute(
+        "INSERT INTO response_cache (request_hash, model, response_json, created_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (request_hash) DO NOTHING",
+        [request_hash, model, json.dumps(response, ensure_ascii=False), ts],
+    )
+
+
+def cache_put(db: sqlite_utils.Database, request_hash: str, model: str, response: dict[str, Any]) -> None:
+    with write(db):
+        _cache_insert(db, request_hash, model, response, now_iso())
+
+
+# --- listings and figures ---------------------------------------------------------------------
+
+
+def list_runs(db: sqlite_utils.Database, limit: int | None = None) -> list[dict[str, Any]]:
+    """Newest first: id, dataset name, version, models, status, created, finished, n results."""
+    sql = (
+        "SELECT r.id, d.name AS dataset, v.version AS dataset_version, r.models_json, r.prompt_name, r.repeats, "
+        "r.status, r.created_at, r.finished_at, "
+        "(SELECT COUNT(*) FROM results x WHERE x.run_id = r.id) AS n_results "
+        "FROM runs r JOIN datasets d ON d.id = r.dataset_id JOIN dataset_versions v ON v.id = r.dataset_version_id "
+        "ORDER BY r.id DESC"
+    )
+    params: list[Any] = []
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    out = []
+    for row in db.query(sql, params):
+        row = dict(row)
+        row["models"] = json.loads(row.pop("models_json"))
+        out.append(row)
+    return out
+
+
+def result_figures(db: sqlite_utils.Database, run_id: str) -> dict[str, dict[str, Any]]:
+    """Per model: counts by status, cached, infra errors, errors by class, token sums, cost sum
+    (None when an ok row's cost is unknown) and the latencies of ok, non-cached rows."""
+    infra = ", ".join(f"'{c}'" for c in INFRA_CLASSES)
+    out: dict[str, dict[str, Any]] = {}
+    for row in db.query(
+        "SELECT model, COUNT(*) AS n, SUM(status = 'ok') AS ok, SUM(status = 'error') AS errors, "
+        "SUM(status = 'skipped') AS skipped, SUM(cached) AS cached, "
+        f"SUM(status = 'skipped' OR (status = 'error' AND error_class IN ({infra}))) AS infra_errors, "
+        "COALESCE(SUM(input_tokens), 0) AS input_tokens, COALESCE(SUM(output_tokens), 0) AS output_tokens, "
+        "SUM(cost_usd) AS cost_usd, SUM(status = 'ok' AND cost_usd IS NULL) AS unknown_cost "
+        "FROM results WHERE run_id = ? GROUP BY model", [run_id],
+    ):
+        row = dict(row)
+        if row.pop("unknown_cost"):
+            row["cost_usd"] = None
+        row["errors_by_class"] = {}
+        row["latencies"] = []
+        out[row["model"]] = row
+    for model, cls, n in db.execute(
+        "SELECT model, error_class, COUNT(*) FROM results WHERE run_id = ? AND status != 'ok' "
+        "GROUP BY model, error_class", [run_id],
+    ).fetchall():
+        out[model]["errors_by_class"][cls or "unknown"] = n
+    for model, latency in db.execute(
+        "SELECT model, latency_ms FROM results WHERE run_id = ? AND status = 'ok' AND cached = 0 "
+        "AND latency_ms IS NOT NULL", [run_id],
+    ).fetchall():
+        out[model]["latencies"].append(latency)
+    return out
+
+
+def error_samples(db: sqlite_utils.Database, run_id: str, per_model: int = 1) -> dict[str, list[tuple[str, str]]]:
+    """A few (error_class, message) examples per model, for the end-of-run summary."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for model, cls, msg in db.execute(
+        "SELECT model, error_class, MIN(error_message) FROM results WHERE run_id = ? AND status != 'ok' "
+        "GROUP BY model, error_class ORDER BY model, COUNT(*) DESC", [run_id],
+    ).fetchall():
+        bucket = out.setdefault(model, [])
+        if len(bucket) < per_model:
+            bucket.append((cls or "unknown", msg or ""))
+    return out
+
+
+def version_entries(db: sqlite_utils.Database, version_id: int) -> list[tuple[str, str, str]]:
+    """(case_id, blob_hash, data_json) of a dataset version in order, to re-verify its content hash."""
+    return db.execute(
+        "SELECT vc.case_id, vc.blob_hash, b.data_json FROM version_cases vc JOIN case_blobs b ON b.hash = vc.blob_hash "
+        "WHERE vc.version_id = ? ORDER BY vc.ord", [version_id],
+    ).fetchall()
