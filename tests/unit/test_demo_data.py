@@ -6,7 +6,7 @@ import pytest
 
 from core.config import load_config
 from core.demo import DATASETS, GUIDELINES, load_cases
-from core.demo.workspace import API_KEY_ENV, build_demo_workspace
+from core.demo.workspace import build_demo_workspace
 from core.errors import UsageError
 from core.models import EvalCase
 
@@ -63,7 +63,7 @@ def test_build_demo_workspace(tmp_path):
     assert {name: m.model for name, m in cfg.models.items()} == {
         "strong": "openai/demo-strong", "fast": "openai/demo-fast", "flaky": "openai/demo-flaky",
         "judge": "openai/demo-judge"}
-    assert all(m.api_base == API_BASE and m.api_key_env == API_KEY_ENV for m in cfg.models.values())
+    assert all(m.api_base == API_BASE and m.api_key_env is None for m in cfg.models.values())
     prices = {n: (m.input_price_per_1m, m.output_price_per_1m) for n, m in cfg.models.items()}
     assert prices["strong"] == (5.0, 15.0) and prices["fast"] == (0.15, 0.6) and prices["flaky"] == (0.5, 1.5)
     assert cfg.judge.model == "judge"
