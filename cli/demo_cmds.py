@@ -1,7 +1,85 @@
-"""(commands registered by their issue)"""
+"""`assay demo`: the bundled demo end to end, on a fresh demo workspace and the local demo server.
+
+    assay demo              builds ./demo-workspace, starts the demo server, opens the app
+    assay demo --headless   the same workspace, then every demo dataset against the demo models
+                            through the real litellm HTTP path, and the comparison report
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
+from cli.context import Workspace, echo_err, pass_ws
+
+DEMO_MODELS = ("strong", "fast", "flaky")
+# A fixed port keeps the workspace's api_base valid later: `assay serve --port 8765` revives it.
+DEFAULT_PORT = 8765
+
+
+def _start_server(port: int, latency_scale: float):
+    from core.serve import DemoServer
+
+    for candidate in (port, 0):
+        srv = DemoServer(port=candidate, latency_scale=latency_scale)
+        try:
+            srv.start()
+            return srv
+        except OSError:
+            continue
+    raise click.ClickException("could not start the demo server")
+
+
+def _headless(root: Path, db_path: Path) -> None:
+    from core.config import load_config
+    from core.demo import DATASETS
+    from core.report import build_report
+    from core.report_render import render_table
+    from core.runner import run_sync
+    from core.run_plan import RunRequest
+
+    cfg = load_config(root / "assay.toml")
+    for name in DATASETS:
+        echo_err(f"running {name} against {', '.join(DEMO_MODELS)} ...")
+        finished = run_sync(db_path, root / "assay.toml", RunRequest(dataset=name, models=DEMO_MODELS))
+        from store import connect
+
+        db = connect(db_path)
+        try:
+            click.echo(render_table(build_report(db, finished.run_id, cfg)))
+        finally:
+            db.close()
+        click.echo()
+
 
 def register(cli: click.Group) -> None:
-    pass
+    @cli.command("demo")
+    @click.option("--headless", is_flag=True, help="Run the demo datasets and print the comparison; no app.")
+    @click.option("--dir", "directory", type=click.Path(file_okay=False), default="demo-workspace",
+                  show_default=True, help="Where to build the demo workspace (rebuilt each time).")
+    @click.option("--port", type=int, default=DEFAULT_PORT, show_default=True,
+                  help="Demo server port (a free one is used if it is taken).")
+    @click.option("--latency-scale", type=float, default=1.0, show_default=True,
+                  help="Multiplies the demo models' built-in latency (0 = instant).")
+    @pass_ws
+    def demo(ws: Workspace, headless: bool, directory: str, port: int, latency_scale: float) -> None:
+        """Build a demo workspace, start the local demo server, and open the app (or run headless)."""
+        from core.demo.workspace import build_demo_workspace
+
+        root = Path(directory).resolve()
+        srv = _start_server(port, latency_scale)
+        try:
+            build_demo_workspace(root, srv.base_url, fresh=True)
+            echo_err(f"demo workspace: {root}")
+            echo_err(f"demo server:    {srv.base_url} (models strong, fast, flaky, judge)")
+            demo_ws = Workspace(root=root, db_path=root / "assay.db", debug=ws.debug)
+            if headless:
+                _headless(root, demo_ws.db_path)
+                echo_err(f"explore it: assay -w {directory} (with `assay serve --port {srv.port}` for new runs)")
+            else:
+                from cli.app_cmds import open_app
+
+                open_app(demo_ws)
+        finally:
+            srv.stop()
