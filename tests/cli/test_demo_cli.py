@@ -1,0 +1,29 @@
+"""`assay demo --headless`: the bundled demo end to end through the real litellm HTTP path."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from core.demo import DATASETS, load_cases
+
+
+def test_headless_demo_runs_every_dataset(tmp_path: Path):
+    root = tmp_path / "demo"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli.main", "demo", "--headless", "--dir", str(root), "--port", "0",
+         "--latency-scale", "0"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=240,
+        env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("Pairwise comparison") == len(DATASETS)
+    assert "cost/correct" in proc.stdout
+    conn = sqlite3.connect(root / "assay.db")
+    runs = conn.execute("SELECT status FROM runs").fetchall()
+    assert runs == [("finished",)] * len(DATASETS)
+    expected = sum(len(load_cases(name)) for name in DATASETS) * 3
+    assert conn.execute("SELECT COUNT(*) FROM results WHERE status = 'ok'").fetchone()[0] == expected
+    assert "Traceback" not in proc.stderr
