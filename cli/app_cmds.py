@@ -1,15 +1,98 @@
-"""Opening the terminal app, and the labeling commands that go with it."""
+"""Opening the terminal app, and the labeling commands that go with it.
+
+    assay                          the app on the workspace (Datasets screen)
+    assay label DATASET [--as ME]  the app straight on the Label screen for DATASET
+    assay agreement DATASET        inter-annotator agreement (--json for machines)
+
+Textual is imported only when the app opens, so `assay --help` stays fast.
+"""
 
 from __future__ import annotations
 
+import json
+
 import click
 
-from cli.context import Workspace
+from cli.context import Workspace, pass_ws
+from core.errors import NotFoundError, UsageError
 
 
-def open_app(ws: Workspace) -> None:
-    click.echo("The terminal app is not built yet; see `assay --help` for the CLI.", err=True)
+def _dataset(ws: Workspace, name: str) -> tuple[int, str]:
+    from store import datasets as store_ds
+
+    try:
+        return store_ds.dataset_id(ws.db(), name), name
+    except store_ds.DatasetMissing:
+        raise NotFoundError(f"no dataset named {name!r} in {ws.db_path}") from None
+
+
+def open_app(ws: Workspace, *, start: str = "datasets", dataset: str | None = None, annotator: str | None = None) -> None:
+    """Run the app until the user quits. Labels are saved as they are made: there is nothing to save on exit."""
+    from core.config import load_config
+    from core.user_config import load_user_config, resolve_annotator
+
+    if not ws.db_path.exists() and not ws.config_path.exists():
+        raise UsageError(f"no Assay workspace in {ws.root}: run `assay init` there, or pass --workspace/--db")
+    config = load_config(ws.config_path)
+    user = load_user_config()
+    who = resolve_annotator(annotator, user)
+    ws.db()  # creates/migrates the database on this thread before any worker opens it
+    chosen = _dataset(ws, dataset) if dataset is not None else None
+
+    from tui.app import AssayApp
+
+    AssayApp(ws, config=config, annotator=who, user_keymap=user.keymap, start=start, dataset=chosen).run()
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.1%}"
+
+
+def _num(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
 
 
 def register(cli: click.Group) -> None:
-    pass
+    @cli.command("label")
+    @click.argument("dataset")
+    @click.option("--as", "as_", metavar="NAME", help="Annotator name (default: user config `annotator`, then $USER).")
+    @pass_ws
+    def label(ws: Workspace, dataset: str, as_: str | None) -> None:
+        """Label DATASET in the app: one key per decision, saved as you go, resumes where you stopped."""
+        open_app(ws, start="label", dataset=dataset, annotator=as_)
+
+    @cli.command("agreement")
+    @click.argument("dataset")
+    @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+    @pass_ws
+    def agreement(ws: Workspace, dataset: str, as_json: bool) -> None:
+        """Inter-annotator agreement on DATASET: percent agreement and Cohen's kappa per pair,
+        Krippendorff's alpha (nominal) overall, and confusion matrices."""
+        from core.agreement import load_agreement
+        from core.safe_text import safe_text
+
+        ds_id, _ = _dataset(ws, dataset)
+        report = load_agreement(ws.db(), ds_id)
+        if as_json:
+            # ensure_ascii: no raw control or BiDi character can reach a terminal through stdout.
+            click.echo(json.dumps({"dataset": dataset, **report.as_dict()}, ensure_ascii=True, indent=2))
+            return
+        name = lambda s, n=20: safe_text(s, single_line=True, max_len=n)  # noqa: E731
+        click.echo(f"Agreement on {name(dataset, 60)}: {len(report.annotators)} annotators, "
+                   f"{report.n_cases} cases labeled, {report.n_pairable} with 2+ labels")
+        click.echo(f"Krippendorff's alpha (nominal): {_num(report.alpha)}")
+        if not report.pairs:
+            click.echo("No pair of annotators to compare yet.")
+            return
+        click.echo(f"\n{'pair':<42} {'n':>6} {'agree':>7} {'kappa':>7}")
+        for p in report.pairs:
+            click.echo(f"{name(p.a) + ' - ' + name(p.b):<42} {p.n:>6} {_pct(p.percent):>7} {_num(p.kappa):>7}")
+        for p in report.pairs:
+            if not p.n or len(p.categories) > 10:
+                continue
+            cats = [name(c, 10) for c in p.categories]
+            width = max(6, *(len(c) for c in cats)) + 1
+            click.echo(f"\nConfusion: {name(p.a)} (rows) x {name(p.b)} (columns)")
+            click.echo(" " * width + "".join(f"{c:>{width}}" for c in cats))
+            for c, row in zip(cats, p.matrix):
+                click.echo(f"{c:>{width}}" + "".join(f"{v:>{width}}" for v in row))

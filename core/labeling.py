@@ -591,3 +591,25 @@ def label_overview(db: sqlite_utils.Database, dataset_id: int, required: int) ->
         "needs_adjudication": sorted(cid for cid, s in states.items() if s.needs_adjudication),
         "annotators": dict(sorted(per_annotator.items())),
     }
+
+
+def summaries_with_labels(db: sqlite_utils.Database, required: int) -> list[dict[str, Any]]:
+    """store.datasets.dataset_summaries with ground truth from the label log counted as labeled
+    (overall and per task type); `imported_labeled` keeps the imported count."""
+    from core.ground_truth import derived_labels
+
+    out = []
+    for s in store_ds.dataset_summaries(db):
+        decided = frozenset(derived_labels(db, s["id"], required=required))
+        s = {**s, "imported_labeled": s["labeled"]}
+        if decided:
+            s["labeled"] = store_ds.count_cases(db, s["id"], store_ds.CaseFilter(labeled=True, labeled_ids=decided))
+            s["unlabeled"] = s["cases"] - s["labeled"]
+            per_task = {}
+            for task, counts in s["task_types"].items():
+                n = store_ds.count_cases(db, s["id"], store_ds.CaseFilter(task_type=task, labeled=True,
+                                                                           labeled_ids=decided))
+                per_task[task] = {**counts, "labeled": n, "unlabeled": counts["cases"] - n}
+            s["task_types"] = per_task
+        out.append(s)
+    return out

@@ -183,6 +183,10 @@ class CaseFilter:
     difficulty: str | None = None
     labeled: bool | None = None  # None = both; judged on the stored expected output
     include_excluded: bool = True
+    # Case ids the label log decides (core.ground_truth.derived_labels): `labeled` counts them as
+    # labeled although their stored expected output is NULL.
+    labeled_ids: frozenset[str] = frozenset()
+    only_ids: frozenset[str] | None = None  # restrict to these case ids
 
 
 def _filter_sql(f: CaseFilter) -> tuple[str, list[Any]]:
@@ -201,6 +205,13 @@ def _filter_sql(f: CaseFilter) -> tuple[str, list[Any]]:
         clauses.append("expected_json IS NOT NULL")
     elif f.labeled is False:
         clauses.append("expected_json IS NULL")
+    if f.labeled is not None and f.labeled_ids:
+        clauses[-1] = (f"({clauses[-1]} OR case_id IN (SELECT value FROM json_each(?)))" if f.labeled
+                       else f"({clauses[-1]} AND case_id NOT IN (SELECT value FROM json_each(?)))")
+        params.append(json.dumps(sorted(f.labeled_ids)))
+    if f.only_ids is not None:
+        clauses.append("case_id IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(sorted(f.only_ids)))
     if not f.include_excluded:
         clauses.append("excluded = 0")
     return "".join(" AND " + c for c in clauses), params

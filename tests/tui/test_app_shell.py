@@ -1,0 +1,94 @@
+"""App shell: screens by number keys, tabs and palette; help; keymap; no litellm."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from conftest import make_app, until
+
+from tui.keymap import binding_ids, unknown_ids
+
+
+def test_opens_on_datasets_switches_screens_and_never_imports_litellm(reviews):
+    async def run() -> None:
+        app = make_app(reviews)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await until(lambda: app.screen.query_one("#cases").row_count == 20)
+            assert app.dataset_name == "reviews"
+            for key, mode in (("3", "models"), ("4", "run"), ("5", "review"), ("6", "trends")):
+                await pilot.press(key)
+                assert app.current_mode == mode
+                text = str(app.screen.query_one(".placeholder").render())
+                assert "coming in a later release" in text
+            await pilot.press("1")
+            assert app.current_mode == "datasets"
+            await pilot.press("2")
+            assert app.current_mode == "label"
+            # On Label digits are labels: they never switch screens.
+            await until(lambda: app.screen.render_count >= 1)
+            await pilot.press("4")
+            assert app.current_mode == "label"
+            assert "litellm" not in sys.modules
+
+    asyncio.run(run())
+
+
+def test_palette_lists_screens_and_actions(reviews):
+    async def run() -> None:
+        from tui.commands import AssayCommands
+
+        app = make_app(reviews)
+        async with app.run_test(size=(120, 36)) as pilot:
+            provider = AssayCommands(app.screen)
+            titles = [t for t, _, _ in provider._commands()]
+            assert "Go to Trends" in titles and "Sample a dataset from production logs" in titles
+            hits = [h async for h in provider.search("go to label")]
+            assert hits and hits[0].text == "Go to Label"
+            app.call_later(hits[0].command)
+            await until(lambda: app.current_mode == "label")
+            assert app.current_mode == "label"
+
+    asyncio.run(run())
+
+
+def test_help_lists_current_bindings_with_ids(reviews):
+    async def run() -> None:
+        from textual.widgets import DataTable
+
+        app = make_app(reviews, start="label", dataset="reviews")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await until(lambda: app.screen.render_count >= 1)
+            await pilot.press("f1")
+            table = app.screen.query_one(DataTable)
+            rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+            ids = {r[2] for r in rows}
+            assert {"label.skip", "label.undo", "app.help"} <= ids
+            assert not any(i.startswith("app.screen.") for i in ids)  # digits are labels here
+            assert ["1", "label positive — happy customer", "from assay.toml"] in rows
+            await pilot.press("escape")
+            assert app.current_mode == "label" and app.screen.__class__.__name__ == "LabelScreen"
+
+    asyncio.run(run())
+
+
+def test_user_keymap_rebinds_by_id(reviews):
+    async def run() -> None:
+        from conftest import label_ready, press_and_render
+
+        app = make_app(reviews, start="label", dataset="reviews", keymap={"label.skip": "k"})
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await label_ready(app)
+            await press_and_render(pilot, "k")
+            assert screen._view.progress.skipped == 1
+
+    asyncio.run(run())
+
+
+def test_every_binding_has_an_id_and_unknown_keymap_ids_are_reported():
+    from tui import keymap
+
+    for group in (keymap.APP, keymap.SCREEN, keymap.DATASETS, keymap.LABEL, keymap.MODAL, keymap.VERSIONS):
+        assert all(b.id for b in group)
+    assert "label.undo" in binding_ids()
+    assert unknown_ids({"label.undo": "z", "labl.skip": "k"}) == ["labl.skip"]

@@ -1,0 +1,95 @@
+"""The Assay terminal app: six screens (Datasets, Label, Models, Run, Review, Trends) as modes.
+
+Screens switch with number keys 1-6 (not on Label, where digits are labels), the tab bar and the
+command palette (ctrl+p). Every binding has an id (tui/keymap.py) that the user config's
+[keymap] can rebind. The app never imports litellm: nothing on these screens calls a model.
+
+Threads: the app's thread owns the widgets. Every database read or write runs in a thread worker
+on its own connection (`open_db()`), and posts a message with the result.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+from textual.app import App
+from textual.reactive import reactive
+
+from cli.context import Workspace
+from core.config import WorkspaceConfig
+from store import connect
+from tui import keymap
+from tui.commands import AssayCommands
+from tui.screens.datasets import DatasetsScreen
+from tui.screens.help import HelpScreen
+from tui.screens.label import LabelScreen
+from tui.screens.models import ModelsScreen
+from tui.screens.review import ReviewScreen
+from tui.screens.run import RunScreen
+from tui.screens.trends import TrendsScreen
+
+
+class AssayApp(App[None], inherit_bindings=False):
+    TITLE = "Assay"
+    CSS_PATH = "app.tcss"
+    MODES = {
+        "datasets": DatasetsScreen, "label": LabelScreen, "models": ModelsScreen,
+        "run": RunScreen, "review": ReviewScreen, "trends": TrendsScreen,
+    }
+    BINDINGS = keymap.APP
+    COMMANDS = App.COMMANDS | {AssayCommands}
+
+    dataset_id: reactive[int | None] = reactive(None)
+    dataset_name: reactive[str] = reactive("")
+
+    def __init__(
+        self, ws: Workspace, *, config: WorkspaceConfig, annotator: str, user_keymap: dict[str, str] | None = None,
+        start: str = "datasets", dataset: tuple[int, str] | None = None, stable_display: bool = False,
+    ) -> None:
+        """`stable_display` hides wall-clock figures (rate, ETA) so screenshots are reproducible."""
+        # The first screen is a mode like the others; there is no blank default screen.
+        self.DEFAULT_MODE = start
+        super().__init__()
+        self.ws = ws
+        self.config = config
+        self.annotator = annotator
+        self.user_keymap = dict(user_keymap or {})
+        self.stable_display = stable_display
+        if dataset is not None:
+            self.set_reactive(AssayApp.dataset_id, dataset[0])
+            self.set_reactive(AssayApp.dataset_name, dataset[1])
+
+    def open_db(self) -> sqlite_utils.Database:
+        """A connection for the calling thread (workers each open their own; sqlite3 refuses sharing)."""
+        return connect(self.ws.db_path, migrate=False)
+
+    def on_mount(self) -> None:
+        if self.user_keymap:
+            self.set_keymap(self.user_keymap)
+            unknown = keymap.unknown_ids(self.user_keymap)
+            if unknown:
+                self.notify(f"[keymap] in your user config names unknown bindings: {', '.join(unknown)}. "
+                            "Press ? to see the ids.", severity="warning", markup=False, timeout=10)
+
+    def select_dataset(self, dataset_id: int | None, name: str) -> None:
+        self.dataset_id, self.dataset_name = dataset_id, name
+
+    def open_screen(self, name: str) -> None:
+        if name != self.current_mode:
+            self.switch_mode(name)
+
+    def action_open_screen(self, name: str) -> None:
+        self.open_screen(name)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def run_screen_action(self, mode: str, action: str) -> None:
+        """Switch to `mode`, then run one of its actions (used by the command palette)."""
+        self.open_screen(mode)
+
+        async def run() -> None:
+            await self.run_action(action, self.screen)
+
+        # After the refresh the new mode's screen is `self.screen`.
+        self.call_after_refresh(run)

@@ -1,0 +1,81 @@
+"""Every key binding of the app, each with an id users can rebind in their user config:
+
+    [keymap]
+    "label.skip" = "k"
+
+The help screen (`?` / F1) lists the ids next to the keys. Classification keys are not bindings:
+they come from [tasks.<task_type>] (`keys`), so a team shares them.
+"""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+SCREENS = ("datasets", "label", "models", "run", "review", "trends")
+SCREEN_TITLES = {
+    "datasets": "Datasets", "label": "Label", "models": "Models", "run": "Run", "review": "Review", "trends": "Trends",
+}
+
+APP = [
+    *(Binding(str(i), f"app.open_screen('{name}')", SCREEN_TITLES[name], show=False, id=f"app.screen.{name}")
+      for i, name in enumerate(SCREENS, 1)),
+    Binding("f1,question_mark", "app.help", "Help", id="app.help"),
+    Binding("ctrl+q", "app.quit", "Quit", priority=True, id="app.quit"),
+    Binding("ctrl+p", "app.command_palette", "Palette", priority=True, id="app.palette"),
+    Binding("ctrl+c", "app.help_quit", "", show=False, system=True, id="app.help_quit"),
+]
+
+# Textual's own screen keys, restated so they too have ids.
+SCREEN = [
+    Binding("tab", "app.focus_next", "Focus next", show=False, id="screen.focus_next"),
+    Binding("shift+tab", "app.focus_previous", "Focus previous", show=False, id="screen.focus_previous"),
+    Binding("ctrl+c,super+c", "screen.copy_text", "Copy selected text", show=False, id="screen.copy"),
+]
+
+DATASETS = [
+    Binding("l", "label_dataset", "Label", id="datasets.label"),
+    Binding("i", "import_file", "Import", id="datasets.import"),
+    Binding("s", "sample_logs", "Sample", id="datasets.sample"),
+    Binding("e", "edit_case", "Edit", id="datasets.edit"),
+    Binding("E", "edit_external", "$EDITOR", show=False, id="datasets.edit_external"),
+    Binding("t", "tag_case", "Tag", id="datasets.tag"),
+    Binding("x", "toggle_exclude", "Excl/incl", id="datasets.exclude"),
+    Binding("o", "export", "Export", id="datasets.export"),
+    Binding("v", "versions", "Versions", id="datasets.versions"),
+    Binding("slash", "focus_filter", "Filter", id="datasets.filter"),
+    Binding("right_square_bracket", "page(1)", "Next page", show=False, id="datasets.next_page"),
+    Binding("left_square_bracket", "page(-1)", "Prev page", show=False, id="datasets.prev_page"),
+    Binding("r", "reload", "Reload", show=False, id="datasets.reload"),
+    Binding("escape", "leave_filter", "Back to cases", show=False, id="datasets.leave_filter"),
+]
+
+LABEL = [
+    Binding("s", "skip", "Skip", id="label.skip"),
+    Binding("f", "flag", "Flag", id="label.flag"),
+    Binding("u", "undo", "Undo", id="label.undo"),
+    Binding("left_square_bracket", "step(-1)", "Prev", id="label.prev"),
+    Binding("right_square_bracket", "step(1)", "Next", id="label.next"),
+    Binding("g", "guidelines", "Guidelines", id="label.guidelines"),
+    Binding("n", "note", "Note", id="label.note"),
+    Binding("e", "edit", "Edit", id="label.edit"),
+    Binding("enter", "accept", "Accept", show=False, id="label.accept"),
+    Binding("ctrl+s", "accept", "Accept", show=False, id="label.accept_anywhere"),
+    Binding("a", "toggle_adjudication", "Adjudicate", id="label.adjudication"),
+    Binding("escape", "leave_field", "Leave field", show=False, id="label.leave_field"),
+    Binding("pagedown", "scroll_case(1)", "Scroll case down", show=False, id="label.scroll_down"),
+    Binding("pageup", "scroll_case(-1)", "Scroll case up", show=False, id="label.scroll_up"),
+]
+
+# Modal dialogs: one cancel key for all of them.
+MODAL = [*SCREEN, Binding("escape", "cancel", "Cancel", id="modal.cancel")]
+VERSIONS = [Binding("n", "snapshot", "Snapshot now", id="versions.snapshot")]
+
+
+def binding_ids() -> set[str]:
+    return {b.id for group in (APP, SCREEN, DATASETS, LABEL, MODAL, VERSIONS) for b in group if b.id}
+
+
+def unknown_ids(keymap: dict[str, str]) -> list[str]:
+    """Keymap entries that name no binding (a typo would otherwise be silently ignored)."""
+    known = binding_ids()
+    return sorted(k for k in keymap if k not in known)

@@ -1,0 +1,63 @@
+"""Untrusted data -> rich `Text`, the only form in which it reaches a widget.
+
+Everything here goes through `core.safe_text.safe_text` (control characters made visible, BiDi
+neutralised) and becomes a `Text` object, which Textual never parses as markup: `[/]` stays two
+brackets and a slash, `[@click=app.quit]` stays text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+
+from core.safe_text import safe_text
+
+
+def plain(value: Any, *, style: str = "", max_len: int | None = None, single_line: bool = False) -> Text:
+    return Text(safe_text("" if value is None else value, max_len=max_len, single_line=single_line), style=style)
+
+
+def pretty_value(value: Any) -> str:
+    """An expected output or label for reading: objects as indented JSON, strings as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        if isinstance(parsed, (dict, list)):
+            return json.dumps(parsed, indent=2, ensure_ascii=False)
+        return value
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def one_line(value: Any, max_len: int = 60) -> Text:
+    text = value if isinstance(value, str) or value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return plain(text, max_len=max_len, single_line=True)
+
+
+def short_path(path: Path) -> str:
+    """A path as the user would type it: relative to the current folder if inside it, else with ~."""
+    try:
+        rel = path.relative_to(Path.cwd())
+        return str(rel) if str(rel) != "." else "."
+    except ValueError:
+        pass
+    home = Path.home()
+    try:
+        return os.path.join("~", path.relative_to(home))
+    except ValueError:
+        return str(path)
+
+
+def section(title: str, body: Text | str, *, title_style: str = "bold") -> Text:
+    """A titled block: the title is ours, the body is already safe Text (or our own string)."""
+    out = Text(title, style=title_style)
+    out.append("\n")
+    out.append(body if isinstance(body, Text) else Text(body))
+    return out

@@ -1,0 +1,1 @@
+"""One module (and one .tcss) per screen or dialog."""

@@ -1,0 +1,10 @@
+"""The Models screen (placeholder until it is built)."""
+
+from __future__ import annotations
+
+from tui.screens.placeholder import PlaceholderScreen
+
+
+class ModelsScreen(PlaceholderScreen):
+    MODE = "models"
+    PURPOSE = "Choose and configure the candidate models to compare."

@@ -1,0 +1,182 @@
+"""Sample a dataset from a production log: first a dry run that shows the coverage report, then
+(only for exactly those settings) create the dataset. Calls core.sampling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
+
+from core.errors import AssayError
+from tui.render import plain
+from tui.screens.dialog import Dialog
+from tui.screens.message_dialog import MessageDialog
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    name: str
+    dataset_id: int
+    version: int
+    cases: int
+
+
+class SampleDialog(Dialog[SampleResult]):
+    CSS_PATH = "sample_dialog.tcss"
+
+    @dataclass
+    class Planned(Message):
+        params: tuple
+        plan: Any
+
+    @dataclass
+    class Failed(Message):
+        message: str
+
+    @dataclass
+    class Written(Message):
+        result: SampleResult
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._plan: Any = None
+        self._plan_params: tuple | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="form-box"):
+            yield Static("Sample a dataset from production logs", classes="panel-title")
+            with Horizontal(classes="pair"):
+                with Vertical():
+                    yield Label("Log file (JSONL or CSV)")
+                    yield Input(id="path", placeholder="logs/2025-06.jsonl")
+                with Vertical():
+                    yield Label("Field mapping (optional)")
+                    yield Input(id="fields", placeholder="prompt=question,verified_output=answer")
+            with Horizontal(classes="pair"):
+                with Vertical():
+                    yield Label("Stratify by field")
+                    yield Input("task_type", id="by")
+                with Vertical():
+                    yield Label("Quotas")
+                    yield Select([("equal per stratum", "equal"), ("proportional", "proportional")],
+                                 id="quotas", value="equal", allow_blank=False)
+            with Horizontal(classes="pair"):
+                with Vertical():
+                    yield Label("Size")
+                    yield Input("200", id="size", type="integer")
+                with Vertical():
+                    yield Label("Seed")
+                    yield Input("0", id="seed", type="integer")
+            yield Label("New dataset name")
+            yield Input(id="name", placeholder="e.g. prod-sample-june")
+            yield DataTable(id="coverage", cursor_type="none")
+            yield Static(id="coverage-total", classes="muted")
+            yield Static(id="dialog-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Preview coverage", id="preview", variant="primary")
+                yield Button("Create dataset", id="create", disabled=True)
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#coverage", DataTable).add_columns(
+            "stratum", "in log", "duplicates", "available", "quota", "sampled", "with label")
+        self.query_one("#path", Input).focus()
+
+    def _params(self) -> tuple | None:
+        get = lambda wid: self.query_one(wid, Input).value.strip()  # noqa: E731
+        if not get("#path"):
+            self.show_error("Give the path of the log file.")
+            return None
+        try:
+            size, seed = int(get("#size") or 0), int(get("#seed") or 0)
+        except ValueError:
+            self.show_error("Size and seed must be whole numbers.")
+            return None
+        proportional = self.query_one("#quotas", Select).value == "proportional"
+        return (str(Path(get("#path")).expanduser()), get("#by") or "task_type", size, seed, proportional, get("#fields"))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id != "name":
+            self.query_one("#create", Button).disabled = True
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self.query_one("#create", Button).disabled = True
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cancel":
+            self.dismiss(None)
+            return
+        params = self._params()
+        if params is None:
+            return
+        self.show_error("")
+        if event.button.id == "preview":
+            self._preview(params)
+            return
+        name = self.query_one("#name", Input).value.strip()
+        if not name:
+            self.show_error("Name the new dataset.")
+        elif params != self._plan_params:
+            self.show_error("The settings changed since the preview: preview again first.")
+        else:
+            self._write(name)
+
+    @work(thread=True, exclusive=True, group="sample")
+    def _preview(self, params: tuple) -> None:
+        from core.sampling import parse_fields, plan_sample
+
+        path, by, size, seed, proportional, fields = params
+        try:
+            plan = plan_sample(path, size=size, by=by, seed=seed, proportional=proportional,
+                               fields=parse_fields(fields or None))
+        except AssayError as exc:
+            self.post_message(self.Failed(exc.message))
+            return
+        except Exception as exc:  # a bug must not take the app down with it
+            self.post_message(self.Failed(f"unexpected error: {exc!r}"))
+            return
+        self.post_message(self.Planned(params, plan))
+
+    @work(thread=True, exclusive=True, group="sample")
+    def _write(self, name: str) -> None:
+        from core.sampling import write_sample
+
+        db = self.app.open_db()
+        try:
+            version = write_sample(db, self._plan, name)
+            self.post_message(self.Written(SampleResult(name, version["dataset_id"], version["version"],
+                                                        version["n_cases"])))
+        except AssayError as exc:
+            self.post_message(self.Failed(exc.message))
+        except Exception as exc:  # a bug must not take the app down with it
+            self.post_message(self.Failed(f"unexpected error: {exc!r}"))
+        finally:
+            db.close()
+
+    def on_sample_dialog_planned(self, event: Planned) -> None:
+        self._plan, self._plan_params = event.plan, event.params
+        report = event.plan.report()
+        table = self.query_one("#coverage", DataTable)
+        table.clear()
+        for s in report["strata"]:
+            table.add_row(plain(s["stratum"], single_line=True, max_len=30),
+                          *(Text(str(s[k])) for k in ("seen", "duplicates", "available", "quota", "sampled", "labeled")))
+        dups = report["duplicates"]
+        self.query_one("#coverage-total", Static).update(Text(
+            f"Dry run: {report['seen']} records, {dups['exact']} exact + {dups['normalised']} near duplicates dropped, "
+            f"{report['available']} available, {report['sampled']} would be sampled (seed {report['seed']}). "
+            "Nothing written yet."))
+        self.query_one("#create", Button).disabled = False
+
+    def on_sample_dialog_failed(self, event: Failed) -> None:
+        self.app.push_screen(MessageDialog("Sampling failed", event.message))
+
+    def on_sample_dialog_written(self, event: Written) -> None:
+        self.dismiss(event.result)
