@@ -342,7 +342,7 @@ def evaluate(a: Assertion, output: str, ctx: ScoreContext) -> Outcome:
     """One assertion's outcome; ScorerError when it cannot be evaluated."""
     out = TYPES[a.type].evaluate(a, output, ctx)
     if a.negate:
-        return Outcome(not out.passed, 1.0 - out.score, f"not: {out.reason}", out.judge)
+        return Outcome(not out.passed, 1.0 - out.score, out.reason, out.judge)
     return out
 
 

@@ -1,0 +1,130 @@
+"""Report formats: table, markdown, csv, json, junit; untrusted text stays inert in each."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from scoring_fixtures import add_dataset, add_result, add_run, build_qa_run, new_db
+
+from core.config import parse_config
+from core.report import build_report
+from core.report_render import FORMATS, render, xml_text
+from core.scoring import ScoringSession
+
+EVIL_ID = "c\x1b]8;;http://x\x07<b>&\"'\x00\x0b|*[x](http://e)\u202e"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    db = new_db(tmp_path_factory.mktemp("qa"))
+    return build_report(db, build_qa_run(db))
+
+
+@pytest.fixture(scope="module")
+def evil_report(tmp_path_factory):
+    db = new_db(tmp_path_factory.mktemp("evil"))
+    cases = [{"id": EVIL_ID, "input_text": "q", "expected_output": "yes", "task_type": "qa<b>|[x](http://e)"},
+             {"id": "ok", "input_text": "q2", "expected_output": "yes", "task_type": "=cmd()"}]
+    add_run(db, add_dataset(db, cases), ["=HYPERLINK(\"x\")"], run_id="r-evil")
+
+    async def go():
+        s = ScoringSession(db, parse_config({}), "r-evil")
+        await s.score(cases[0], add_result(db, "r-evil", EVIL_ID, '=HYPERLINK("x")', output="no \x1b[2J"))
+        await s.score(cases[1], add_result(db, "r-evil", "ok", '=HYPERLINK("x")', output="yes"))
+        add_result(db, "r-evil", "ok", '=HYPERLINK("x")', repeat=1, status="error", output=None,
+                   error_message="bad \x00 byte \x08 <x>")
+    asyncio.run(go())
+    return build_report(db, "r-evil")
+
+
+def test_every_format_renders(report):
+    for fmt in FORMATS:
+        assert render(report, fmt).strip()
+
+
+def test_table(report):
+    text = render(report, "table")
+    lines = text.splitlines()
+    assert lines[0].startswith("Run r-qa: dataset qa-r-qa v1, models A, B")
+    header = next(i for i, line in enumerate(lines) if line.startswith("model  task type"))
+    a_row = lines[header + 2].split()
+    assert a_row[:7] == ["A", "(all)", "13", "10", "8", "80.0%", "49.0–94.3%"]
+    assert "66.7%" in lines[header + 2]
+    # Aligned: every row of a table is as wide as its dashed rule allows.
+    rule = lines[header + 1]
+    assert all(len(line) <= len(rule) for line in lines[header:header + 4])
+    assert "≥$0.0120" in text  # B's partial cost is a lower bound
+    assert "no significant difference" in text and "0.1250" in text
+
+
+def test_json_round_trips(report):
+    data = json.loads(render(report, "json"))
+    assert data["summary"]["A"]["(all)"]["passed"] == 8
+    assert data["pairwise"][0]["mcnemar_p"] == 0.125
+    assert len(data["results"]) == 26
+
+
+def test_csv(report):
+    rows = list(csv.DictReader(io.StringIO(render(report, "csv"))))
+    assert [(r["model"], r["task_type"]) for r in rows] == [("A", "(all)"), ("A", "qa"), ("B", "(all)"), ("B", "qa")]
+    assert float(rows[0]["pass_rate"]) == 0.8 and rows[0]["cost_status"] == "known"
+    assert rows[2]["cost_status"] == "partial" and rows[2]["judge_cost_usd"] == ""  # None is empty, not 0
+
+
+def test_junit_parses_and_counts(report):
+    root = ET.fromstring(render(report, "junit"))
+    assert root.tag == "testsuites"
+    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == ("26", "9", "3", "2")
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    a = suites["A"]
+    # A: fails c8, c9; errors: c10 (call error) and c12 (scorer error); skipped: c11 (unscored).
+    assert (a.get("tests"), a.get("failures"), a.get("errors"), a.get("skipped")) == ("13", "2", "2", "1")
+    cases = {c.get("name"): c for c in a.findall("testcase")}
+    assert "c8 [A]" in cases and cases["c8 [A]"].find("failure") is not None
+    assert cases["c10 [A]"].find("error").get("type") == "assay.error"
+    assert "timed out <after> 60 s" in cases["c10 [A]"].find("error").get("message")
+    assert cases["c12 [A]"].find("error").get("type") == "assay.scorer_error"
+    assert cases["c11 [A]"].find("skipped") is not None
+    assert cases["c0 [A]"].find("failure") is None and cases["c0 [A]"].find("error") is None
+    # Counted from the elements, the figures agree.
+    for suite in suites.values():
+        assert int(suite.get("failures")) == len(suite.findall("testcase/failure"))
+        assert int(suite.get("errors")) == len(suite.findall("testcase/error"))
+
+
+def test_markdown(report):
+    text = render(report, "markdown")
+    assert text.startswith("# Assay report: run r-qa")
+    table = [line for line in text.splitlines() if line.startswith("| A | (all) |")]
+    assert table and table[0].count("|") == 14  # 13 columns
+
+
+def test_untrusted_text_is_inert_everywhere(evil_report):
+    # JUnit: valid XML 1.0 whatever the case id / error message held.
+    junit = render(evil_report, "junit")
+    root = ET.fromstring(junit)
+    names = [c.get("name") for c in root.iter("testcase")]
+    assert any(n.startswith("c]8;;http://x<b>&\"'|*[x](http://e)\u202e") for n in names)
+    assert "\x1b" not in junit and "\x00" not in junit and "\x0b" not in junit
+    assert "bad  byte  <x>" in root.find(".//error").get("message")
+    assert xml_text("a\x01b\ufffec\U0001F600") == "abc\U0001F600"
+    # Table: no raw escape or BiDi control reaches the terminal.
+    table = render(evil_report, "table")
+    assert "\x1b" not in table and "\u202e" not in table and "\x07" not in table
+    # Markdown: no live link, HTML or column break from the data.
+    md = render(evil_report, "markdown")
+    assert "<b>" not in md and "&lt;b&gt;" in md and "\x1b" not in md
+    assert "\\|\\[x\\](http://e)" in md  # escaped: neither a column break nor a link
+    # CSV: a name that starts like a formula is quoted as text.
+    rows = list(csv.DictReader(io.StringIO(render(evil_report, "csv"))))
+    assert {r["model"] for r in rows} == {"'=HYPERLINK(\"x\")"}
+    assert "'=cmd()" in {r["task_type"] for r in rows}
+    # JSON: ASCII only, every control character escaped.
+    js = render(evil_report, "json")
+    assert js.isascii() and "\\u001b" in js
+    assert json.loads(js)["results"][0]["case_id"] == EVIL_ID
