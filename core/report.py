@@ -48,7 +48,7 @@ def _explain(row: dict[str, Any]) -> str:
     if row["status"] == "error":
         return f"{row['scorer']}: error: {d.get('error', '')}"
     if "fields" in d:
-        bad = [f"{k} {v['verdict']}" for k, v in d["fields"].items() if v["verdict"] != "match"]
+        bad = [f"{k} {v['verdict']}" for k, v in d["fields"].items() if v["verdict"] not in ("match", "absent")]
         why = d.get("reason") or ", ".join(bad)
         return f"{row['scorer']}: {d.get('matched', 0)}/{d.get('total', 0)} fields right ({why})"
     if "predicted" in d:
@@ -142,12 +142,14 @@ def summarize(entries: list[dict[str, Any]], judge_rows: Iterable[dict[str, Any]
 
 
 def field_accuracy(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per extraction field: counts of each verdict and accuracy (= match / n)."""
+    """Per extraction field: counts of each verdict and accuracy (= match / n), over the cases the
+    field applies to (verdict "absent", on neither side, is not counted)."""
     out: dict[str, Counter[str]] = defaultdict(Counter)
     for row in rows:
         if row["status"] == "ok" and isinstance(row["details"].get("fields"), dict):
             for name, f in row["details"]["fields"].items():
-                out[name][f["verdict"]] += 1
+                if f["verdict"] != "absent":
+                    out[name][f["verdict"]] += 1
     return {
         name: {"n": sum(c.values()), **{k: c[k] for k in ("match", "wrong", "missing", "extra")},
                "accuracy": c["match"] / sum(c.values())}

@@ -43,7 +43,15 @@ def _ms(x: float | None) -> str:
 def _usd(x: float | None, status: str = "known") -> str:
     if x is None:
         return "unknown" if status != "known" else "-"
-    text = f"${x:.4f}" if x < 100 else f"${x:,.2f}"
+    # Per-case costs are often fractions of a cent: keep enough decimals to tell models apart.
+    if x >= 100:
+        text = f"${x:,.2f}"
+    elif x >= 0.01 or x == 0:
+        text = f"${x:.4f}"
+    elif x >= 0.0000005:
+        text = f"${x:.6f}"
+    else:
+        text = "<$0.000001"
     return "≥" + text if status == "partial" else text
 
 

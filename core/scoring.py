@@ -93,7 +93,8 @@ def _in_daemon_thread(fn: Callable[[], Verdict]) -> asyncio.Future[Verdict]:
         try:
             value, exc = fn(), None
         except BaseException as e:  # noqa: BLE001 - run_scorer catches Exception; this is the rest
-            value, exc = None, e
+            # SystemExit & co. from a user's scorer must not travel into the event loop as such.
+            value, exc = None, RuntimeError(f"{type(e).__name__}: {e}")
         try:
             loop.call_soon_threadsafe(settle, value, exc)
         except RuntimeError:  # the loop has closed meanwhile: nobody is waiting any more
@@ -117,30 +118,14 @@ class ScoringSession:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: set[concurrent.futures.Future[Any]] = set()
         # Built up front so a bad [scorers.*] table fails before the first call, not mid-run.
-        self._configured = {task: self._build(task, spec) for task, spec in cfg.scorers.items()}
+        self._configured = configured_scorers(cfg, self.root, has_judge=self._judge is not None)
         self._defaults: dict[str, Scorer] = {}
-
-    def _build(self, task_type: str, spec: Mapping[str, Any]) -> Scorer:
-        spec = dict(spec)
-        if spec.get("type") == "extraction" and "fields" not in spec and self._task_fields(task_type):
-            spec["fields"] = self._task_fields(task_type)
-        try:
-            scorer = build_scorer(spec, root=self.root)
-        except ScorerConfigError as exc:
-            raise ConfigError(str(exc), key=f"scorers.{task_type}") from None
-        if scorer.uses_judge and self._judge is None:
-            raise ConfigError("an llm-rubric scorer needs a judge: set [judge] model", key=f"scorers.{task_type}")
-        return scorer
-
-    def _task_fields(self, task_type: str) -> list[str]:
-        task = self.cfg.tasks.get(task_type)
-        return list(task.fields) if task else []
 
     def task_scorer(self, task_type: str) -> Scorer:
         if task_type in self._configured:
             return self._configured[task_type]
         if task_type not in self._defaults:
-            fields = self._task_fields(task_type)
+            fields = _task_fields(self.cfg, task_type)
             self._defaults[task_type] = (ExtractionScorer(fields=fields) if task_type == "extraction" and fields
                                          else default_scorer(task_type))
         return self._defaults[task_type]
@@ -184,6 +169,8 @@ class ScoringSession:
             return await asyncio.wait_for(_in_daemon_thread(lambda: run_scorer(scorer, output, case, ctx)), timeout)
         except TimeoutError:
             return Verdict.error(scorer.name, f"scorer timed out after {timeout:g} s")
+        except RuntimeError as exc:
+            return Verdict.error(scorer.name, str(exc))
 
     async def verdicts(self, case: Mapping[str, Any], result: Mapping[str, Any]) -> list[Verdict]:
         """Score one result without storing anything ([] when it is not scorable)."""
@@ -230,6 +217,31 @@ class ScoringSession:
         for cf in list(self._pending):
             cf.cancel()
         self._pending.clear()
+
+
+def _task_fields(cfg: WorkspaceConfig, task_type: str) -> list[str]:
+    task = cfg.tasks.get(task_type)
+    return list(task.fields) if task else []
+
+
+def configured_scorers(cfg: WorkspaceConfig, root: Path, *, has_judge: bool | None = None) -> dict[str, Scorer]:
+    """Build every [scorers.<task_type>] table; ConfigError names the bad key. Call it before a
+    run starts (`has_judge` defaults to whether [judge] names a model) so a bad table is reported
+    before any model is called."""
+    has_judge = bool(cfg.judge.model) if has_judge is None else has_judge
+    out: dict[str, Scorer] = {}
+    for task_type, table in cfg.scorers.items():
+        spec = dict(table)
+        if spec.get("type") == "extraction" and "fields" not in spec and _task_fields(cfg, task_type):
+            spec["fields"] = _task_fields(cfg, task_type)
+        try:
+            scorer = build_scorer(spec, root=root)
+        except ScorerConfigError as exc:
+            raise ConfigError(str(exc), key=f"scorers.{task_type}") from None
+        if scorer.uses_judge and not has_judge:
+            raise ConfigError("an llm-rubric scorer needs a judge: set [judge] model", key=f"scorers.{task_type}")
+        out[task_type] = scorer
+    return out
 
 
 def _row(v: Verdict, result_id: int, run_id: str, round: int) -> dict[str, Any]:

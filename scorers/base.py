@@ -61,6 +61,10 @@ def merge_usage(usages: Iterable[JudgeUsage | None]) -> JudgeUsage | None:
 
 @dataclass(frozen=True)
 class ScoreContext:
+    """What a scorer may know besides the output and the case. `options` is the scorer's own
+    config table (for scorers added with registry.register that read options per call); `judge`
+    is set only for scorers that use one."""
+
     latency_ms: float | None = None
     cost_usd: float | None = None
     valid_labels: Sequence[str] = ()

@@ -9,7 +9,8 @@ Options (from `[scorers.<task_type>]`, all optional):
     tolerance  absolute numeric tolerance, one number or {path: number} (default 0)
 
 Per field: match, wrong (both present, different), missing (expected present, output absent),
-extra (expected absent, output present). A field absent on both sides is a match. Keys of the
+extra (expected absent, output present), absent (on both sides: the field does not apply to this
+case, e.g. `parties` in a two-party contract). Score = match / (fields - absent). Keys of the
 output outside the field list are listed in details.extra_keys and do not change the score.
 """
 
@@ -101,7 +102,7 @@ class ExtractionScorer(Scorer):
             kind = self.kinds.get(name, self.kind or "auto")
             tol = self.tols.get(name, self.tol or 0.0)
             if want is MISSING and got is MISSING:
-                verdict = "match"
+                verdict = "absent"
             elif got is MISSING:
                 verdict = "missing"
             elif want is MISSING:
@@ -110,10 +111,13 @@ class ExtractionScorer(Scorer):
                 verdict = "match" if values_equal(want, got, kind, tol) else "wrong"
             matched += verdict == "match"
             verdicts[name] = {"verdict": verdict, "expected": _shown(want), "got": _shown(got)}
-        score = matched / len(fields)
+        total = sum(v["verdict"] != "absent" for v in verdicts.values())
+        if not total:
+            raise ScorerError("none of the fields is in the expected output or the model's output")
+        score = matched / total
         top = {str(p[0]) for _, p in fields}
         details = {
-            "json_found": how, "matched": matched, "total": len(fields), "threshold": self.threshold,
+            "json_found": how, "matched": matched, "total": total, "threshold": self.threshold,
             "fields": verdicts, "extra_keys": sorted(k for k in actual if k not in top),
         }
         return ScoreResult(score, score >= self.threshold, details)

@@ -118,10 +118,14 @@ def test_nested_paths_and_extra_verdict():
     assert v.score == 0.5
 
 
-def test_field_absent_on_both_sides_is_a_match():
-    scorer = ExtractionScorer(fields=["a", "b"])
-    v = run_scorer(scorer, '{"a": 1}', case({"a": 1}), CTX)
-    assert v.score == 1.0
+def test_field_absent_on_both_sides_does_not_count():
+    # Configured fields for two-party and multi-party contracts: only what applies is scored.
+    scorer = ExtractionScorer(fields=["party_a", "party_b", "parties"])
+    v = run_scorer(scorer, '{"party_a": "X", "party_b": "Z"}', case({"party_a": "X", "party_b": "Y"}), CTX)
+    assert v.details["fields"]["parties"]["verdict"] == "absent"
+    assert (v.score, v.details["total"]) == (0.5, 2)
+    v = run_scorer(scorer, '{"other": 1}', case({"unrelated": 1}), CTX)
+    assert v.status == "error" and "none of the fields" in v.details["error"]
 
 
 def test_per_field_normalisation_and_tolerance():

@@ -105,6 +105,9 @@ SCORER_SRC = textwrap.dedent('''
     def slow(output, case):
         time.sleep(5)
         return True
+
+    def leave(output, case):
+        raise SystemExit(3)
 ''')
 
 
@@ -122,6 +125,9 @@ def test_raising_and_hanging_scorers_are_errors_and_the_run_goes_on(ws):
     last = rows(db, run)[-1]
     assert (last["status"], last["score"], last["passed"]) == ("error", None, None)
     assert "timed out after 0.2 s" in last["details"]["error"]
+    cfg = {"scorers": {"qa": {"type": "python", "path": "my.py:leave"}}}
+    verdict = score(db, cfg, run, "q1", "Paris", root=tmp)
+    assert verdict["status"] == "error" and "SystemExit: 3" in rows(db, run)[-1]["details"]["error"]
     # A later result is scored normally.
     assert score(db, {}, run, "q1", "Paris")["passed"] is True
 
@@ -171,3 +177,16 @@ def test_rescore_adds_a_round_and_keeps_old_rows(ws):
     latest = store_scores.latest_scores(db, run)
     assert [r["scorer"] for rs in latest.values() for r in rs] == ["contains"]
     json.dumps(latest)  # JSON-able
+
+
+def test_configured_scorers_can_be_checked_before_a_run(tmp_path):
+    from core.scoring import configured_scorers
+
+    cfg = parse_config({"tasks": {"invoice": {"kind": "extraction", "fields": ["a", "b[0].c"]}},
+                        "scorers": {"invoice": {"type": "extraction"}, "qa": {"assert": [{"type": "is-json"}]}}})
+    built = configured_scorers(cfg, tmp_path)
+    assert [p for p, _ in built["invoice"].fields] == ["a", "b[0].c"]  # fields from [tasks.invoice]
+    with pytest.raises(ConfigError, match="scorers.qa: regex"):
+        configured_scorers(parse_config({"scorers": {"qa": {"type": "regex", "value": "("}}}), tmp_path)
+    with pytest.raises(ConfigError, match="needs a judge"):
+        configured_scorers(parse_config({"scorers": {"qa": {"type": "llm-rubric", "value": "x"}}}), tmp_path)
