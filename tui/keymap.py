@@ -21,7 +21,7 @@ APP = [
       for i, name in enumerate(SCREENS, 1)),
     Binding("f1,question_mark", "app.help", "Help", id="app.help"),
     Binding("ctrl+q", "app.quit", "Quit", priority=True, id="app.quit"),
-    Binding("ctrl+p", "app.command_palette", "Palette", priority=True, id="app.palette"),
+    Binding("ctrl+p", "app.command_palette", "Palette", show=False, priority=True, id="app.palette"),
     Binding("ctrl+c", "app.help_quit", "", show=False, system=True, id="app.help_quit"),
 ]
 

@@ -80,8 +80,10 @@ async def label_ready(app, count: int = 1):
 
 
 async def press_and_render(pilot, key: str):
-    """Press one key on the Label screen and wait for the view that answers it."""
-    screen = pilot.app.screen
+    """Press one key on the Label screen (or a dialog above it) and wait for the view that answers it."""
+    from tui.screens.label import LabelScreen
+
+    screen = next(s for s in reversed(pilot.app.screen_stack) if isinstance(s, LabelScreen))
     before = screen.render_count
     await pilot.press(key)
     await until(lambda: screen.render_count > before)

@@ -1,0 +1,149 @@
+"""Label screen: one key saves and advances, undo, resume after quitting, forms, adjudication."""
+
+from __future__ import annotations
+
+import asyncio
+
+from conftest import CONFIG, label_ready, make_app, press_and_render, seed, sentiment_cases, until
+
+from core.ground_truth import current_labels
+from store import connect
+from store.labels import iter_events
+
+
+def _labels(ws, annotator="ana"):
+    db = connect(ws.db_path)
+    try:
+        return {c: v[annotator] for c, v in current_labels(iter_events(db, 1)).items() if annotator in v}
+    finally:
+        db.close()
+
+
+def test_label_ten_undo_one_quit_and_resume(reviews):
+    shown: list[str] = []
+
+    async def first_session() -> None:
+        app = make_app(reviews, start="label", dataset="reviews")
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await label_ready(app)
+            assert app.focused is None  # nothing swallows digit keys
+            for key in "1231231231":
+                shown.append(screen._view.case.case_id)
+                await press_and_render(pilot, key)
+            assert screen._view.progress.done == 10
+            await press_and_render(pilot, "u")
+            assert screen._view.case.case_id == shown[-1] and screen._view.mine is None
+            # Quit without saving anything explicitly: every label is already committed.
+
+    async def second_session() -> None:
+        app = make_app(reviews, start="label", dataset="reviews")
+        async with app.run_test(size=(120, 36)):
+            screen = await label_ready(app)
+            view = screen._view
+            assert view.case.case_id == shown[-1] and view.position == 10
+            assert view.message == f"Resumed at case 10 of 20 (id {shown[-1]})"
+            assert "Resumed at case 10 of 20" in str(screen.query_one("#lb-message").render())
+
+    asyncio.run(first_session())
+    labels = _labels(reviews)
+    values = dict(zip("123", ("positive", "negative", "neutral")))
+    assert labels == {cid: values[k] for cid, k in zip(shown[:9], "123123123")}
+    asyncio.run(second_session())
+
+
+def test_pressing_1_right_after_open_records_a_label(reviews):
+    async def run() -> None:
+        app = make_app(reviews, start="label", dataset="reviews")
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await label_ready(app)
+            first = screen._view.case.case_id
+            await pilot.press("1")
+            await until(lambda: _labels(reviews) == {first: "positive"})
+
+    asyncio.run(run())
+
+
+def test_skip_flag_note_and_navigation(reviews):
+    async def run() -> None:
+        app = make_app(reviews, start="label", dataset="reviews")
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await label_ready(app)
+            first = screen._view.case.case_id
+            await press_and_render(pilot, "s")
+            await pilot.press("f")
+            await pilot.press(*"sarcasm?")
+            await press_and_render(pilot, "enter")
+            assert (screen._view.progress.skipped, screen._view.progress.flagged) == (1, 1)
+            await press_and_render(pilot, "left_square_bracket")
+            await press_and_render(pilot, "left_square_bracket")
+            assert screen._view.case.case_id == first
+            await pilot.press("n")
+            await pilot.press(*"refund")
+            await press_and_render(pilot, "enter")
+            assert screen._view.notes == (("ana", "refund"),)
+            await pilot.press("g")  # only toggles the guidelines panel
+            assert app.screen.query_one("#lb-guidelines").display
+            assert "sentiment" in str(app.screen.query_one("#lb-guidelines-text").source)
+
+    asyncio.run(run())
+
+
+def test_extraction_form_and_free_text_editor(tmp_path):
+    cases = [
+        {"id": "inv1", "input_text": "Invoice from ACME, total 12.50", "task_type": "invoice",
+         "metadata": {}},
+        {"id": "ans1", "input_text": "What is 2+2?", "task_type": "answer"},
+    ]
+    ws = seed(tmp_path / "ws", cases)
+
+    async def run() -> None:
+        app = make_app(ws, start="label", dataset="reviews")
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await label_ready(app)
+            kinds = []
+            for _ in range(2):
+                view = screen._view
+                kinds.append(view.schema.kind)
+                if app.focused is None:  # after accepting from a field, the next form is entered already
+                    await pilot.press("e")
+                if view.schema.kind == "extraction":
+                    await pilot.press(*"ACME", "tab", *"12.50")
+                    await press_and_render(pilot, "enter")
+                else:
+                    await pilot.press(*"4 (four)")
+                    await press_and_render(pilot, "ctrl+s")
+            assert sorted(kinds) == ["extraction", "free_text"]
+            assert screen._view.case is None
+
+    asyncio.run(run())
+    assert _labels(ws) == {"inv1": {"vendor": "ACME", "total": "12.50"}, "ans1": "4 (four)"}
+
+
+def test_adjudication_mode_shows_labels_side_by_side(tmp_path):
+    ws = seed(tmp_path / "ws", sentiment_cases(3), config=CONFIG.replace("[labeling]", "[labeling]\nrequired_labels = 2"))
+
+    async def label_all(who: str, key: str) -> None:
+        app = make_app(ws, annotator=who, start="label", dataset="reviews")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await label_ready(app)
+            for _ in range(3):
+                await press_and_render(pilot, key)
+
+    async def adjudicate() -> None:
+        app = make_app(ws, annotator="lee", start="label", dataset="reviews")
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await label_ready(app)
+            await press_and_render(pilot, "a")
+            view = screen._view
+            assert view.mode == "adjudicate" and view.total == 3
+            others = str(screen.query_one("#lb-others").render())
+            assert "ana" in others and "bo" in others and "positive" in others and "negative" in others
+            await press_and_render(pilot, "2")
+            assert screen._view.progress.done == 1
+
+    asyncio.run(label_all("ana", "1"))
+    asyncio.run(label_all("bo", "2"))
+    asyncio.run(adjudicate())
+    db = connect(ws.db_path)
+    [adj] = [e for e in iter_events(db, 1) if e["kind"] == "adjudicate"]
+    assert adj["annotator"] == "lee" and adj["value"] == "negative"
