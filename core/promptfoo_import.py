@@ -40,9 +40,9 @@ from typing import Any
 
 from core.errors import InputError, UsageError
 from core.hashing import canonical_json
-from scorers.normalize import parse_number
 from core.promptfoo_convert import (Problems, assertion_from_csv, convert_assertion, convert_provider, render,
                                     template_problem, template_vars, var_text)
+from scorers.normalize import parse_number
 
 _TOP_LEVEL = {"description", "prompts", "providers", "targets", "tests", "defaultTest"}
 # Output and sharing settings: meaningless for an import, safe to ignore.
