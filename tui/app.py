@@ -10,30 +10,40 @@ on its own connection (`open_db()`), and posts a message with the result.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+
 import sqlite_utils
 from textual.app import App
 from textual.reactive import reactive
+from textual.screen import Screen
 
 from cli.context import Workspace
 from core.config import WorkspaceConfig
 from store import connect
 from tui import keymap
 from tui.commands import AssayCommands
-from tui.screens.datasets import DatasetsScreen
 from tui.screens.help import HelpScreen
-from tui.screens.label import LabelScreen
-from tui.screens.models import ModelsScreen
-from tui.screens.review import ReviewScreen
-from tui.screens.run import RunScreen
-from tui.screens.trends import TrendsScreen
+
+
+def _lazy(module: str, name: str) -> Callable[[], Screen]:
+    """A mode's screen, imported when first shown: the first screen appears sooner."""
+    def make() -> Screen:
+        return getattr(importlib.import_module(module), name)()
+
+    return make
 
 
 class AssayApp(App[None], inherit_bindings=False):
     TITLE = "Assay"
     CSS_PATH = "app.tcss"
     MODES = {
-        "datasets": DatasetsScreen, "label": LabelScreen, "models": ModelsScreen,
-        "run": RunScreen, "review": ReviewScreen, "trends": TrendsScreen,
+        "datasets": _lazy("tui.screens.datasets", "DatasetsScreen"),
+        "label": _lazy("tui.screens.label", "LabelScreen"),
+        "models": _lazy("tui.screens.models", "ModelsScreen"),
+        "run": _lazy("tui.screens.run", "RunScreen"),
+        "review": _lazy("tui.screens.review", "ReviewScreen"),
+        "trends": _lazy("tui.screens.trends", "TrendsScreen"),
     }
     BINDINGS = keymap.APP
     COMMANDS = App.COMMANDS | {AssayCommands}

@@ -82,7 +82,7 @@ class LabelSessionFailed(Message):
 
 
 @dataclass
-class CaseRendered(Message):
+class CaseRendered(Message, bubble=False):
     """Posted once the Label screen has painted a case: tests and the bench wait for it."""
 
     case_id: str | None
