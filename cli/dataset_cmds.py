@@ -135,11 +135,11 @@ class _TerminalSafe:
 @pass_ws
 def export_cmd(ws: Workspace, dataset: str, fmt: str | None, version: int | None, output: str | None) -> None:
     """Export a dataset (its current cases and ground truth, or a version) as JSON, JSONL or CSV."""
-    from core.datasets import EXTENSIONS, export_dataset, iter_export_cases
+    from core.datasets import EXTENSIONS, export_dataset
 
     fmt = fmt or EXTENSIONS.get(Path(output or "").suffix.lower()) or "jsonl"
     db = ws.db()
-    iter_export_cases(db, dataset, version)  # unknown dataset or version: fail before touching any file
+    # export_dataset checks the dataset and version before it writes; a failed export leaves no file.
     if output is None:
         stdout = sys.stdout
         n = export_dataset(db, dataset, fmt, _TerminalSafe(stdout) if stdout.isatty() else stdout, version)

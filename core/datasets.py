@@ -217,12 +217,6 @@ def to_case(fields: dict[str, Any], default_task_type: str | None) -> dict[str, 
         raise ValueError(describe_validation_error(e)) from None
 
 
-@dataclass(frozen=True)
-class _Source:
-    container: str
-    flavour: str | None
-
-
 def _raw_records(f: BinaryIO, display: str, container: str, sources: dict[str, str]) -> Iterator[formats.RawRecord]:
     if container == "json":
         return formats.read_json_array(f, display)
@@ -238,12 +232,13 @@ def _raw_records(f: BinaryIO, display: str, container: str, sources: dict[str, s
 
 
 def iter_cases_from(
-    f: BinaryIO, display: str, source: _Source, sources: dict[str, str], default_task_type: str | None,
+    f: BinaryIO, display: str, container: str, flavour: str | None, sources: dict[str, str],
+    default_task_type: str | None, *, detect: bool,
 ) -> tuple[str | None, Iterator[tuple[int, int | None, dict[str, Any]]]]:
-    """(detected flavour, validated (line, column, case) records)."""
-    records = _raw_records(f, display, source.container, sources)
-    flavour = source.flavour
-    if flavour is None and source.container != "csv" and set(sources) == set(FIELDS):
+    """(flavour, validated (line, column, case) records). With `detect`, a first record shaped like an
+    inspect-ai or OpenAI-evals sample switches the whole file to that flavour."""
+    records = _raw_records(f, display, container, sources)
+    if detect and flavour is None and container != "csv":
         first = next(records, None)
         if first is not None:
             flavour = formats.detect_flavour(first.data)
@@ -254,7 +249,7 @@ def iter_cases_from(
             try:
                 if flavour is not None:
                     fields = formats.sample_to_fields(rec.data, flavour)
-                elif source.container == "csv":
+                elif container == "csv":
                     fields = _from_csv(rec.data, sources)
                 else:
                     fields = _from_json(rec.data, sources)
@@ -370,7 +365,7 @@ def import_file(
             except store_ds.DatasetExists:
                 raise UsageError(f"dataset {name!r} already exists (use --append to add cases to it)") from None
         writer = _CaseWriter(db, ds_id, name, display, store_ds.next_ord(db, ds_id))
-        flavour, cases = iter_cases_from(f, display, _Source(container, flavour), sources, task_type)
+        flavour, cases = iter_cases_from(f, display, container, flavour, sources, task_type, detect=not mapping)
         try:
             for line, column, case in cases:
                 writer.add(line, column, case)

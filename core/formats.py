@@ -217,7 +217,8 @@ class _JsonArrayReader:
         if c == "":
             raise self._error(self._pos, "the file is empty: nothing to import")
         if c == "{":
-            raise self._error(self._pos, "the top level is a JSON object; expected a list of case objects ([{...}, ...])")
+            raise self._error(self._pos, "the top level is a JSON object; expected a list of case objects ([{...}, ...]); "
+                                         "for one object per line use JSONL (--format jsonl)")
         if c != "[":
             raise self._error(self._pos, f"expected a list of case objects ([{{...}}, ...]) at the top level, found {c!r}")
         open_at = self._where(self._pos)
@@ -317,8 +318,8 @@ def _csv_rows(reader: Any, header: list[str], display: str) -> Iterator[RawRecor
             raise InputError(display, start, _csv_problem(e, start, reader.line_num)) from None
         if row is None:
             break
-        if not row:
-            continue  # a blank line
+        if not row or (len(row) == 1 and len(header) > 1 and not row[0].strip()):
+            continue  # a blank (or whitespace-only) line
         if len(row) != len(header):
             end = reader.line_num
             spans = f" (the record runs to line {end}; check for an unbalanced quote)" if end != start else ""

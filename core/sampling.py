@@ -107,7 +107,6 @@ class _LogReader:
     display: str
     fmt: str
     sources: dict[str, str]  # log key -> our log field
-    default_task_type: str | None = None
 
     def records(self, f: BinaryIO) -> Iterator[formats.RawRecord]:
         if self.fmt == "jsonl":
@@ -140,7 +139,7 @@ class _LogReader:
                 "id": mapped.get("request_id"), "input_text": mapped["prompt"],
                 "expected_output": mapped.get("verified_output"), "task_type": mapped.get("task_type"),
                 "difficulty": mapped.get("difficulty"), "metadata": meta,
-            }, self.default_task_type)
+            }, None)
         except ValueError as e:
             raise InputError(self.display, rec.line, self._log_names(str(e)), column=rec.column) from None
         return case, mapped
@@ -235,14 +234,13 @@ class SamplePlan:
 
 def plan_sample(
     path: str | Path, *, size: int, by: str = "task_type", seed: int = 0, proportional: bool = False,
-    fields: dict[str, str] | None = None, fmt: str | None = None, default_task_type: str | None = None,
+    fields: dict[str, str] | None = None, fmt: str | None = None,
 ) -> SamplePlan:
     """Pass 1: validate, dedup, count, and choose which lines make the sample. Writes nothing."""
     if size < 1:
         raise UsageError("--size must be at least 1")
     display, path = str(path), Path(path)
-    reader = _LogReader(path, display, _log_format(path, fmt), source_names(fields or {}, LOG_FIELDS),
-                        default_task_type)
+    reader = _LogReader(path, display, _log_format(path, fmt), source_names(fields or {}, LOG_FIELDS))
     strata: dict[str, StratumCoverage] = {}
     candidates: dict[str, list[tuple[bytes, int, bool]]] = {}  # (input digest, line, labeled)
     first_exact: dict[bytes, bytes] = {}  # normalised digest -> exact digest of the kept input

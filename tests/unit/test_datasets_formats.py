@@ -76,6 +76,11 @@ def test_csv_rows_start_lines_count_quoted_line_breaks() -> None:
     assert [(r.line, r.data) for r in table.rows] == [(2, {"id": "a", "text": "two\r\nlines"}), (5, {"id": "b", "text": "plain"})]
 
 
+def test_csv_whitespace_only_lines_are_blank() -> None:
+    table = open_csv(io.BytesIO(b"id,text\n  \na,b\n\t\n"), "f")
+    assert [(r.line, r.data) for r in table.rows] == [(3, {"id": "a", "text": "b"})]
+
+
 def test_csv_duplicate_header() -> None:
     with pytest.raises(InputError, match="f:1: duplicate column 'a' in the header"):
         open_csv(io.BytesIO(b"a,b,a\n1,2,3\n"), "f")
