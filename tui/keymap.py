@@ -61,6 +61,7 @@ LABEL = [
     Binding("enter", "accept", "Accept", show=False, id="label.accept"),
     Binding("ctrl+s", "accept", "Accept", show=False, id="label.accept_anywhere"),
     Binding("a", "toggle_adjudication", "Adjudicate", id="label.adjudication"),
+    Binding("d", "datasets", "Datasets", id="label.datasets"),
     Binding("escape", "leave_field", "Leave field", show=False, id="label.leave_field"),
     Binding("pagedown", "scroll_case(1)", "Scroll case down", show=False, id="label.scroll_down"),
     Binding("pageup", "scroll_case(-1)", "Scroll case up", show=False, id="label.scroll_up"),

@@ -359,7 +359,7 @@ class DatasetsScreen(AssayScreen):
         if ds is None:
             return
         out = plain(ds["name"], style="bold", single_line=True, max_len=36)
-        out.append(f"\n{ds['cases']} cases · {ds['versions']} versions\n")
+        out.append(f"\n{ds['cases']} cases · {ds['versions']} version{'' if ds['versions'] == 1 else 's'}\n")
         out.append(f"ground truth {ds['labeled']} · without {ds['unlabeled']}\n")
         for task, counts in ds["task_types"].items():
             out.append("  ")
@@ -371,7 +371,7 @@ class DatasetsScreen(AssayScreen):
             for name, n in list(ov["annotators"].items())[:4]:
                 out.append("  ")
                 out.append(plain(name, single_line=True, max_len=18))
-                out.append(f"  {n} labels\n")
+                out.append(f"  {n} label{'' if n == 1 else 's'}\n")
         self.query_one("#ds-summary", Static).update(out)
 
     def _render_detail(self, row: CaseRow | None) -> None:

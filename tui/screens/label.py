@@ -20,6 +20,8 @@ import queue
 from dataclasses import dataclass
 from typing import Any
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
@@ -195,6 +197,9 @@ class LabelScreen(AssayScreen):
     def action_step(self, delta: int) -> None:
         self._send("step", delta)
 
+    def action_datasets(self) -> None:
+        self.assay.open_screen("datasets")
+
     def action_toggle_adjudication(self) -> None:
         mode = "label" if self._view is not None and self._view.mode == "adjudicate" else "adjudicate"
         self._send("mode", mode)
@@ -303,8 +308,9 @@ class LabelScreen(AssayScreen):
         self._render_head(view)
         self.query_one("#lb-message", Static).update(plain(view.message))
         if view.case is None:
-            for wid in ("#lb-input", "#lb-choices", "#lb-mine", "#lb-others"):
+            for wid in ("#lb-choices", "#lb-mine", "#lb-others"):
                 self.query_one(wid, Static).update("")
+            self.query_one("#lb-input", Static).update(_nothing_left(view))
             self.query_one("#lb-form").display = False
             self.query_one("#lb-editor").display = False
             self.set_focus(None)
@@ -420,6 +426,19 @@ class LabelScreen(AssayScreen):
         pane.scroll_relative(y=delta * max(pane.size.height - 2, 1), animate=False)
 
 
+def _nothing_left(view: CaseView) -> Text:
+    if view.mode == "adjudicate":
+        what = (f"All {view.total} cases in the adjudication queue are decided." if view.total
+                else "Nothing waits for adjudication: no flagged cases, no disagreements.")
+    elif view.total:
+        what = f"Done: all {view.total} cases in your queue are decided."
+    else:
+        what = "Nothing to label here: every case has ground truth, is excluded, or waits for adjudication."
+    out = Text(what, style="bold")
+    out.append("\n\n[ and ] go back over the queue · a switches labeling/adjudication · d returns to Datasets")
+    return out
+
+
 def _apply(session: LabelSession, command: Command) -> CaseView:
     """Run one command on the session (in the session's thread)."""
     if command.name in CASE_BOUND and command.case_id != session.current_case_id():
@@ -464,27 +483,27 @@ def progress_line(p: Progress, mode: str, *, stable: bool) -> Text:
     return out
 
 
-def choices_text(view: CaseView) -> Text:
+def choices_text(view: CaseView) -> Group:
+    """Keys and labels as a grid, so a long hint wraps under its label, not under the key."""
     assert view.schema is not None
     mine = view.mine[1] if view.mine and view.mine[0] == "label" else None
-    out = Text()
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
     for c in view.schema.choices:
-        keys = "/".join(c.keys) or "–"
-        line = Text(f" {keys:>3} ", style="reverse")
-        line.append(" ")
-        line.append(plain(c.value, single_line=True, max_len=30, style="bold"))
-        if c.hint:
-            line.append("  ")
-            line.append(plain(c.hint, single_line=True, max_len=60, style="dim"))
+        body = plain(c.value, single_line=True, max_len=40, style="bold")
         if mine is not None and c.value == mine:
-            line.append("  ← yours", style="bold")
-        out.append(line)
-        out.append("\n")
+            body.append("  ← yours", style="bold")
+        if c.hint:
+            body.append("\n")
+            body.append(plain(c.hint, single_line=True, max_len=200, style="dim"))
+        grid.add_row(Text(f" {'/'.join(c.keys) or '–'} ", style="reverse"), body)
+    footer = Text()
     for warning in view.schema.warnings:
-        out.append(plain(warning, style="bold"))
-        out.append("\n")
-    out.append("s skip · f flag · u undo · [ ] move · g guidelines", style="dim")
-    return out
+        footer.append(plain(warning, style="bold"))
+        footer.append("\n")
+    footer.append("s skip · f flag · u undo · [ ] move · g guidelines", style="dim")
+    return Group(grid, Text(""), footer)
 
 
 def mine_text(view: CaseView) -> Text:
