@@ -8,6 +8,7 @@ ran on.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 import sqlite_utils
@@ -18,29 +19,37 @@ from store import datasets as store_ds
 from store.db import write
 
 
-def _entries(db: sqlite_utils.Database, ds_id: int, required: int) -> tuple[str, list[tuple[str, str, str]], int]:
-    truth = derived_labels(db, ds_id, required=required)
-    entries: list[tuple[str, str, str]] = []
-    overall = hashlib.sha256()
-    labeled = 0
+def _frozen(db: sqlite_utils.Database, ds_id: int, truth: dict[str, Any]) -> Iterator[tuple[str, str, str, bool]]:
+    """(case_id, blob hash, blob JSON, labeled) per case, streamed in order."""
     for case in store_ds.iter_cases(db, ds_id):
         data = case.as_case_dict()
         if case.case_id in truth:
             data["expected_output"] = truth[case.case_id]
-        if data["expected_output"] is not None:
-            labeled += 1
         blob = canonical_json(data)
-        h = hashlib.sha256(blob.encode("utf-8")).hexdigest()
-        overall.update(f"{case.case_id}\0{h}\n".encode("utf-8"))
-        entries.append((case.case_id, h, blob))
-    return overall.hexdigest(), entries, labeled
+        yield case.case_id, hashlib.sha256(blob.encode("utf-8")).hexdigest(), blob, data["expected_output"] is not None
 
 
 def snapshot(db: sqlite_utils.Database, ds_id: int, reason: str, *, required: int = 1) -> tuple[dict[str, Any], bool]:
     """Take (or reuse) the version for the dataset's current content. Returns (version, created)."""
     with write(db):
-        content_hash, entries, labeled = _entries(db, ds_id, required)
+        truth = derived_labels(db, ds_id, required=required)
+        # One streamed pass: blobs are content-addressed, so writing them before we know whether
+        # the version is new is harmless (identical content means they already exist).
+        overall = hashlib.sha256()
+        order: list[tuple[str, str]] = []
+        n_labeled = 0
+        chunk: list[tuple[str, str]] = []
+        for case_id, h, blob, labeled in _frozen(db, ds_id, truth):
+            overall.update(f"{case_id}\0{h}\n".encode("utf-8"))
+            order.append((case_id, h))
+            n_labeled += labeled
+            chunk.append((h, blob))
+            if len(chunk) >= store_ds.CHUNK:
+                store_ds.insert_blobs(db, chunk)
+                chunk.clear()
+        store_ds.insert_blobs(db, chunk)
+        content_hash = overall.hexdigest()
         existing = store_ds.version_by_hash(db, ds_id, content_hash)
         if existing is not None:
             return existing, False
-        return store_ds.insert_version(db, ds_id, content_hash, entries, labeled, reason), True
+        return store_ds.insert_version(db, ds_id, content_hash, order, n_labeled, reason), True

@@ -275,29 +275,29 @@ def version_by_hash(db: sqlite_utils.Database, ds_id: int, content_hash: str) ->
     return rows[0] if rows else None
 
 
+def insert_blobs(db: sqlite_utils.Database, blobs: list[tuple[str, str]]) -> None:
+    """(hash, data_json) content-addressed case snapshots. Caller holds a write transaction."""
+    db.conn.executemany("INSERT OR IGNORE INTO case_blobs (hash, data_json) VALUES (?, ?)", blobs)
+
+
 def insert_version(
-    db: sqlite_utils.Database, ds_id: int, content_hash: str, entries: list[tuple[str, str, str]],
+    db: sqlite_utils.Database, ds_id: int, content_hash: str, order: list[tuple[str, str]],
     n_labeled: int, reason: str,
 ) -> dict[str, Any]:
-    """entries: (case_id, blob_hash, data_json) in order. Caller holds a write transaction."""
+    """order: (case_id, blob_hash) in order, blobs already stored. Caller holds a write transaction."""
     version = db.execute(
         "SELECT COALESCE(MAX(version), 0) + 1 FROM dataset_versions WHERE dataset_id = ?", [ds_id]
     ).fetchone()[0]
     cur = db.execute(
         "INSERT INTO dataset_versions (dataset_id, version, content_hash, n_cases, n_labeled, reason, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [ds_id, version, content_hash, len(entries), n_labeled, reason, now_iso()],
+        [ds_id, version, content_hash, len(order), n_labeled, reason, now_iso()],
     )
     vid = cur.lastrowid
-    for i in range(0, len(entries), CHUNK):
-        chunk = entries[i:i + CHUNK]
-        db.conn.executemany(
-            "INSERT OR IGNORE INTO case_blobs (hash, data_json) VALUES (?, ?)", [(h, d) for _, h, d in chunk]
-        )
-        db.conn.executemany(
-            "INSERT INTO version_cases (version_id, case_id, ord, blob_hash) VALUES (?, ?, ?, ?)",
-            [(vid, cid, i + j, h) for j, (cid, h, _) in enumerate(chunk)],
-        )
+    db.conn.executemany(
+        "INSERT INTO version_cases (version_id, case_id, ord, blob_hash) VALUES (?, ?, ?, ?)",
+        ((vid, cid, i, h) for i, (cid, h) in enumerate(order)),
+    )
     return dict(next(iter(db.query("SELECT * FROM dataset_versions WHERE id = ?", [vid]))))
 
 
