@@ -77,7 +77,6 @@ def litellm_module() -> Any:
 
         litellm.suppress_debug_info = True
         litellm.telemetry = False
-        litellm.turn_off_message_logging = True
         # Its loggers print exception text (which can carry request details) to stderr.
         for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
@@ -234,9 +233,9 @@ def _chain(exc: BaseException) -> list[BaseException]:
 def _transport_failure(chain: list[BaseException]) -> str | None:
     """litellm reports a dropped connection, a truncated body and a 200 with invalid JSON all as
     InternalServerError(500); the cause chain tells them apart from a real 500."""
-    for e in chain[1:]:
-        if isinstance(e, json.JSONDecodeError):
-            return "bad_response"
+    if any(isinstance(e, json.JSONDecodeError) for e in chain):
+        return "bad_response"
+    for e in chain:
         cls = type(e)
         module = cls.__module__.split(".")[0]
         if cls.__name__ in ("APIConnectionError", "ContentLengthError") or isinstance(e, (ConnectionError, EOFError)):

@@ -1,0 +1,199 @@
+"""Runner throughput and pacing, against `assay serve` in a subprocess.
+
+    .venv/bin/python bench/runner_throughput.py [--cases 1000] [--rounds 2] [--skip-pacing]
+
+1. Throughput: CASES cases x 2 models at concurrency 32, server latency 50 ms. Assay's engine
+   (plan + calls + one committed row per result + scoring) vs a bare asyncio loop of
+   litellm.acompletion under the same semaphore vs the ideal (calls x latency / concurrency).
+   Target: assay <= 1.25x bare litellm. Rounds alternate bare/assay; the best of each is kept
+   (the machine is shared, the best is the least disturbed).
+2. Pacing: CASES calls on one model with rpm = 3000 against a server enforcing rpm_limit = 3000.
+   Target: wall <= 1.05x the rpm ideal (CASES / 3000 min) with zero 429s.
+3. CPU: one assay run under cProfile; assay's own CPU per call (our functions plus the stdlib
+   and sqlite work they call directly; litellm, openai, httpx, aiohttp and asyncio excluded)
+   and where it goes. cProfile sees the event-loop thread only: the result-writer thread's
+   commits are not in it (they are mostly fsync waits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+LATENCY_MS = 50
+CONCURRENCY = 32
+RPM = 3000
+MODELS = ("demo-strong", "demo-fast")
+OURS = (str(REPO / "core"), str(REPO / "store"))
+NOT_OURS = ("litellm", "openai", "httpx", "httpcore", "aiohttp", "asyncio", "concurrent", "threading", "selectors",
+            "pydantic", "tiktoken", "anyio", "serve")
+
+
+def start_server(tmp: Path) -> tuple[subprocess.Popen, str]:
+    port_file = tmp / "port"
+    assay = str(Path(sys.executable).parent / "assay")
+    proc = subprocess.Popen([assay, "serve", "--port", "0", "--port-file", str(port_file), "--latency-ms",
+                             str(LATENCY_MS), "--latency-scale", "0"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not port_file.exists():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit("assay serve did not start")
+        time.sleep(0.05)
+    return proc, f"http://127.0.0.1:{port_file.read_text().strip()}"
+
+
+def control(root: str, path: str, payload: dict | None = None) -> dict:
+    data = None if payload is None else json.dumps(payload).encode()
+    req = urllib.request.Request(root + path, data=data, method="GET" if data is None else "POST",
+                                 headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def make_workspace(tmp: Path, name: str, cases: int):
+    from store import connect, write
+    from store import datasets as store_ds
+
+    db = connect(tmp / f"{name}.db")
+    with write(db):
+        ds = store_ds.create_dataset(db, "bench")
+        store_ds.insert_cases(db, ds, [{"id": f"c{i:05d}", "input_text": f"What is {i} plus {i}?",
+                                        "expected_output": str(2 * i)} for i in range(cases)])
+    return db
+
+
+async def bare(base: str, cases: int) -> float:
+    import litellm
+
+    sem = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(i: int, model: str) -> None:
+        async with sem:
+            await asyncio.wait_for(litellm.acompletion(
+                model=f"openai/{model}", api_base=base, api_key="assay-no-key", num_retries=0, timeout=60,
+                messages=[{"role": "user", "content": f"What is {i} plus {i}?"}], temperature=0.0,
+                max_tokens=1024), 60)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(i, m) for i in range(cases) for m in MODELS))
+    wall = time.perf_counter() - t0
+    await litellm.close_litellm_async_clients()
+    return wall
+
+
+def assay_run(base: str, tmp: Path, name: str, cases: int, models: dict, concurrency: int = CONCURRENCY):
+    from core.config import parse_config
+    from core.runner import RunRequest, run
+
+    db = make_workspace(tmp, name, cases)
+    cfg = parse_config({"run": {"concurrency": concurrency},
+                        "models": {k: {"api_base": base, **v} for k, v in models.items()}})
+    t0 = time.perf_counter()
+    fin = asyncio.run(run(db, cfg, RunRequest(dataset="bench", models=list(models), use_cache=False)))
+    wall = time.perf_counter() - t0
+    db.close()
+    assert fin.done == fin.total and fin.errors == 0, fin
+    return wall, fin
+
+
+def own_cpu(stats: pstats.Stats) -> tuple[float, list[tuple[float, str]]]:
+    """Seconds of CPU in our code: our functions' own time, plus the full time of calls they make
+    straight into non-excluded code (sqlite, json, hashlib, sqlite-utils...)."""
+    def ours(fn: tuple) -> bool:
+        return fn[0].startswith(OURS) and "/core/serve/" not in fn[0]
+
+    def excluded(fn: tuple) -> bool:
+        return any(f"/{name}/" in fn[0] or fn[0].endswith(f"/{name}.py") for name in NOT_OURS) or \
+            "asyncio" in fn[2] or fn[2] in ("<method 'run' of '_contextvars.Context' objects>",)
+
+    per: dict[str, float] = {}
+    total = 0.0
+    for fn, (_, _, tt, _, callers) in stats.stats.items():  # type: ignore[attr-defined]
+        if ours(fn):
+            per[f"{Path(fn[0]).name}:{fn[2]}"] = per.get(f"{Path(fn[0]).name}:{fn[2]}", 0.0) + tt
+            total += tt
+        elif not excluded(fn):
+            for caller, edge in callers.items():
+                if ours(caller):
+                    key = f"{Path(caller[0]).name}:{caller[2]} -> {fn[2]}"
+                    per[key] = per.get(key, 0.0) + edge[3]
+                    total += edge[3]
+    return total, sorted(((t, k) for k, t in per.items()), reverse=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--skip-pacing", action="store_true")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="assay-bench-"))
+    server, root = start_server(tmp)
+    base = root + "/v1"
+    try:
+        t0 = time.perf_counter()
+        from core.llm import litellm_module
+
+        litellm_module()
+        print(f"import litellm: {time.perf_counter() - t0:.1f} s")
+        models = {m: {"model": f"openai/{m}"} for m in MODELS}
+        # Warm-up: first-call costs (litellm's lazy imports, connection pools) are not throughput.
+        asyncio.run(bare(base, 20))
+        assay_run(base, tmp, "warm", 20, models)
+
+        calls = args.cases * len(MODELS)
+        ideal = calls * LATENCY_MS / 1000 / CONCURRENCY
+        bare_walls, assay_walls = [], []
+        for r in range(args.rounds):
+            bare_walls.append(asyncio.run(bare(base, args.cases)))
+            wall, _ = assay_run(base, tmp, f"t{r}", args.cases, models)
+            assay_walls.append(wall)
+            print(f"round {r + 1}: bare litellm {bare_walls[-1]:.2f} s, assay {assay_walls[-1]:.2f} s")
+        b, a = min(bare_walls), min(assay_walls)
+        print(f"\nthroughput: {args.cases} cases x {len(MODELS)} models = {calls} calls, concurrency {CONCURRENCY}, "
+              f"latency {LATENCY_MS} ms")
+        print(f"  ideal {ideal:.2f} s | bare litellm {b:.2f} s ({calls / b:.0f} calls/s) | "
+              f"assay {a:.2f} s ({calls / a:.0f} calls/s) | assay/bare {a / b:.2f}x (target <= 1.25x)")
+
+        if not args.skip_pacing:
+            control(root, "/_assay/config", {"rpm_limit": RPM})
+            control(root, "/_assay/reset", {})
+            wall, fin = assay_run(base, tmp, "pace", args.cases, {"demo-fast": {"model": "openai/demo-fast", "rpm": RPM}})
+            st = control(root, "/_assay/stats")
+            rpm_ideal = args.cases / RPM * 60
+            print(f"\npacing: {args.cases} calls at rpm {RPM} vs server rpm_limit {RPM}: wall {wall:.2f} s, "
+                  f"ideal {rpm_ideal:.2f} s, {wall / rpm_ideal:.3f}x (target <= 1.05x), "
+                  f"429s {st['by_status'].get('429', 0)}, max in flight {st['max_in_flight']}")
+            control(root, "/_assay/config", {"rpm_limit": None})
+
+        prof = cProfile.Profile()
+        prof.enable()
+        wall, fin = assay_run(base, tmp, "prof", args.cases, models)
+        prof.disable()
+        total, where = own_cpu(pstats.Stats(prof))
+        print(f"\nassay's own CPU (cProfile, event-loop thread): {total:.2f} s over {fin.done} calls = "
+              f"{total / fin.done * 1000:.2f} ms per call (profiled wall {wall:.2f} s)")
+        for t, name in where[:12]:
+            print(f"  {t / fin.done * 1000:6.3f} ms  {name}")
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
