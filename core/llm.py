@@ -437,6 +437,10 @@ class ModelClient:
                 try:
                     if hooks is not None and hooks.stop is not None and hooks.stop.is_set():
                         raise CallCancelled()
+                    if self.breaker_open:  # opened while this call waited for a slot: send nothing
+                        out = self._skipped(request_hash)
+                        out.attempts, out.attempt_log = attempt - 1, log
+                        return out
                     if hooks is not None:
                         hooks.in_request = True
                     t0 = time.perf_counter()

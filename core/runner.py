@@ -136,7 +136,7 @@ class _Engine:
                  cancel: CancelToken | None, grace_s: float, scoring: ScoringFactory | None):
         self.db, self.cfg, self.plan, self.sink, self.token, self.grace_s = db, cfg, plan, sink, cancel, grace_s
         self.scoring = scoring
-        self.writer = ResultWriter(db)
+        self.writer: ResultWriter  # opened in execute(), once the scorers are known to be valid
         self.stop = asyncio.Event()
         self.stopping = False
         self.failure: BaseException | None = None
@@ -297,12 +297,17 @@ class _Engine:
             client.on_breaker = lambda cls, reason, _m=name: self.emit(
                 BreakerOpened(run_id=plan.run_id, model=_m, error_class=cls, reason=reason))
             clients[name] = client
-        if self.scoring is None:
-            from core.scoring import ScoringSession
+        try:  # a bad [scorers.*] table fails here, before any call
+            if self.scoring is None:
+                from core.scoring import ScoringSession
 
-            session = ScoringSession(self.db, cfg, plan.run_id, round=1)
-        else:
-            session = self.scoring(self.db, cfg, plan.run_id)
+                session = ScoringSession(self.db, cfg, plan.run_id, round=1)
+            else:
+                session = self.scoring(self.db, cfg, plan.run_id)
+        except BaseException:
+            store_runs.set_status(self.db, plan.run_id, "failed")
+            raise
+        self.writer = ResultWriter(self.db)
         self.emit(RunStarted(
             run_id=plan.run_id, dataset=plan.dataset, dataset_version=plan.dataset_version,
             models=tuple(plan.models), prompt=plan.prompt_name, repeat=plan.repeat, total=plan.total,
