@@ -20,6 +20,7 @@ from store.datasets import CaseRow
 @dataclass
 class DatasetsLoaded(Message):
     summaries: list[dict[str, Any]]
+    token: int
 
 
 @dataclass

@@ -61,7 +61,7 @@ def make_app(ws: Workspace, *, annotator: str = "ana", start: str = "datasets", 
                     start=start, dataset=chosen, stable_display=True)
 
 
-async def until(predicate, timeout: float = 5.0) -> None:
+async def until(predicate, timeout: float = 10.0) -> None:
     """Wait (polling the event loop) until predicate() is true."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout

@@ -82,7 +82,8 @@ def test_import_error_names_file_and_line_and_import_and_export_work(tmp_path):
     async def import_file(pilot, path, name) -> None:
         await pilot.press("i")
         await pilot.pause()
-        # Typed paths cost a key press per character: set the fields, submit with Enter.
+        # Typed paths cost a key press per character: set the fields, then Enter in the path field.
+        await until(lambda: pilot.app.focused is not None and pilot.app.focused.id == "path")
         pilot.app.screen.query_one("#path").value = str(path)
         pilot.app.screen.query_one("#name").value = name
         await pilot.press("enter")

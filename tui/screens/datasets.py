@@ -67,6 +67,8 @@ class DatasetsScreen(AssayScreen):
         self._page = 0
         self._has_prev = self._has_next = False
         self._token = 0
+        self._list_token = 0
+        self._pending_select: int | None = None  # dataset an import/sample created, selected on reload
         self._input_width = 0
 
     # -- layout ---------------------------------------------------------------------------
@@ -141,10 +143,14 @@ class DatasetsScreen(AssayScreen):
         finally:
             db.close()
 
-    @work(thread=True, exclusive=True, group="datasets")
     def _load_datasets(self) -> None:
+        self._list_token += 1
+        self._load_summaries(self._list_token)
+
+    @work(thread=True, exclusive=True, group="datasets")
+    def _load_summaries(self, token: int) -> None:
         required = self.assay.config.labeling.required_labels
-        self._db_worker(lambda db: self.post_message(DatasetsLoaded(summaries_with_labels(db, required))))
+        self._db_worker(lambda db: self.post_message(DatasetsLoaded(summaries_with_labels(db, required), token)))
 
     @work(thread=True, exclusive=True, group="detail")
     def _load_detail(self, ds_id: int, token: int) -> None:
@@ -186,9 +192,12 @@ class DatasetsScreen(AssayScreen):
         self._db_worker(run)
 
     def on_datasets_loaded(self, message: DatasetsLoaded) -> None:
+        if message.token != self._list_token:
+            return  # a reload started after this one (e.g. right after an import) will answer
         self._summaries = message.summaries
         table = self.query_one("#datasets", DataTable)
-        keep = self._ds["id"] if self._ds else self.assay.dataset_id
+        keep = self._pending_select or (self._ds["id"] if self._ds else self.assay.dataset_id)
+        self._pending_select = None
         table.clear()
         for s in self._summaries:
             table.add_row(plain(s["name"], single_line=True, max_len=12), Text(str(s["cases"])),
@@ -216,6 +225,11 @@ class DatasetsScreen(AssayScreen):
 
     @on(DataTable.RowHighlighted, "#datasets")
     def _dataset_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        table = event.data_table
+        if not (0 <= table.cursor_row < table.row_count) or table.ordered_rows[table.cursor_row].key != event.row_key:
+            return  # posted before the table was rebuilt: the row it names is no longer under the cursor
+        if self._pending_select is not None:
+            return  # a reload is about to select the dataset an action just created
         ds = next((s for s in self._summaries if str(s["id"]) == event.row_key.value), None)
         if ds is not None and (self._ds is None or ds["id"] != self._ds["id"]):
             self._select(ds)
@@ -556,8 +570,7 @@ class DatasetsScreen(AssayScreen):
     def on_action_done(self, message: ActionDone) -> None:
         self.notify(message.message, markup=False)
         if message.select_dataset is not None:
-            self.assay.select_dataset(message.select_dataset, "")
-            self._ds = None
+            self._pending_select = message.select_dataset
         if message.reload_datasets:
             self._load_datasets()
         elif message.reload_cases:
