@@ -70,10 +70,11 @@ LABEL = [
 # Modal dialogs: one cancel key for all of them.
 MODAL = [*SCREEN, Binding("escape", "cancel", "Cancel", id="modal.cancel")]
 VERSIONS = [Binding("n", "snapshot", "Snapshot now", id="versions.snapshot")]
+EDIT_CASE = [Binding("ctrl+s", "save", "Save", id="edit_case.save")]
 
 
 def binding_ids() -> set[str]:
-    return {b.id for group in (APP, SCREEN, DATASETS, LABEL, MODAL, VERSIONS) for b in group if b.id}
+    return {b.id for group in (APP, SCREEN, DATASETS, LABEL, MODAL, VERSIONS, EDIT_CASE) for b in group if b.id}
 
 
 def unknown_ids(keymap: dict[str, str]) -> list[str]:

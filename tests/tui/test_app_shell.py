@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 from conftest import make_app, until
 
 from tui.keymap import binding_ids, unknown_ids
 
 
-def test_opens_on_datasets_switches_screens_and_never_imports_litellm(reviews):
+def test_opens_on_datasets_and_switches_screens(reviews):
     async def run() -> None:
         app = make_app(reviews)
         async with app.run_test(size=(120, 36)) as pilot:
@@ -29,9 +32,33 @@ def test_opens_on_datasets_switches_screens_and_never_imports_litellm(reviews):
             await until(lambda: app.screen.render_count >= 1)
             await pilot.press("4")
             assert app.current_mode == "label"
-            assert "litellm" not in sys.modules
 
     asyncio.run(run())
+
+
+_PROBE = """
+import asyncio, sys
+sys.path.insert(0, sys.argv[2])
+from conftest import label_ready, make_app, until
+from cli.context import resolve
+
+async def main():
+    app = make_app(resolve(sys.argv[1], None))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(lambda: app.screen.query_one("#cases").row_count > 0)
+        await pilot.press("2")
+        await label_ready(app)
+        print("litellm" in sys.modules, "textual" in sys.modules)
+
+asyncio.run(main())
+"""
+
+
+def test_app_never_imports_litellm(reviews):
+    # In a fresh process: other tests in this one may have imported litellm themselves.
+    out = subprocess.run([sys.executable, "-c", _PROBE, str(reviews.root), str(Path(__file__).parent)],
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "ASSAY_USER_CONFIG": os.devnull})
+    assert out.stdout.split() == ["False", "True"], out.stderr[-2000:]
 
 
 def test_palette_lists_screens_and_actions(reviews):
@@ -88,7 +115,8 @@ def test_user_keymap_rebinds_by_id(reviews):
 def test_every_binding_has_an_id_and_unknown_keymap_ids_are_reported():
     from tui import keymap
 
-    for group in (keymap.APP, keymap.SCREEN, keymap.DATASETS, keymap.LABEL, keymap.MODAL, keymap.VERSIONS):
+    for group in (keymap.APP, keymap.SCREEN, keymap.DATASETS, keymap.LABEL, keymap.MODAL, keymap.VERSIONS,
+                  keymap.EDIT_CASE):
         assert all(b.id for b in group)
     assert "label.undo" in binding_ids()
     assert unknown_ids({"label.undo": "z", "labl.skip": "k"}) == ["labl.skip"]

@@ -56,7 +56,7 @@ def test_exclude_edit_and_versions(tmp_path):
             await pilot.press("e")
             await pilot.pause()
             await pilot.press(*"negative")  # the expected-output editor has focus
-            await pilot.click("#save")
+            await pilot.press("ctrl+s")
             await until(lambda: _cell(app, 0, 3) == "excluded"
                         and "negative" in str(app.screen.query_one("#detail").render()))
             await pilot.press("v")

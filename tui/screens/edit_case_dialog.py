@@ -11,6 +11,7 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 from core.errors import UsageError
 from core.safe_text import safe_text
 from store.datasets import CaseRow
+from tui import keymap
 from tui.case_edit import expected_from_text, expected_to_text, tags_from_text, validated_changes
 from tui.render import plain
 from tui.screens.dialog import Dialog
@@ -20,6 +21,7 @@ DIFFICULTIES = ("easy", "medium", "hard")
 
 class EditCaseDialog(Dialog[dict[str, Any]]):
     CSS_PATH = "edit_case_dialog.tcss"
+    BINDINGS = keymap.EDIT_CASE
 
     def __init__(self, row: CaseRow) -> None:
         super().__init__()
@@ -31,7 +33,7 @@ class EditCaseDialog(Dialog[dict[str, Any]]):
             title = plain("Edit case ", style="bold")
             title.append(plain(row.case_id, single_line=True, max_len=60))
             yield Static(title, classes="panel-title")
-            yield Label("Expected output (blank = unlabeled; a JSON object stays an object)")
+            yield Label("Expected output (blank = unlabeled; a JSON object stays an object) · ctrl+s saves")
             yield TextArea(expected_to_text(row.expected), id="expected", soft_wrap=True, show_line_numbers=False)
             with Horizontal(id="row-fields"):
                 with Vertical():
@@ -53,11 +55,11 @@ class EditCaseDialog(Dialog[dict[str, Any]]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":
-            self._save()
+            self.action_save()
         else:
             self.dismiss(None)
 
-    def _save(self) -> None:
+    def action_save(self) -> None:
         row = self.row
         task_text = self.query_one("#task", Input).value.strip()
         tags_text = self.query_one("#tags", Input).value

@@ -29,6 +29,7 @@ class ExtractionForm(Vertical):
     DEFAULT_CSS = """
     ExtractionForm { height: auto; }
     ExtractionForm Label { color: $text-muted; margin-top: 1; }
+    ExtractionForm Input { background: $boost; }
     """
 
     def __init__(self, **kw: Any) -> None:
