@@ -20,6 +20,7 @@ from textual.screen import Screen
 
 from cli.context import Workspace
 from core.config import WorkspaceConfig
+from core.safe_text import safe_text
 from store import connect
 from tui import keymap
 from tui.commands import AssayCommands
@@ -77,7 +78,8 @@ class AssayApp(App[None], inherit_bindings=False):
             self.set_keymap(self.user_keymap)
             unknown = keymap.unknown_ids(self.user_keymap)
             if unknown:
-                self.notify(f"[keymap] in your user config names unknown bindings: {', '.join(unknown)}. "
+                names = safe_text(", ".join(unknown), single_line=True, max_len=200)
+                self.notify(f"[keymap] in your user config names unknown bindings: {names}. "
                             "Press ? to see the ids.", severity="warning", markup=False, timeout=10)
 
     def select_dataset(self, dataset_id: int | None, name: str) -> None:

@@ -57,12 +57,18 @@ def test_hostile_text_is_literal_everywhere(tmp_path):
         app = make_app(ws)
         async with app.run_test(size=(120, 36)) as pilot:
             await until(lambda: app.screen.query_one("#cases").row_count == 2)
-            await pilot.press("tab")  # into the case table: the first case is the hostile one
+            await pilot.press("escape")  # into the case table: the first case is the hostile one
             await pilot.pause()
             svg = _check(app)
             for visible in VISIBLE:
                 assert visible in svg
             assert "\\u202eevil" in svg
+            await pilot.press("x")  # exclude: the toast names the hostile case id
+            await until(lambda: any("Saved excluded" in n.message for n in app._notifications))
+            assert any("evil[/]\\x1b[2J" in n.message for n in app._notifications)
+            _check(app)
+            await pilot.press("x")  # and include it again, for the Label screen below
+            await until(lambda: sum("Saved excluded" in n.message for n in app._notifications) == 2)
             for key in ("v", "escape", "e", "escape", "f1", "escape", "3", "4", "5", "6"):
                 await pilot.press(key)
                 await pilot.pause()

@@ -334,3 +334,23 @@ def test_core_labeling_never_imports_textual_rich_or_litellm():
     out = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_summaries_and_filters_count_label_log_ground_truth(tmp_path):
+    from core.labeling import summaries_with_labels
+    from store.datasets import CaseFilter, count_cases, page_cases
+
+    more = [{"id": "imported", "input_text": "x", "task_type": "sentiment", "expected_output": "pos"}]
+    db, ds = seed(tmp_path, n=3, more=more)
+    s = session(db, ds)
+    s.open()
+    labeled = s.current_case_id()
+    s.decide("neg")
+    [summary] = summaries_with_labels(db, required=1)
+    assert (summary["labeled"], summary["unlabeled"], summary["imported_labeled"]) == (2, 2, 1)
+    assert summary["task_types"]["sentiment"] == {"cases": 4, "labeled": 2, "unlabeled": 2}
+    decided = frozenset({labeled})
+    assert count_cases(db, ds, CaseFilter(labeled=True, labeled_ids=decided)) == 2
+    open_ids = {c.case_id for c in page_cases(db, ds, flt=CaseFilter(labeled=False, labeled_ids=decided))}
+    assert open_ids == {f"case-{i:03d}" for i in range(3)} - {labeled}
+    assert [c.case_id for c in page_cases(db, ds, flt=CaseFilter(only_ids=decided))] == [labeled]

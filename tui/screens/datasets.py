@@ -25,6 +25,7 @@ from textual.widgets import DataTable, Input, Select, Static
 from core.agreement import AgreementReport, load_agreement
 from core.errors import AssayError, UsageError
 from core.labeling import label_overview, summaries_with_labels
+from core.safe_text import safe_text
 from store import datasets as store_ds
 from store.datasets import CaseFilter, CaseRow
 from store.db import write
@@ -568,7 +569,8 @@ class DatasetsScreen(AssayScreen):
         self._db_worker(run)
 
     def on_action_done(self, message: ActionDone) -> None:
-        self.notify(message.message, markup=False)
+        # The message names cases, datasets and paths: untrusted, so through the gate.
+        self.notify(safe_text(message.message), markup=False)
         if message.select_dataset is not None:
             self._pending_select = message.select_dataset
         if message.reload_datasets:

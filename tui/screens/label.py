@@ -186,7 +186,8 @@ class LabelScreen(AssayScreen):
             event.stop()
             event.prevent_default()
             if schema is not None:
-                self.notify(f"No label on key {event.character} for this task.", severity="warning", timeout=2)
+                self.notify(f"No label on key {event.character} for this task.", severity="warning", timeout=2,
+                            markup=False)
 
     def action_skip(self) -> None:
         self._send("skip")
@@ -272,7 +273,7 @@ class LabelScreen(AssayScreen):
             try:
                 value = json.loads(text) if isinstance(value, str) else value
             except ValueError as exc:
-                self.notify(f"Not valid JSON: {exc}", severity="error", markup=False)
+                self.notify(safe_text(f"Not valid JSON: {exc}"), severity="error", markup=False)
                 return
             if not isinstance(value, dict):
                 self.notify("An extraction label is a JSON object.", severity="error")
