@@ -59,6 +59,10 @@ def test_exclude_edit_and_versions(tmp_path):
             await pilot.press("ctrl+s")
             await until(lambda: _cell(app, 0, 3) == "excluded"
                         and "negative" in str(app.screen.query_one("#detail").render()))
+            app.screen.query_one("#f-state").value = "truth"  # label-state filter
+            await until(lambda: _table(app).row_count == 1)
+            app.screen.query_one("#f-state").value = "open"
+            await until(lambda: _table(app).row_count == 4)
             await pilot.press("v")
             await pilot.press("n")
             await until(lambda: app.screen.query_one("#versions").row_count == 1)

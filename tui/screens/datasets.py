@@ -218,7 +218,7 @@ class DatasetsScreen(AssayScreen):
     def _show_empty(self) -> None:
         self.query_one("#ds-summary", Static).update(Text(
             "No datasets yet.\n\nPress i to import a file, s to sample production logs, "
-            "or use `assay dataset import FILE` in a shell."))
+            "or run `assay import FILE --name NAME` in a shell."))
         self.query_one("#cases", CaseTable).clear()
         self.query_one("#pager", Static).update("")
         self.query_one("#detail", Static).update("")

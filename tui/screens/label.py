@@ -128,7 +128,7 @@ class LabelScreen(AssayScreen):
         self._stop_session()
         self._session_ds = ds_id
         if ds_id is None:
-            self._show_nothing("No dataset selected. Press 1 for Datasets and pick one (or run `assay label DATASET`).")
+            self._show_nothing("No dataset selected. Press d for Datasets and pick one (or run `assay label DATASET`).")
             return
         self._session += 1
         self._commands = queue.Queue()

@@ -14,6 +14,7 @@ from tui.screens.base import AssayScreen
 class PlaceholderScreen(AssayScreen):
     CSS_PATH = "placeholder.tcss"
     PURPOSE: ClassVar[str]
+    MEANWHILE: ClassVar[str]
 
     def compose(self) -> ComposeResult:
         tabs, status, footer = self.chrome()
@@ -21,7 +22,7 @@ class PlaceholderScreen(AssayScreen):
         with Middle(), Center():
             yield Static(
                 f"{self.MODE.capitalize()}: coming in a later release.\n\n{self.PURPOSE}\n\n"
-                "Nothing on this screen works yet. Press 1 for Datasets or 2 for Label.",
+                f"Nothing on this screen works yet. {self.MEANWHILE}\n\nPress 1 for Datasets or 2 for Label.",
                 classes="placeholder", markup=False,
             )
         yield status

@@ -8,3 +8,4 @@ from tui.screens.placeholder import PlaceholderScreen
 class TrendsScreen(PlaceholderScreen):
     MODE = "trends"
     PURPOSE = "Track quality, cost and latency across runs over time."
+    MEANWHILE = "Meanwhile, `assay runs` lists every run, newest first."
