@@ -597,4 +597,13 @@ def render_agreement(report: AgreementReport) -> Text:
         out.append(plain(p.b, single_line=True, max_len=10))
         pct = "n/a" if p.percent is None else f"{p.percent:.0%}"
         out.append(f"  n={p.n} agree {pct} κ {fmt(p.kappa)}\n")
+    top = max(report.pairs, key=lambda p: p.n)
+    if top.n and len(top.categories) <= 5:
+        # The busiest pair's confusion matrix: rows are the first annotator, columns the second.
+        out.append("\n")
+        out.append(plain(f"{top.a} (rows) × {top.b}", single_line=True, max_len=36, style="bold"))
+        cats = [safe_text(c, single_line=True, max_len=6) for c in top.categories]
+        out.append("\n" + " " * 8 + "".join(f"{c:>7}" for c in cats) + "\n")
+        for c, row in zip(cats, top.matrix):
+            out.append(f"{c:<8}" + "".join(f"{v:>7}" for v in row) + "\n")
     return out
