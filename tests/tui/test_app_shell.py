@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import make_app, until
+from tui_helpers import make_app, until
 
 from tui.keymap import binding_ids, unknown_ids
 
@@ -39,7 +39,7 @@ def test_opens_on_datasets_and_switches_screens(reviews):
 _PROBE = """
 import asyncio, sys
 sys.path.insert(0, sys.argv[2])
-from conftest import label_ready, make_app, until
+from tui_helpers import label_ready, make_app, until
 from cli.context import resolve
 
 async def main():
@@ -101,7 +101,7 @@ def test_help_lists_current_bindings_with_ids(reviews):
 
 def test_user_keymap_rebinds_by_id(reviews):
     async def run() -> None:
-        from conftest import label_ready, press_and_render
+        from tui_helpers import label_ready, press_and_render
 
         app = make_app(reviews, start="label", dataset="reviews", keymap={"label.skip": "k"})
         async with app.run_test(size=(120, 36)) as pilot:

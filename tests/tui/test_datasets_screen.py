@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from conftest import make_app, seed, sentiment_cases, until
+from tui_helpers import make_app, seed, sentiment_cases, until
 
 from store import connect
 from store import datasets as store_ds

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import CONFIG, label_ready, make_app, press_and_render, seed, sentiment_cases, until
+from tui_helpers import CONFIG, label_ready, make_app, press_and_render, seed, sentiment_cases, until
 
 from core.ground_truth import current_labels
 from store import connect

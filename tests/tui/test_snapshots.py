@@ -3,7 +3,7 @@ paths (the test runs in the workspace's parent folder), no wall-clock rates (sta
 
 from __future__ import annotations
 
-from conftest import label_ready, make_app, seed, sentiment_cases, until
+from tui_helpers import label_ready, make_app, seed, sentiment_cases, until
 
 from store import connect, write
 from store.labels import append_event

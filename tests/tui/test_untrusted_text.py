@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from conftest import CONFIG, label_ready, make_app, seed, until
+from tui_helpers import CONFIG, label_ready, make_app, seed, until
 
 from core.versions import snapshot
 from store import connect, write
