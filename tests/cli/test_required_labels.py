@@ -1,0 +1,31 @@
+"""[labeling].required_labels decides what export and snapshots treat as ground truth."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from cli.main import cli
+from store import connect, write
+from store import datasets as store_ds
+from store.labels import append_event
+
+
+def test_export_and_snapshot_need_the_configured_number_of_agreeing_labels(tmp_path):
+    (tmp_path / "assay.toml").write_text("[labeling]\nrequired_labels = 2\n", encoding="utf-8")
+    db = connect(tmp_path / "assay.db")
+    with write(db):
+        ds = store_ds.create_dataset(db, "d")
+        store_ds.insert_cases(db, ds, [{"id": "a", "input_text": "one"}, {"id": "b", "input_text": "two"}])
+        append_event(db, dataset_id=ds, case_id="a", annotator="ann", kind="label", value="yes")
+        append_event(db, dataset_id=ds, case_id="b", annotator="ann", kind="label", value="no")
+        append_event(db, dataset_id=ds, case_id="b", annotator="bob", kind="label", value="no")
+    runner = CliRunner()
+    out = runner.invoke(cli, ["-w", str(tmp_path), "export", "d", "--format", "jsonl"])
+    assert out.exit_code == 0, out.output
+    truth = {c["id"]: c["expected_output"] for c in map(json.loads, out.stdout.splitlines())}
+    assert truth == {"a": None, "b": "no"}
+    snap = runner.invoke(cli, ["-w", str(tmp_path), "datasets", "snapshot", "d"])
+    assert snap.exit_code == 0, snap.output
+    assert "1 labeled" in snap.stderr
