@@ -138,17 +138,19 @@ def export_cmd(ws: Workspace, dataset: str, fmt: str | None, version: int | None
     from core.datasets import EXTENSIONS, export_dataset
 
     fmt = fmt or EXTENSIONS.get(Path(output or "").suffix.lower()) or "jsonl"
+    required = _required_labels(ws)
     db = ws.db()
     # export_dataset checks the dataset and version before it writes; a failed export leaves no file.
     if output is None:
         stdout = sys.stdout
-        n = export_dataset(db, dataset, fmt, _TerminalSafe(stdout) if stdout.isatty() else stdout, version)
+        n = export_dataset(db, dataset, fmt, _TerminalSafe(stdout) if stdout.isatty() else stdout, version,
+                           required=required)
         stdout.flush()
     else:
         tmp = Path(output).with_name(f".{Path(output).name}.tmp{os.getpid()}")
         try:
             with tmp.open("w", encoding="utf-8", newline="") as out:
-                n = export_dataset(db, dataset, fmt, out, version)
+                n = export_dataset(db, dataset, fmt, out, version, required=required)
             os.replace(tmp, output)
         finally:
             tmp.unlink(missing_ok=True)
@@ -245,6 +247,13 @@ def datasets_group(ctx: click.Context, as_json: bool) -> None:
     click.echo(_table(["name", "cases", "labeled", "unlabeled", "versions", "task types"], rows, "lrrrrl"))
 
 
+def _required_labels(ws: Workspace) -> int:
+    """How many agreeing labels make ground truth, from [labeling] in assay.toml."""
+    from core.config import load_config
+
+    return load_config(ws.config_path).labeling.required_labels
+
+
 @datasets_group.command("snapshot")
 @click.argument("name")
 @pass_ws
@@ -252,7 +261,7 @@ def snapshot_cmd(ws: Workspace, name: str) -> None:
     """Freeze the dataset's current cases and ground truth as a version (reused if unchanged)."""
     from core.datasets import take_snapshot
 
-    version, created = take_snapshot(ws.db(), name)
+    version, created = take_snapshot(ws.db(), name, required=_required_labels(ws))
     state = "new version" if created else "unchanged, same as version"
     echo_err(f"'{_safe(name)}': {state} {version['version']} ({version['n_cases']:,} cases, "
              f"{version['n_labeled']:,} labeled)")

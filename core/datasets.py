@@ -392,8 +392,11 @@ def _export_shape(case: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def iter_export_cases(db: sqlite_utils.Database, name: str, version: int | None = None) -> Iterator[dict[str, Any]]:
-    """The dataset's cases with their current ground truth, or the frozen cases of `version`."""
+def iter_export_cases(
+    db: sqlite_utils.Database, name: str, version: int | None = None, *, required: int = 1,
+) -> Iterator[dict[str, Any]]:
+    """The dataset's cases with their current ground truth ([labeling].required_labels agreeing
+    labels, or an adjudication), or the frozen cases of `version`."""
     ds_id = dataset_id(db, name)
     if version is not None:
         row = store_ds.get_version(db, ds_id, version)
@@ -404,7 +407,7 @@ def iter_export_cases(db: sqlite_utils.Database, name: str, version: int | None 
         return (_export_shape(c) for c in store_ds.iter_version_cases(db, row["id"]))
     from core.ground_truth import derived_labels
 
-    truth = derived_labels(db, ds_id)
+    truth = derived_labels(db, ds_id, required=required)
 
     def current() -> Iterator[dict[str, Any]]:
         for row in store_ds.iter_cases(db, ds_id):
@@ -428,11 +431,13 @@ def _csv_row(case: dict[str, Any]) -> list[str]:
     ]
 
 
-def export_dataset(db: sqlite_utils.Database, name: str, fmt: str, out: TextIO, version: int | None = None) -> int:
+def export_dataset(
+    db: sqlite_utils.Database, name: str, fmt: str, out: TextIO, version: int | None = None, *, required: int = 1,
+) -> int:
     """Write the dataset (or one of its versions) to `out` as json, jsonl or csv. Returns the case count."""
     if fmt not in FILE_FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; formats are {', '.join(FILE_FORMATS)}")
-    cases = iter_export_cases(db, name, version)
+    cases = iter_export_cases(db, name, version, required=required)
     n = 0
     if fmt == "csv":
         w = csv.writer(out, lineterminator="\n")
@@ -471,10 +476,12 @@ def page(
     return CasePage(rows, rows[-1].ord if more else None)
 
 
-def take_snapshot(db: sqlite_utils.Database, name: str, reason: str = "manual") -> tuple[dict[str, Any], bool]:
+def take_snapshot(
+    db: sqlite_utils.Database, name: str, reason: str = "manual", *, required: int = 1,
+) -> tuple[dict[str, Any], bool]:
     from core.versions import snapshot
 
-    return snapshot(db, dataset_id(db, name), reason)
+    return snapshot(db, dataset_id(db, name), reason, required=required)
 
 
 def versions(db: sqlite_utils.Database, name: str) -> list[dict[str, Any]]:

@@ -494,7 +494,8 @@ class DatasetsScreen(AssayScreen):
             fd, tmp = tempfile.mkstemp(dir=request.path.parent, prefix=".assay-export-")
             try:
                 with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-                    n = export_dataset(db, name, request.fmt, out, version=request.version)
+                    n = export_dataset(db, name, request.fmt, out, version=request.version,
+                                       required=self.assay.config.labeling.required_labels)
                 os.replace(tmp, request.path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
