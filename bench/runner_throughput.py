@@ -9,10 +9,10 @@
    (the machine is shared, the best is the least disturbed).
 2. Pacing: CASES calls on one model with rpm = 3000 against a server enforcing rpm_limit = 3000.
    Target: wall <= 1.05x the rpm ideal (CASES / 3000 min) with zero 429s.
-3. CPU: one assay run under cProfile; assay's own CPU per call (our functions plus the stdlib
-   and sqlite work they call directly; litellm, openai, httpx, aiohttp and asyncio excluded)
-   and where it goes. cProfile sees the event-loop thread only: the result-writer thread's
-   commits are not in it (they are mostly fsync waits).
+3. CPU: one assay run under cProfile (timer: the thread's CPU clock, so fsync waits do not
+   count); assay's own CPU per call — our functions plus the stdlib and sqlite work they call
+   directly; litellm, openai, httpx, aiohttp and asyncio excluded — and where it goes.
+   Scoring is listed separately: core/scoring.py belongs to the scorers, not the runner.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ LATENCY_MS = 50
 CONCURRENCY = 32
 RPM = 3000
 MODELS = ("demo-strong", "demo-fast")
-OURS = (str(REPO / "core"), str(REPO / "store"))
+OURS = (str(REPO / "core"), str(REPO / "store"), str(REPO / "scorers"))
 NOT_OURS = ("litellm", "openai", "httpx", "httpcore", "aiohttp", "asyncio", "concurrent", "threading", "selectors",
             "pydantic", "tiktoken", "anyio", "serve")
 
@@ -96,44 +96,59 @@ async def bare(base: str, cases: int) -> float:
     return wall
 
 
-def assay_run(base: str, tmp: Path, name: str, cases: int, models: dict, concurrency: int = CONCURRENCY):
+def assay_run(base: str, tmp: Path, name: str, cases: int, models: dict, concurrency: int = CONCURRENCY,
+              profile: cProfile.Profile | None = None):
     from core.config import parse_config
     from core.runner import RunRequest, run
 
     db = make_workspace(tmp, name, cases)
+    if profile is not None:
+        profile.enable()
     cfg = parse_config({"run": {"concurrency": concurrency},
                         "models": {k: {"api_base": base, **v} for k, v in models.items()}})
     t0 = time.perf_counter()
     fin = asyncio.run(run(db, cfg, RunRequest(dataset="bench", models=list(models), use_cache=False)))
     wall = time.perf_counter() - t0
+    if profile is not None:
+        profile.disable()
     db.close()
     assert fin.done == fin.total and fin.errors == 0, fin
     return wall, fin
 
 
-def own_cpu(stats: pstats.Stats) -> tuple[float, list[tuple[float, str]]]:
-    """Seconds of CPU in our code: our functions' own time, plus the full time of calls they make
-    straight into non-excluded code (sqlite, json, hashlib, sqlite-utils...)."""
-    def ours(fn: tuple) -> bool:
-        return fn[0].startswith(OURS) and "/core/serve/" not in fn[0]
+def own_cpu(stats: pstats.Stats) -> tuple[dict[str, float], list[tuple[float, str]]]:
+    """CPU seconds in our code by bucket (runner / scoring): our functions' own time, plus the
+    full time of calls they make straight into code that is neither ours nor excluded (sqlite,
+    json, hashlib, sqlite-utils...)."""
+    def bucket(fn: tuple) -> str | None:
+        path = fn[0]
+        # store/db.py's write() is entered through contextlib from its callers: its time is
+        # already in their edges, charged to whoever opened the transaction.
+        if not path.startswith(OURS) or "/core/serve/" in path or path.endswith("/store/db.py"):
+            return None
+        return "scoring" if path.endswith(("/core/scoring.py", "/store/scores.py")) or "/scorers/" in path \
+            else "runner"
 
     def excluded(fn: tuple) -> bool:
         return any(f"/{name}/" in fn[0] or fn[0].endswith(f"/{name}.py") for name in NOT_OURS) or \
-            "asyncio" in fn[2] or fn[2] in ("<method 'run' of '_contextvars.Context' objects>",)
+            "asyncio" in fn[2] or fn[2] == "<method 'run' of '_contextvars.Context' objects>"
 
     per: dict[str, float] = {}
-    total = 0.0
+    totals = {"runner": 0.0, "scoring": 0.0}
     for fn, (_, _, tt, _, callers) in stats.stats.items():  # type: ignore[attr-defined]
-        if ours(fn):
-            per[f"{Path(fn[0]).name}:{fn[2]}"] = per.get(f"{Path(fn[0]).name}:{fn[2]}", 0.0) + tt
-            total += tt
+        b = bucket(fn)
+        if b is not None:
+            key = f"[{b}] {Path(fn[0]).name}:{fn[2]}"
+            per[key] = per.get(key, 0.0) + tt
+            totals[b] += tt
         elif not excluded(fn):
             for caller, edge in callers.items():
-                if ours(caller):
-                    key = f"{Path(caller[0]).name}:{caller[2]} -> {fn[2]}"
+                cb = bucket(caller)
+                if cb is not None:
+                    key = f"[{cb}] {Path(caller[0]).name}:{caller[2]} -> {fn[2]}"
                     per[key] = per.get(key, 0.0) + edge[3]
-                    total += edge[3]
-    return total, sorted(((t, k) for k, t in per.items()), reverse=True)
+                    totals[cb] += edge[3]
+    return totals, sorted(((t, k) for k, t in per.items()), reverse=True)
 
 
 def main() -> None:
@@ -158,13 +173,18 @@ def main() -> None:
 
         calls = args.cases * len(MODELS)
         ideal = calls * LATENCY_MS / 1000 / CONCURRENCY
-        bare_walls, assay_walls = [], []
+        bare_walls, assay_walls, bare_cpus, assay_cpus = [], [], [], []
         for r in range(args.rounds):
+            c0 = time.process_time()
             bare_walls.append(asyncio.run(bare(base, args.cases)))
+            bare_cpus.append(time.process_time() - c0)
+            c0 = time.process_time()
             wall, _ = assay_run(base, tmp, f"t{r}", args.cases, models)
+            assay_cpus.append(time.process_time() - c0)
             assay_walls.append(wall)
             print(f"round {r + 1}: bare litellm {bare_walls[-1]:.2f} s, assay {assay_walls[-1]:.2f} s")
         b, a = min(bare_walls), min(assay_walls)
+        bare_cpu, assay_cpu = min(bare_cpus), min(assay_cpus)
         print(f"\nthroughput: {args.cases} cases x {len(MODELS)} models = {calls} calls, concurrency {CONCURRENCY}, "
               f"latency {LATENCY_MS} ms")
         print(f"  ideal {ideal:.2f} s | bare litellm {b:.2f} s ({calls / b:.0f} calls/s) | "
@@ -181,15 +201,16 @@ def main() -> None:
                   f"429s {st['by_status'].get('429', 0)}, max in flight {st['max_in_flight']}")
             control(root, "/_assay/config", {"rpm_limit": None})
 
-        prof = cProfile.Profile()
-        prof.enable()
-        wall, fin = assay_run(base, tmp, "prof", args.cases, models)
-        prof.disable()
-        total, where = own_cpu(pstats.Stats(prof))
-        print(f"\nassay's own CPU (cProfile, event-loop thread): {total:.2f} s over {fin.done} calls = "
-              f"{total / fin.done * 1000:.2f} ms per call (profiled wall {wall:.2f} s)")
-        for t, name in where[:12]:
-            print(f"  {t / fin.done * 1000:6.3f} ms  {name}")
+        prof = cProfile.Profile(time.thread_time)
+        wall, fin = assay_run(base, tmp, "prof", args.cases, models, profile=prof)
+        totals, where = own_cpu(pstats.Stats(prof))
+        n = fin.done
+        print(f"\nprocess CPU per call (unprofiled, all threads): bare litellm {bare_cpu / calls * 1000:.2f} ms, "
+              f"assay {assay_cpu / calls * 1000:.2f} ms (+{(assay_cpu - bare_cpu) / calls * 1000:.2f} ms)")
+        print(f"cProfile (event-loop thread CPU; profiling inflates every figure): runner "
+              f"{totals['runner'] / n * 1000:.2f} ms per call, scoring {totals['scoring'] / n * 1000:.2f} ms per call")
+        for t, name in where[:14]:
+            print(f"  {t / n * 1000:6.3f} ms  {name}")
     finally:
         server.terminate()
         server.wait(10)

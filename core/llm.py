@@ -471,12 +471,12 @@ class ModelClient:
                     attempts=attempt, http_status=200, request_hash=request_hash, attempt_log=log,
                 )
                 if use_cache:
-                    entry = {"output": output, "finish_reason": finish, "input_tokens": n_in,
-                             "output_tokens": n_out, "cost_usd": cost}
+                    payload = {"output": output, "finish_reason": finish, "input_tokens": n_in,
+                               "output_tokens": n_out, "cost_usd": cost}
                     if hooks is not None and hooks.defer_cache_write:
-                        out.cache_entry = entry
+                        out.cache_entry = payload
                     elif self.db is not None:
-                        store_runs.cache_put(self.db, request_hash, self.name, entry)
+                        store_runs.cache_put(self.db, request_hash, self.name, payload)
                 return out
 
             error_class, status = ("bad_response", 200) if isinstance(exc, BadResponse) else classify(exc)
