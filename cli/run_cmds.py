@@ -78,6 +78,7 @@ class ProgressPrinter:
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._last_plain = 0.0
+        self._last_done = -1
         self._drawn = False
         self.run_id: str | None = None
         self.on_started: Any = None
@@ -126,8 +127,9 @@ class ProgressPrinter:
             self._drawn = True
             return
         now = time.monotonic()
-        if now - self._last_plain >= PLAIN_EVERY_S or p.done == p.total:
-            self._last_plain = now
+        finished = p.done == p.total and self._last_done != p.total
+        if finished or (now - self._last_plain >= PLAIN_EVERY_S and p.done != self._last_done):
+            self._last_plain, self._last_done = now, p.done
             self._write(text + "\n")
 
 
