@@ -14,26 +14,13 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
-from runner_helpers import make_dataset, rows, toml_text  # noqa: E402
+from runner_helpers import TWO, make_dataset, rows, toml_text  # noqa: E402
 
-from core.serve import DemoServer  # noqa: E402
 
 ASSAY = str(Path(sys.executable).parent / "assay")
-TWO = {"strong": {"model": "openai/demo-strong"}, "fast": {"model": "openai/demo-fast"}}
 
 
-@pytest.fixture(scope="module")
-def srv():
-    server = DemoServer(latency_ms=0)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def clean(srv):
-    srv.configure(faults=[], latency_ms=0, rpm_limit=None, api_key=None)
-    srv.reset_stats()
+pytestmark = pytest.mark.usefixtures("clean_srv")
 
 
 def _env() -> dict[str, str]:

@@ -14,6 +14,9 @@ from store import connect, write
 from store import datasets as store_ds
 
 
+TWO = {"strong": {"model": "openai/demo-strong"}, "fast": {"model": "openai/demo-fast"}}
+
+
 def make_dataset(db_path: Path, n: int, name: str = "d", labeled: bool = True) -> None:
     db = connect(db_path)
     with write(db):
@@ -30,9 +33,8 @@ def config(base: str, models: dict[str, dict[str, Any]] | None = None, **run: An
     run.setdefault("backoff_base_s", 0.01)
     run.setdefault("backoff_max_s", 0.05)
     models = models or {"strong": {"model": "openai/demo-strong"}}
-    for m in models.values():
-        m.setdefault("api_base", base)
-    return parse_config({"run": run, "models": models})
+    # Fresh dicts: callers share model tables (TWO) across tests and servers.
+    return parse_config({"run": run, "models": {k: {"api_base": base, **m} for k, m in models.items()}})
 
 
 def toml_text(base: str, models: dict[str, dict[str, Any]], **run: Any) -> str:

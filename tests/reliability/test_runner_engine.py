@@ -9,30 +9,17 @@ import threading
 import time
 
 import pytest
-from runner_helpers import config, make_dataset, max_in_window, rows, run_engine
+from runner_helpers import TWO, config, make_dataset, max_in_window, rows, run_engine
 
 from core.errors import ResumeError
 from core.events import Progress, ResultEvent, RunFinished, RunStarted
 from core.hashing import content_hash
 from core.runner import CancelToken, RunRequest, run, run_sync
-from core.serve import DemoServer
 from store import connect
 
-TWO = {"strong": {"model": "openai/demo-strong"}, "fast": {"model": "openai/demo-fast"}}
 
 
-@pytest.fixture(scope="module")
-def srv():
-    server = DemoServer(latency_ms=0)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def clean(srv):
-    srv.configure(faults=[], latency_ms=0, rpm_limit=None, api_key=None, seed=0)
-    srv.reset_stats()
+pytestmark = pytest.mark.usefixtures("clean_srv")
 
 
 def test_global_concurrency_holds_on_the_wire(srv, tmp_path):

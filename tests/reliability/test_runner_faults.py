@@ -9,21 +9,9 @@ import time
 import pytest
 from runner_helpers import config, make_dataset, rows, run_engine
 
-from core.serve import DemoServer
 
 
-@pytest.fixture(scope="module")
-def srv():
-    server = DemoServer(latency_ms=0)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def clean(srv):
-    srv.configure(faults=[], latency_ms=0, rpm_limit=None, api_key=None, seed=0)
-    srv.reset_stats()
+pytestmark = pytest.mark.usefixtures("clean_srv")
 
 
 def _one_row(db):

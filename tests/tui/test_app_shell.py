@@ -66,7 +66,7 @@ def test_palette_lists_screens_and_actions(reviews):
         from tui.commands import AssayCommands
 
         app = make_app(reviews)
-        async with app.run_test(size=(120, 36)) as pilot:
+        async with app.run_test(size=(120, 36)):
             provider = AssayCommands(app.screen)
             titles = [t for t, _, _ in provider._commands()]
             assert "Go to Trends" in titles and "Sample a dataset from production logs" in titles

@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from tui.render import plain
-from tui.screens.dialog import Dialog
+from tui.screens.dialog import FormDialog
 
 FORMATS = ("jsonl", "json", "csv")
 
@@ -23,7 +23,7 @@ class ExportRequest:
     overwrite: bool
 
 
-class ExportDialog(Dialog[ExportRequest]):
+class ExportDialog(FormDialog[ExportRequest]):
     CSS_PATH = "export_dialog.tcss"
 
     def __init__(self, dataset_name: str) -> None:
@@ -59,17 +59,7 @@ class ExportDialog(Dialog[ExportRequest]):
         if event.value is not Select.NULL:
             self._suggest_path(str(event.value))
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "go":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def _submit(self) -> None:
+    def submit(self) -> None:
         raw = self.query_one("#path", Input).value.strip()
         if not raw:
             self.show_error("Give a path to write to.")

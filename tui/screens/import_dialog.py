@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static
 
-from tui.screens.dialog import Dialog
+from tui.screens.dialog import FormDialog
 
 FORMATS = ("json", "jsonl", "csv", "inspect", "openai-evals")
 
@@ -27,7 +27,7 @@ class ImportRequest:
     task_type: str | None
 
 
-class ImportDialog(Dialog[ImportRequest]):
+class ImportDialog(FormDialog[ImportRequest]):
     CSS_PATH = "import_dialog.tcss"
 
     def compose(self) -> ComposeResult:
@@ -51,17 +51,7 @@ class ImportDialog(Dialog[ImportRequest]):
     def on_mount(self) -> None:
         self.query_one("#path", Input).focus()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "go":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def _submit(self) -> None:
+    def submit(self) -> None:
         raw = self.query_one("#path", Input).value.strip()
         if not raw:
             self.show_error("Give the path of the file to import.")
