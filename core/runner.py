@@ -34,6 +34,7 @@ from core.config import WorkspaceConfig, load_config
 from core.events import (BreakerOpened, ModelFigures, Progress, ResultEvent, Retrying, RunFinished, RunStarted,
                          Sink)
 from core.llm import CallCancelled, CallHooks, CallOutcome, ModelClient, close_clients
+from core.models import ResultRecord
 from core.redact import Redactor, from_env
 from core.run_plan import RunPlan, RunRequest, plan_run
 from store import runs as store_runs
@@ -197,8 +198,9 @@ class _Engine:
 
     def _record(self, model: str, idx: int, repeat: int, outcome: CallOutcome) -> dict[str, Any] | None:
         case = self.plan.cases[idx]
-        row = outcome.result_row()
-        row.update(run_id=self.plan.run_id, case_id=case["id"], model=model, repeat=repeat)
+        # Validated at the core -> store boundary: a malformed outcome fails here, not as a bad row.
+        row = ResultRecord(run_id=self.plan.run_id, case_id=case["id"], model=model, repeat=repeat,
+                           **outcome.result_row()).model_dump()
         cache = (outcome.request_hash, outcome.cache_entry) if outcome.cache_entry is not None else None
         # One transaction per result, committed before scoring: a kill loses only calls in flight.
         # Inline on the loop thread: a writer thread measured slower here (GIL hand-offs cost more

@@ -57,7 +57,12 @@ def test_kill_9_at_random_moments_then_resume(tmp_path):
             started = _started(proc)
             run_id = run_id or started
             assert started == run_id
-            time.sleep(rng.uniform(0.05, 0.7))
+            # litellm's import can take seconds under load: kill only once this process is writing.
+            before = rows(db, "SELECT COUNT(*) FROM results")[0][0]
+            deadline = time.monotonic() + 60
+            while rows(db, "SELECT COUNT(*) FROM results")[0][0] == before and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 0.5))
             assert proc.poll() is None, f"trial {trial}: the run ended before the kill"
             proc.kill()
             proc.wait(10)
