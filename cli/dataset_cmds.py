@@ -277,12 +277,12 @@ def versions_cmd(ws: Workspace, name: str, as_json: bool) -> None:
 
     rows = versions(ws.db(), name)
     if as_json:
-        _print_json(rows)
+        _print_json([v.model_dump() for v in rows])
         return
     click.echo(_table(
         ["version", "created", "cases", "labeled", "reason", "hash"],
-        [[str(v["version"]), v["created_at"][:19].replace("T", " "), f"{v['n_cases']:,}", f"{v['n_labeled']:,}",
-          _safe(v["reason"], 30), v["content_hash"][:12]] for v in rows],
+        [[str(v.version), v.created_at[:19].replace("T", " "), f"{v.n_cases:,}", f"{v.n_labeled:,}",
+          _safe(v.reason, 30), v.content_hash[:12]] for v in rows],
         "rlrrll",
     ))
 

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from core import formats
 from core.errors import InputError, NotFoundError, UsageError
 from core.hashing import case_id_for
-from core.models import EvalCase, describe_validation_error
+from core.models import DatasetVersion, EvalCase, describe_validation_error
 from store import datasets as store_ds
 from store.db import write
 
@@ -484,5 +484,5 @@ def take_snapshot(
     return snapshot(db, dataset_id(db, name), reason, required=required)
 
 
-def versions(db: sqlite_utils.Database, name: str) -> list[dict[str, Any]]:
-    return store_ds.list_versions(db, dataset_id(db, name))
+def versions(db: sqlite_utils.Database, name: str) -> list[DatasetVersion]:
+    return [DatasetVersion(**row) for row in store_ds.list_versions(db, dataset_id(db, name))]

@@ -25,6 +25,7 @@ import sqlite_utils
 
 from core.config import TaskConfig, WorkspaceConfig
 from core.ground_truth import CaseLabels, case_states
+from core.models import LabelEvent
 from store import datasets as store_ds
 from store.datasets import CaseRow
 from store.db import write
@@ -430,9 +431,9 @@ class LabelSession:
         return max(int((self.clock() - self._shown_at) * 1000), 0)
 
     def _append(self, kind: str, case_id: str, **kw: Any) -> int:
+        event = LabelEvent(dataset_id=self.dataset_id, case_id=case_id, annotator=self.annotator, kind=kind, **kw)
         with write(self.db):
-            return append_event(self.db, dataset_id=self.dataset_id, case_id=case_id, annotator=self.annotator,
-                                kind=kind, **kw)
+            return append_event(self.db, **event.model_dump(exclude={"id", "created_at"}))
 
     def decide(self, value: Any) -> CaseView:
         """Record a label (or, in adjudication mode, the deciding label) and move to the next case."""

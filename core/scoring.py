@@ -34,6 +34,7 @@ import sqlite_utils
 
 from core.config import WorkspaceConfig
 from core.errors import ConfigError, NotFoundError
+from core.models import ScoreRecord
 from scorers.assertions import AssertionSet
 from scorers.base import JudgeReply, ScoreContext, Scorer, ScorerConfigError, Verdict, combine, run_scorer
 from scorers.extraction import ExtractionScorer
@@ -245,13 +246,14 @@ def configured_scorers(cfg: WorkspaceConfig, root: Path, *, has_judge: bool | No
 
 
 def _row(v: Verdict, result_id: int, run_id: str, round: int) -> dict[str, Any]:
+    """A scores row, validated as a ScoreRecord (score in [0, 1], known status) before it is stored."""
     j = v.judge
-    return {
-        "result_id": result_id, "run_id": run_id, "round": round, "scorer": v.scorer, "status": v.status,
-        "score": v.score, "passed": v.passed, "details": v.details,
-        "judge_model": j and j.model, "judge_prompt_hash": j and j.prompt_hash,
-        "judge_temperature": j and j.temperature, "judge_cost_usd": j and j.cost_usd,
-    }
+    return ScoreRecord(
+        result_id=result_id, run_id=run_id, round=round, scorer=v.scorer, status=v.status,
+        score=v.score, passed=v.passed, details=v.details,
+        judge_model=j and j.model, judge_prompt_hash=j and j.prompt_hash,
+        judge_temperature=j and j.temperature, judge_cost_usd=j and j.cost_usd,
+    ).model_dump()
 
 
 def _db_folder(db: sqlite_utils.Database) -> Path:

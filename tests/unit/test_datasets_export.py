@@ -89,7 +89,7 @@ def test_export_an_older_version_after_an_edit(db) -> None:
     assert (old["cls-1"]["input_text"], old["cls-1"]["expected_output"]) == ("I love this product!", "positive")
     assert (new["cls-1"]["input_text"], new["cls-1"]["expected_output"]) == ("I hate this product!", "negative")
     assert current == new
-    assert [v["version"] for v in versions(db, "seed")] == [1, 2]
+    assert [v.version for v in versions(db, "seed")] == [1, 2]
 
 
 def test_snapshot_is_reused_when_nothing_changed(db) -> None:
