@@ -33,9 +33,12 @@ class AssayGroup(click.Group):
 @click.option("--workspace", "-w", type=click.Path(file_okay=False), help="Workspace folder (default: current folder).")
 @click.option("--db", type=click.Path(dir_okay=False), help="SQLite file (default: WORKSPACE/assay.db or $ASSAY_DB).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option("--dataset", help="Open the app with this dataset selected (no command only).")
+@click.option("--as", "as_", metavar="NAME", help="Annotator name for the app (no command only).")
 @click.version_option(package_name="assay")
 @click.pass_context
-def cli(ctx: click.Context, workspace: str | None, db: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, workspace: str | None, db: str | None, debug: bool, dataset: str | None,
+        as_: str | None) -> None:
     """Assay: measure LLMs on your own data.
 
     With no command, opens the terminal app on the workspace.
@@ -44,7 +47,7 @@ def cli(ctx: click.Context, workspace: str | None, db: str | None, debug: bool) 
     if ctx.invoked_subcommand is None:
         from cli.app_cmds import open_app
 
-        open_app(ctx.obj)
+        open_app(ctx.obj, dataset=dataset, annotator=as_)
 
 
 @cli.group("db")

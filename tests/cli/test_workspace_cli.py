@@ -1,4 +1,4 @@
-"""[labeling].required_labels decides what export and snapshots treat as ground truth."""
+"""Workspace-level CLI behaviour: required_labels in export and snapshots, the app's --dataset option."""
 
 from __future__ import annotations
 
@@ -29,3 +29,10 @@ def test_export_and_snapshot_need_the_configured_number_of_agreeing_labels(tmp_p
     snap = runner.invoke(cli, ["-w", str(tmp_path), "datasets", "snapshot", "d"])
     assert snap.exit_code == 0, snap.output
     assert "1 labeled" in snap.stderr
+
+
+def test_app_refuses_an_unknown_dataset_before_opening(tmp_path):
+    connect(tmp_path / "assay.db").close()
+    out = CliRunner().invoke(cli, ["-w", str(tmp_path), "--dataset", "nope"])
+    assert out.exit_code == 2
+    assert "no dataset named 'nope'" in out.stderr
