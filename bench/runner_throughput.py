@@ -1,6 +1,6 @@
 """Runner throughput and pacing, against `assay serve` in a subprocess.
 
-    .venv/bin/python bench/runner_throughput.py [--cases 1000] [--rounds 2] [--skip-pacing]
+    .venv/bin/python bench/runner_throughput.py [--cases 1000] [--rounds 2] [--skip-pacing] [--stream]
 
 1. Throughput: CASES cases x 2 models at concurrency 32, server latency 50 ms. Assay's engine
    (plan + calls + one committed row per result + scoring) vs a bare asyncio loop of
@@ -13,6 +13,10 @@
    count); assay's own CPU per call — our functions plus the stdlib and sqlite work they call
    directly; litellm, openai, httpx, aiohttp and asyncio excluded — and where it goes.
    Scoring is listed separately: core/scoring.py belongs to the scorers, not the runner.
+
+--stream: every call is streamed (`stream=True, stream_options={"include_usage": True}`), the
+bare loop consuming each stream to its end too, and Assay with `[run] stream = true`; prints
+the time to first token (latency_first_ms) p50/p95 of the last throughput round as well.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 LATENCY_MS = 50
 CONCURRENCY = 32
 RPM = 3000
+STREAM = False  # --stream
 MODELS = ("demo-strong", "demo-fast")
 OURS = (str(REPO / "core"), str(REPO / "store"), str(REPO / "scorers"))
 NOT_OURS = ("litellm", "openai", "httpx", "httpcore", "aiohttp", "asyncio", "concurrent", "threading", "selectors",
@@ -82,12 +87,20 @@ async def bare(base: str, cases: int) -> float:
 
     sem = asyncio.Semaphore(CONCURRENCY)
 
+    async def call(i: int, model: str) -> None:
+        kwargs = {"model": f"openai/{model}", "api_base": base, "api_key": "assay-no-key", "num_retries": 0,
+                  "timeout": 60, "messages": [{"role": "user", "content": f"What is {i} plus {i}?"}],
+                  "temperature": 0.0, "max_tokens": 1024}
+        if not STREAM:
+            await litellm.acompletion(**kwargs)
+            return
+        stream = await litellm.acompletion(**kwargs, stream=True, stream_options={"include_usage": True})
+        async for _ in stream:
+            pass
+
     async def one(i: int, model: str) -> None:
         async with sem:
-            await asyncio.wait_for(litellm.acompletion(
-                model=f"openai/{model}", api_base=base, api_key="assay-no-key", num_retries=0, timeout=60,
-                messages=[{"role": "user", "content": f"What is {i} plus {i}?"}], temperature=0.0,
-                max_tokens=1024), 60)
+            await asyncio.wait_for(call(i, model), 60)
 
     t0 = time.perf_counter()
     await asyncio.gather(*(one(i, m) for i in range(cases) for m in MODELS))
@@ -104,16 +117,18 @@ def assay_run(base: str, tmp: Path, name: str, cases: int, models: dict, concurr
     db = make_workspace(tmp, name, cases)
     if profile is not None:
         profile.enable()
-    cfg = parse_config({"run": {"concurrency": concurrency},
+    cfg = parse_config({"run": {"concurrency": concurrency, "stream": STREAM},
                         "models": {k: {"api_base": base, **v} for k, v in models.items()}})
     t0 = time.perf_counter()
     fin = asyncio.run(run(db, cfg, RunRequest(dataset="bench", models=list(models), use_cache=False)))
     wall = time.perf_counter() - t0
     if profile is not None:
         profile.disable()
+    firsts = [r[0] for r in db.execute("SELECT latency_first_ms FROM results WHERE latency_first_ms IS NOT NULL")]
     db.close()
     assert fin.done == fin.total and fin.errors == 0, fin
-    return wall, fin
+    assert not STREAM or len(firsts) == fin.done, "a streamed row without latency_first_ms"
+    return wall, fin, sorted(firsts)
 
 
 def own_cpu(stats: pstats.Stats) -> tuple[dict[str, float], list[tuple[float, str]]]:
@@ -156,7 +171,10 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--skip-pacing", action="store_true")
+    ap.add_argument("--stream", action="store_true", help="stream every call (bare loop and Assay)")
     args = ap.parse_args()
+    global STREAM
+    STREAM = args.stream
     tmp = Path(tempfile.mkdtemp(prefix="assay-bench-"))
     server, root = start_server(tmp)
     base = root + "/v1"
@@ -179,21 +197,24 @@ def main() -> None:
             bare_walls.append(asyncio.run(bare(base, args.cases)))
             bare_cpus.append(time.process_time() - c0)
             c0 = time.process_time()
-            wall, _ = assay_run(base, tmp, f"t{r}", args.cases, models)
+            wall, _, firsts = assay_run(base, tmp, f"t{r}", args.cases, models)
             assay_cpus.append(time.process_time() - c0)
             assay_walls.append(wall)
             print(f"round {r + 1}: bare litellm {bare_walls[-1]:.2f} s, assay {assay_walls[-1]:.2f} s")
         b, a = min(bare_walls), min(assay_walls)
         bare_cpu, assay_cpu = min(bare_cpus), min(assay_cpus)
         print(f"\nthroughput: {args.cases} cases x {len(MODELS)} models = {calls} calls, concurrency {CONCURRENCY}, "
-              f"latency {LATENCY_MS} ms")
+              f"latency {LATENCY_MS} ms{', streamed' if STREAM else ''}")
         print(f"  ideal {ideal:.2f} s | bare litellm {b:.2f} s ({calls / b:.0f} calls/s) | "
               f"assay {a:.2f} s ({calls / a:.0f} calls/s) | assay/bare {a / b:.2f}x (target <= 1.25x)")
+        if STREAM:
+            print(f"  time to first token (assay, last round): p50 {firsts[len(firsts) // 2]:.1f} ms, "
+                  f"p95 {firsts[int(len(firsts) * 0.95) - 1]:.1f} ms over {len(firsts)} calls")
 
         if not args.skip_pacing:
             control(root, "/_assay/config", {"rpm_limit": RPM})
             control(root, "/_assay/reset", {})
-            wall, fin = assay_run(base, tmp, "pace", args.cases, {"demo-fast": {"model": "openai/demo-fast", "rpm": RPM}})
+            wall, fin, _ = assay_run(base, tmp, "pace", args.cases, {"demo-fast": {"model": "openai/demo-fast", "rpm": RPM}})
             st = control(root, "/_assay/stats")
             rpm_ideal = args.cases / RPM * 60
             print(f"\npacing: {args.cases} calls at rpm {RPM} vs server rpm_limit {RPM}: wall {wall:.2f} s, "
@@ -202,7 +223,7 @@ def main() -> None:
             control(root, "/_assay/config", {"rpm_limit": None})
 
         prof = cProfile.Profile(time.thread_time)
-        wall, fin = assay_run(base, tmp, "prof", args.cases, models, profile=prof)
+        wall, fin, _ = assay_run(base, tmp, "prof", args.cases, models, profile=prof)
         totals, where = own_cpu(pstats.Stats(prof))
         n = fin.done
         print(f"\nprocess CPU per call (unprofiled, all threads): bare litellm {bare_cpu / calls * 1000:.2f} ms, "

@@ -60,14 +60,17 @@ def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f}"
 
 
-def resume_hint(ws: Workspace, run_id: str) -> str:
-    """The command that resumes this run from the user's current folder."""
+def resume_hint(ws: Workspace, run_id: str, stream: bool | None = None) -> str:
+    """The command that resumes this run from the user's current folder (with the --stream or
+    --no-stream flag this invocation was given: streaming is a run condition)."""
     parts = ["assay"]
     if ws.root != Path.cwd().resolve():
         parts += ["-w", str(ws.root)]
     if ws.db_path != ws.root / "assay.db" and not os.environ.get("ASSAY_DB"):
         parts += ["--db", str(ws.db_path)]
     parts += ["run", "--resume", run_id]
+    if stream is not None:
+        parts.append("--stream" if stream else "--no-stream")
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -82,6 +85,7 @@ class ProgressPrinter:
         self._drawn = False
         self.run_id: str | None = None
         self.on_started: Any = None
+        self.stream_flag: bool | None = None  # --stream/--no-stream, repeated in resume hints
 
     def _write(self, text: str) -> None:
         self.stream.write(text)
@@ -174,7 +178,7 @@ def _install_signals(loop: Any, token: Any, ws: Workspace, printer: ProgressPrin
         # in flight get no row and the resume redoes them.
         if printer.run_id is not None:
             _mark_interrupted_quickly(ws, printer.run_id)
-            printer.line(f"interrupted; resume with: {resume_hint(ws, printer.run_id)}")
+            printer.line(f"interrupted; resume with: {resume_hint(ws, printer.run_id, printer.stream_flag)}")
         sys.stdout.flush()
         os._exit(130)
 
@@ -195,13 +199,15 @@ def _mark_interrupted_quickly(ws: Workspace, run_id: str) -> None:
         pass
 
 
-def _run(ws: Workspace, request: Any, printer: ProgressPrinter) -> Any:
+def _run(ws: Workspace, request: Any, printer: ProgressPrinter, stream: bool | None = None) -> Any:
     import asyncio
 
     from core.config import load_config
     from core.runner import CancelToken, run
 
     cfg = load_config(ws.config_path)
+    if stream is not None:  # --stream/--no-stream stands in for [run] stream
+        cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"stream": stream})})
     db = ws.db()
     token = CancelToken()
 
@@ -227,18 +233,22 @@ def register(cli: click.Group) -> None:
     @click.option("--concurrency", "-c", type=click.IntRange(min=1), help="Calls in flight at once, all models.")
     @click.option("--repeat", "-r", type=click.IntRange(min=1), help="Calls per (case, model).")
     @click.option("--no-cache", is_flag=True, help="Ignore cached responses (fresh calls; still cached afterwards).")
+    @click.option("--stream/--no-stream", default=None,
+                  help="Stream responses, measuring time to first token (default: [run] stream). "
+                       "A run condition: a resume must stream as the run did.")
     @click.option("--max-error-rate", type=click.FloatRange(0, 1),
                   help="Exit 3 when infrastructure errors exceed this share of calls (default: [run]).")
     @click.option("--resume", "resume", metavar="RUN_ID", help="Finish an interrupted run (same id, same conditions).")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
     @pass_ws
     def run_cmd(ws: Workspace, dataset: str | None, models: str | None, prompt: str | None,
-                concurrency: int | None, repeat: int | None, no_cache: bool, max_error_rate: float | None,
-                resume: str | None, as_json: bool) -> None:
+                concurrency: int | None, repeat: int | None, no_cache: bool, stream: bool | None,
+                max_error_rate: float | None, resume: str | None, as_json: bool) -> None:
         """Run models on a dataset under identical conditions, or resume a run.
 
         \b
         assay run --dataset support --models gpt,claude
+        assay run --dataset support --models gpt,claude --stream   # time to first token too
         assay run --resume r-20261128-193512-a1b2
         Exit codes: 0 ok, 2 config/input error, 3 infrastructure errors above
         --max-error-rate, 130 interrupted (the resume command is printed).
@@ -252,18 +262,19 @@ def register(cli: click.Group) -> None:
         request = RunRequest(dataset=dataset, models=names, prompt=prompt, concurrency=concurrency, repeat=repeat,
                              use_cache=False if no_cache else None, max_error_rate=max_error_rate, resume=resume)
         printer = ProgressPrinter()
-        finished = _run(ws, request, printer)
+        printer.stream_flag = stream
+        finished = _run(ws, request, printer, stream)
 
         if as_json:
             out = _figures_json(finished)
             if finished.resume_command:
-                out["resume_command"] = resume_hint(ws, finished.run_id)
+                out["resume_command"] = resume_hint(ws, finished.run_id, stream)
             click.echo(json.dumps(out, indent=2))
         else:
             click.echo(_summary_table(finished))
         _print_error_samples(ws, finished)
         if finished.status == "interrupted":
-            echo_err(f"interrupted; resume with: {resume_hint(ws, finished.run_id)}")
+            echo_err(f"interrupted; resume with: {resume_hint(ws, finished.run_id, stream)}")
             sys.exit(130)
         echo_err(f"run {finished.run_id} {finished.status}: {finished.done}/{finished.total} calls, "
                  f"{finished.errors} errors, {finished.skipped} skipped, {finished.retries} retries, "

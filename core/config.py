@@ -4,8 +4,10 @@ Every key is documented in README.md ("Configuration") and in the starter file `
 writes (core/workspace_init.py). Errors name the file and the dotted key.
 Secrets never live here: `api_key_env` holds the *name* of an environment variable.
 
-Identical conditions: the sampling params in SHARED_PARAMS come from [run] for every model; a
-model may set one only when `run.allow_overrides` lists it (the override is recorded in the run).
+Identical conditions: the sampling params in SHARED_PARAMS and `stream` come from [run] for every
+model; a model may set one only when `run.allow_overrides` lists it (the override is recorded in
+the run). `stream` is not a sampling param: it changes how a response is received (and that
+latency_first_ms gets measured), so it is kept out of `model_params` and read via `model_stream`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from core.errors import ConfigError
 
 SHARED_PARAMS = ("temperature", "max_tokens", "top_p", "seed")
+# Every key of [run] a model may override when allow_overrides lists it.
+OVERRIDABLE = (*SHARED_PARAMS, "stream")
 
 
 class _Section(BaseModel):
@@ -35,6 +39,7 @@ class ModelConfig(_Section):
     max_tokens: int | None = Field(default=None, gt=0)
     top_p: float | None = Field(default=None, gt=0, le=1)
     seed: int | None = None
+    stream: bool | None = None
     params: dict[str, Any] = Field(default_factory=dict, description="extra litellm params")
     timeout_s: float | None = Field(default=None, gt=0)
     max_concurrency: int | None = Field(default=None, gt=0)
@@ -49,7 +54,7 @@ class ModelConfig(_Section):
         # Keys the runner owns (retries, timeouts, the request itself) or that would put a secret
         # into the stored config.
         reserved = ("api_key", "api_base", "num_retries", "max_retries", "messages", "model", "timeout",
-                    "stream", *SHARED_PARAMS)
+                    "stream", "stream_options", *SHARED_PARAMS)
         for key in reserved:
             if key in v:
                 raise ValueError(f"'{key}' cannot be set in params")
@@ -115,8 +120,10 @@ class RunConfig(_Section):
     max_tokens: int | None = Field(default=1024, gt=0)
     top_p: float | None = Field(default=None, gt=0, le=1)
     seed: int | None = None
-    allow_overrides: list[Literal["temperature", "max_tokens", "top_p", "seed"]] = Field(default_factory=list)
+    allow_overrides: list[Literal["temperature", "max_tokens", "top_p", "seed", "stream"]] = Field(
+        default_factory=list)
     cache: bool = True
+    stream: bool = Field(default=False, description="stream responses: measures latency_first_ms (time to first token)")
 
 
 TaskKind = Literal["classification", "extraction", "free_text", "pass_fail", "rating"]
@@ -219,7 +226,7 @@ def _check_cross_references(cfg: WorkspaceConfig, file: str) -> None:
     """Rules that span sections; each error names the offending key."""
     allowed = set(cfg.run.allow_overrides)
     for name, model in cfg.models.items():
-        for param in SHARED_PARAMS:
+        for param in OVERRIDABLE:
             if getattr(model, param) is not None and param not in allowed:
                 raise ConfigError(
                     f"'{param}' is shared by every model of a run (set it in [run]); to let this model "
@@ -253,6 +260,13 @@ def model_params(model: ModelConfig, run: RunConfig) -> dict[str, Any]:
             out[param] = value
     out.update(model.params)
     return out
+
+
+def model_stream(model: ModelConfig, run: RunConfig) -> bool:
+    """Whether this model's calls are streamed: [run] stream, or the model's own when allowed."""
+    if model.stream is not None and "stream" in run.allow_overrides:
+        return model.stream
+    return run.stream
 
 
 def model_overrides(model: ModelConfig, run: RunConfig) -> dict[str, Any]:

@@ -19,13 +19,24 @@ Choices, and why:
   pauses every call to that model, not just the one that got it.
 - auth and quota_exhausted errors feed a per-model circuit breaker: after `breaker_threshold`
   of them with no success in between, every remaining call is `skipped` without a request.
-- Not streamed: latency_first_ms is None and latency_ms is the full request time. Streaming
-  would cost CPU per chunk for a figure the comparison does not need.
+- Streaming is opt-in (`stream = true` in [run], or per model when allow_overrides lists it):
+  only then is latency_first_ms measured. Off by default because litellm spends CPU on every
+  chunk. Unstreamed, latency_first_ms is None and latency_ms is the full request time.
+- Streamed (`stream=True, stream_options={"include_usage": True}`): the same hard timeout covers
+  the whole stream, not just the first chunk. latency_first_ms is the time to the first chunk
+  that carries content (text or a tool-call delta), not to the role-only chunk a server sends
+  first; None when no chunk carries content. latency_ms is the time to the end of the stream.
+  Token counts come only from usage the provider itself sent (litellm computes a usage chunk
+  from its tokenizer when the provider sent none; that estimate is discarded, so tokens and cost
+  stay NULL as they would for an unstreamed response without usage). A stream that breaks
+  (connection dropped, truncated SSE, an invalid JSON chunk) or ends without a finish_reason is
+  a retryable network/bad_response error, never an ok row with partial output.
 - Cost comes from prices in the model's config when set (a user's negotiated price wins), else
   litellm's local price map when it knows the model, else NULL ("unknown", never 0).
 - Responses are cached in the DB on the hash of the whole request (model id, api_base,
-  messages, every param, repeat index); errors are never cached. A cached outcome reports the
-  tokens and cost of the original call, latency None and cost_status "cached".
+  messages, every param, repeat index, and the stream flag when streaming); errors are never
+  cached. A cached outcome reports the tokens and cost of the original call, latency None (first
+  and total, streamed or not) and cost_status "cached".
 - Secrets: the key is read from os.environ[api_key_env] at call time only, and every error
   message is redacted (by value and by pattern) before it leaves this module. A model with an
   api_base and no api_key_env gets the placeholder key "assay-no-key" (litellm's openai/*
@@ -35,6 +46,7 @@ Choices, and why:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import math
@@ -47,7 +59,7 @@ from typing import Any
 
 import sqlite_utils
 
-from core.config import ModelConfig, RunConfig, model_params
+from core.config import ModelConfig, RunConfig, model_params, model_stream
 from core.hashing import content_hash
 from core.ratelimit import RateLimiter
 from core.redact import Redactor
@@ -120,7 +132,7 @@ class CallOutcome:
     status: str  # ok | error | skipped
     output: str | None = None
     finish_reason: str | None = None
-    latency_first_ms: float | None = None  # not streamed: always None
+    latency_first_ms: float | None = None  # streamed calls only: time to the first content chunk
     latency_ms: float | None = None  # None for cached and unsent calls
     input_tokens: int | None = None
     output_tokens: int | None = None
@@ -226,7 +238,11 @@ def _chain(exc: BaseException) -> list[BaseException]:
     cur: BaseException | None = exc
     while cur is not None and cur not in out:
         out.append(cur)
-        cur = cur.__cause__ or cur.__context__
+        nxt = cur.__cause__ or cur.__context__
+        if nxt is None:  # litellm's MidStreamFallbackError keeps the real failure here
+            original = getattr(cur, "original_exception", None)
+            nxt = original if isinstance(original, BaseException) else None
+        cur = nxt
     return out
 
 
@@ -256,6 +272,16 @@ def classify(exc: BaseException) -> tuple[str, int | None]:
     transport = _transport_failure(chain)
     if transport is not None:
         return transport, None
+    mid_stream = getattr(litellm, "MidStreamFallbackError", None)
+    if mid_stream is not None and isinstance(exc, mid_stream):
+        # A stream that broke after it started. litellm gives it a 503 of its own; only an error
+        # the provider itself sent mid-stream (a 429, an auth error...) keeps its own class.
+        original = getattr(exc, "original_exception", None)
+        if isinstance(original, BaseException) and not isinstance(original, mid_stream):
+            cls, status = classify(original)
+            if cls not in ("server", "unknown"):
+                return cls, status
+        return "network", None
     status = getattr(exc, "status_code", None)
     status = status if isinstance(status, int) else None
     text = _body_text(exc)
@@ -284,27 +310,105 @@ class BadResponse(ValueError):
     """A 200 whose body is not a usable completion."""
 
 
-def _parse_response(resp: Any) -> tuple[str | None, str | None, int | None, int | None]:
-    """(output, finish_reason, input tokens, output tokens); raises BadResponse on an unusable body."""
-    choices = getattr(resp, "choices", None)
-    if not choices:
-        raise BadResponse("no choices in the completion")
-    choice = choices[0]
-    message = getattr(choice, "message", None)
-    finish = getattr(choice, "finish_reason", None)
-    content = getattr(message, "content", None)
+Parsed = tuple[str | None, str | None, int | None, int | None]  # output, finish_reason, tokens in, out
+
+
+def _completion_fields(content: Any, finish: str | None, tool_calls: Any, usage: Any) -> Parsed:
+    """The checks and extraction shared by plain and streamed responses; raises BadResponse."""
     if content is None:
-        tool_calls = getattr(message, "tool_calls", None)
         if tool_calls:
             content = json.dumps([tc.model_dump() if hasattr(tc, "model_dump") else tc for tc in tool_calls], default=str)
         elif finish != "content_filter":
             raise BadResponse(f"no content (finish_reason={finish!r})")
     elif not isinstance(content, str):
         raise BadResponse(f"content is {type(content).__name__}, not text")
-    usage = getattr(resp, "usage", None)
     n_in = getattr(usage, "prompt_tokens", None) if usage is not None else None
     n_out = getattr(usage, "completion_tokens", None) if usage is not None else None
     return content, finish, n_in if isinstance(n_in, int) else None, n_out if isinstance(n_out, int) else None
+
+
+def _parse_response(resp: Any) -> Parsed:
+    """(output, finish_reason, input tokens, output tokens); raises BadResponse on an unusable body."""
+    choices = getattr(resp, "choices", None)
+    if not choices:
+        raise BadResponse("no choices in the completion")
+    choice = choices[0]
+    message = getattr(choice, "message", None)
+    return _completion_fields(getattr(message, "content", None), getattr(choice, "finish_reason", None),
+                              getattr(message, "tool_calls", None), getattr(resp, "usage", None))
+
+
+class _StreamAssembly:
+    """Collects a streamed completion chunk by chunk (choice 0, the only one we ask for)."""
+
+    __slots__ = ("finish", "first_ms", "has_content", "parts", "t0", "tools", "usage")
+
+    def __init__(self, t0: float):
+        self.t0 = t0
+        self.first_ms: float | None = None
+        self.parts: list[str] = []
+        self.has_content = False
+        self.finish: str | None = None
+        self.usage: Any = None
+        self.tools: dict[int, dict[str, Any]] = {}
+
+    def add(self, chunk: Any) -> None:
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            self.usage = usage
+        choices = getattr(chunk, "choices", None)
+        if not choices:
+            return
+        choice = choices[0]
+        delta = getattr(choice, "delta", None)
+        text = getattr(delta, "content", None)
+        tool_deltas = getattr(delta, "tool_calls", None)
+        if text is not None:
+            if not isinstance(text, str):
+                raise BadResponse(f"streamed content is {type(text).__name__}, not text")
+            self.has_content = True
+            self.parts.append(text)
+        if tool_deltas:
+            for td in tool_deltas:
+                self._add_tool(td)
+        if self.first_ms is None and (text or tool_deltas):
+            self.first_ms = (time.perf_counter() - self.t0) * 1000
+        finish = getattr(choice, "finish_reason", None)
+        if finish is not None:
+            self.finish = finish
+
+    def _add_tool(self, td: Any) -> None:
+        index = getattr(td, "index", None)
+        call = self.tools.setdefault(index if isinstance(index, int) else len(self.tools),
+                                     {"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+        if getattr(td, "id", None):
+            call["id"] = td.id
+        if getattr(td, "type", None):
+            call["type"] = td.type
+        fn = getattr(td, "function", None)
+        for key in ("name", "arguments"):
+            piece = getattr(fn, key, None)
+            if isinstance(piece, str):
+                call["function"][key] += piece
+
+    def result(self, provider_usage: bool) -> Parsed:
+        if self.finish is None:
+            raise BadResponse("the stream ended without a finish_reason (truncated)")
+        content = "".join(self.parts) if self.has_content else None
+        tool_calls = [self.tools[k] for k in sorted(self.tools)] if self.tools else None
+        if content == "" and tool_calls:  # a role chunk's empty text before tool-call deltas
+            content = None
+        return _completion_fields(content, self.finish, tool_calls, self.usage if provider_usage else None)
+
+
+def _provider_sent_usage(stream: Any) -> bool:
+    """Whether the usage litellm yielded came from the provider. When the provider sent none,
+    litellm (asked for include_usage) builds a usage chunk from its own token count; its raw
+    chunks (`stream.chunks`) show which it was. Without that attribute, trust the usage chunk."""
+    raw = getattr(stream, "chunks", None)
+    if not isinstance(raw, list):
+        return True
+    return any(getattr(c, "usage", None) is not None for c in reversed(raw))  # usage comes last
 
 
 # --- the client -------------------------------------------------------------------------------
@@ -320,6 +424,7 @@ class ModelClient:
     ):
         self.name, self.model, self.run, self.db = name, model, run, db
         self.params = model_params(model, run)
+        self.stream = model_stream(model, run)
         self.timeout_s = model.timeout_s or run.timeout_s
         self.concurrency = model.max_concurrency or run.concurrency
         self._slots = asyncio.Semaphore(self.concurrency)
@@ -336,10 +441,13 @@ class ModelClient:
 
     # The request identity: everything that can change the response, nothing that cannot.
     def request_hash(self, messages: list[dict[str, Any]], repeat: int = 0) -> str:
-        return content_hash({
+        request: dict[str, Any] = {
             "model": self.model.model, "api_base": self.model.api_base, "messages": messages,
             "params": self.params, "repeat": repeat,
-        })
+        }
+        if self.stream:  # only when set: unstreamed requests keep the keys they always had
+            request["stream"] = True
+        return content_hash(request)
 
     def _api_key(self) -> str | None:
         if self.model.api_key_env:
@@ -377,18 +485,39 @@ class ModelClient:
             cost_usd=hit.get("cost_usd"), cost_status="cached", cached=True, request_hash=request_hash,
         )
 
-    async def _send(self, messages: list[dict[str, Any]], api_key: str | None) -> Any:
-        litellm = litellm_module()
+    def _request(self, messages: list[dict[str, Any]], api_key: str | None) -> dict[str, Any]:
         kwargs: dict[str, Any] = dict(self.params)
         if self.model.api_base:
             kwargs["api_base"] = self.model.api_base
         if api_key is not None:
             kwargs["api_key"] = api_key
-        return await asyncio.wait_for(
-            litellm.acompletion(model=self.model.model, messages=messages, num_retries=0,
-                                timeout=self.timeout_s, **kwargs),
-            self.timeout_s,
-        )
+        return dict(model=self.model.model, messages=messages, num_retries=0, timeout=self.timeout_s, **kwargs)
+
+    async def _send(self, messages: list[dict[str, Any]], api_key: str | None) -> Any:
+        return await asyncio.wait_for(litellm_module().acompletion(**self._request(messages, api_key)),
+                                      self.timeout_s)
+
+    async def _send_stream(self, messages: list[dict[str, Any]], api_key: str | None,
+                           t0: float) -> tuple[Parsed, float | None]:
+        """A streamed call, the whole stream inside one hard timeout: (parsed, latency_first_ms)."""
+
+        async def consume() -> tuple[Parsed, float | None]:
+            stream = await litellm_module().acompletion(**self._request(messages, api_key), stream=True,
+                                                        stream_options={"include_usage": True})
+            got = _StreamAssembly(t0)
+            done = False
+            try:
+                async for chunk in stream:
+                    got.add(chunk)
+                done = True
+            finally:
+                closer = getattr(stream, "aclose", None)
+                if not done and closer is not None:  # timed out, cancelled or a bad chunk: free the connection
+                    with contextlib.suppress(Exception):  # the attempt has failed already
+                        await closer()
+            return got.result(_provider_sent_usage(stream)), got.first_ms
+
+        return await asyncio.wait_for(consume(), self.timeout_s)
 
     async def _wait(self, seconds: float, hooks: CallHooks | None) -> None:
         if seconds > 0:
@@ -444,9 +573,12 @@ class ModelClient:
                     if hooks is not None:
                         hooks.in_request = True
                     t0 = time.perf_counter()
+                    first_ms: float | None = None
                     try:
-                        resp = await self._send(messages, api_key)
-                        output, finish, n_in, n_out = _parse_response(resp)
+                        if self.stream:
+                            (output, finish, n_in, n_out), first_ms = await self._send_stream(messages, api_key, t0)
+                        else:
+                            output, finish, n_in, n_out = _parse_response(await self._send(messages, api_key))
                         exc: BaseException | None = None
                     except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
                         raise
@@ -465,7 +597,8 @@ class ModelClient:
                 log.append({"attempt": attempt, "outcome": "ok", "http_status": 200, "latency_ms": latency_ms})
                 cost = self._cost(n_in, n_out)
                 out = CallOutcome(
-                    status="ok", output=output, finish_reason=finish, latency_ms=latency_ms,
+                    status="ok", output=output, finish_reason=finish, latency_first_ms=first_ms,
+                    latency_ms=latency_ms,
                     input_tokens=n_in, output_tokens=n_out, cost_usd=cost,
                     cost_status=self.cost_source if cost is not None else "unknown",
                     attempts=attempt, http_status=200, request_hash=request_hash, attempt_log=log,
@@ -481,7 +614,8 @@ class ModelClient:
 
             error_class, status = ("bad_response", 200) if isinstance(exc, BadResponse) else classify(exc)
             if isinstance(exc, asyncio.TimeoutError):
-                message = f"timeout: no response within {self.timeout_s:g} s"
+                message = (f"timeout: the stream did not finish within {self.timeout_s:g} s" if self.stream
+                           else f"timeout: no response within {self.timeout_s:g} s")
             else:
                 message = (self._redact(f"{type(exc).__name__}: {exc}") or "")[:_MAX_MESSAGE]
             entry: dict[str, Any] = {"attempt": attempt, "outcome": "error", "error_class": error_class,

@@ -3,9 +3,12 @@ x shared params, and the run row that records it.
 
 The config hash covers the *conditions* — everything that can change a model's answer: each
 model's id, api_base and effective params, the shared params and overrides, the prompt, the
-repeat count. Operational settings (concurrency, retries, timeouts, rate limits, prices, cache)
-are stored in the run row too but not hashed, so a resume may raise a timeout or lower the
-concurrency, and refuses only when the conditions or the dataset version changed.
+repeat count, and whether responses are streamed (`stream`: it decides what latency is measured).
+`stream` is only written into the conditions when some model streams, so the hash of a run that
+never streamed is the one it had before the key existed (such runs stay resumable). Operational
+settings (concurrency, retries, timeouts, rate limits, prices, cache) are stored in the run row
+too but not hashed, so a resume may raise a timeout or lower the concurrency, and refuses only
+when the conditions or the dataset version changed.
 No secret is resolved here: `api_key_env` names are stored, never values.
 """
 
@@ -21,7 +24,13 @@ from typing import Any
 import sqlite_utils
 
 import core
-from core.config import SHARED_PARAMS, WorkspaceConfig, model_overrides, model_params
+from core.config import (
+    SHARED_PARAMS,
+    WorkspaceConfig,
+    model_overrides,
+    model_params,
+    model_stream,
+)
 from core.errors import ConfigError, NotFoundError, ResumeError, UsageError
 from core.hashing import canonical_json, content_hash
 from core.prompts import PromptError, render_messages
@@ -68,7 +77,7 @@ class RunPlan:
 def conditions(cfg: WorkspaceConfig, models: Sequence[str], prompt_name: str, repeat: int) -> dict[str, Any]:
     """The hashed part of a run's config."""
     prompt = cfg.prompt(prompt_name)
-    return {
+    cond: dict[str, Any] = {
         "prompt": {"name": prompt_name, **prompt.model_dump(mode="json")},
         "shared": {p: getattr(cfg.run, p) for p in SHARED_PARAMS},
         "models": {
@@ -82,11 +91,18 @@ def conditions(cfg: WorkspaceConfig, models: Sequence[str], prompt_name: str, re
         },
         "repeat": repeat,
     }
+    streams = {name: model_stream(cfg.models[name], cfg.run) for name in models}
+    if cfg.run.stream or any(streams.values()):
+        cond["shared"]["stream"] = cfg.run.stream
+        for name in models:
+            cond["models"][name]["stream"] = streams[name]
+    return cond
 
 
 def _operational(cfg: WorkspaceConfig, models: Sequence[str], concurrency: int, use_cache: bool,
                  max_error_rate: float) -> dict[str, Any]:
-    run = cfg.run.model_dump(mode="json", exclude=set(SHARED_PARAMS) | {"prompt", "repeat", "allow_overrides"})
+    hashed = set(SHARED_PARAMS) | {"prompt", "repeat", "allow_overrides", "stream"}
+    run = cfg.run.model_dump(mode="json", exclude=hashed)
     run.update(concurrency=concurrency, cache=use_cache, max_error_rate=max_error_rate)
     per_model = {
         name: cfg.models[name].model_dump(
@@ -235,11 +251,15 @@ def _plan_resume(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunReques
         raise ResumeError(f"cannot resume {run_id}: prompt '{prompt_name}' is no longer in {config_file}")
     cond = conditions(cfg, models, prompt_name, repeat)
     if content_hash(cond) != run["config_hash"]:
-        changed = _diff(run["config"].get("conditions", {}), cond)
-        raise ResumeError(
-            f"cannot resume {run_id}: the run conditions in {config_file} changed since it started "
-            f"({', '.join(changed[:6]) or 'config hash differs'}); start a new run instead"
-        )
+        old = run["config"].get("conditions", {})
+        changed = _diff(old, cond)
+        message = (f"cannot resume {run_id}: the run conditions in {config_file} changed since it started "
+                   f"({', '.join(changed[:6]) or 'config hash differs'}); start a new run instead")
+        if any(key == "stream" or key.endswith(".stream") for key in changed):
+            was = bool((old.get("shared") or {}).get("stream"))
+            message += (f" (it ran with [run] stream = {'true' if was else 'false'}; "
+                        f"set that again or pass {'--stream' if was else '--no-stream'} to resume)")
+        raise ResumeError(message)
     if _version_hash(db, run["dataset_version_id"]) != run["dataset_hash"]:
         raise ResumeError(f"cannot resume {run_id}: its dataset version no longer matches the hash it ran on")
     _check_models(cfg, models, config_file)

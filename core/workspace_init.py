@@ -23,13 +23,15 @@ STARTER_TOML = '''## Assay workspace configuration. README.md ("Configuration") 
 # timeout_s = 60            ## hard limit per attempt
 # max_error_rate = 0.0      ## share of infrastructure errors tolerated before `assay run` exits 3
 # cache = true              ## reuse responses to identical requests (--no-cache to bypass)
+# stream = false            ## stream responses (--stream): the only way time to first token
+##                             (latency_first_ms) is measured; a run condition, like the params below
 ## Sampling params shared by every model (identical conditions). A model may set its own only
 ## when the param is listed in allow_overrides; the override is recorded in the run.
 # temperature = 0.0
 # max_tokens = 1024
 # top_p = 1.0
 # seed = 42
-# allow_overrides = ["max_tokens"]
+# allow_overrides = ["max_tokens", "stream"]
 
 ## --- Models: one [models.NAME] per candidate; NAME is what --models takes -----------------------
 ## Local demo models: start `assay serve` in another terminal, then
@@ -48,7 +50,8 @@ api_base = "http://127.0.0.1:8765/v1"
 # api_key_env = "OPENAI_API_KEY"      ## NAME of the environment variable holding the key
 # api_base = "https://api.openai.com/v1"  ## optional: proxies, Azure, local servers
 # max_tokens = 2048                   ## own sampling params (temperature, max_tokens, top_p, seed)
-##                                       are allowed only when run.allow_overrides lists them
+##                                       and stream are allowed only when run.allow_overrides lists them
+# stream = true                       ## this model streams although [run] does not (recorded in the run)
 # params = { frequency_penalty = 0.0 }  ## extra litellm params, passed as is
 # timeout_s = 120                     ## per-attempt timeout for this model (default: [run])
 # max_concurrency = 4                 ## this model's own limit on calls in flight
