@@ -324,6 +324,10 @@ def _completion_fields(content: Any, finish: str | None, tool_calls: Any, usage:
         raise BadResponse(f"content is {type(content).__name__}, not text")
     n_in = getattr(usage, "prompt_tokens", None) if usage is not None else None
     n_out = getattr(usage, "completion_tokens", None) if usage is not None else None
+    if not n_in and not n_out:
+        # A request always has prompt tokens: 0/0 is litellm's filler for a response that carried
+        # no usage, and must stay unknown (NULL tokens, NULL cost), never a cost of 0.
+        return content, finish, None, None
     return content, finish, n_in if isinstance(n_in, int) else None, n_out if isinstance(n_out, int) else None
 
 

@@ -174,3 +174,14 @@ def test_redacts_error_messages(litellm, monkeypatch):
     client._redact = Redactor(["topsecretvalue99"])
     out = asyncio.run(client.complete(MSG))
     assert "topsecretvalue99" not in out.error_message and "[REDACTED]" in out.error_message
+
+
+@pytest.mark.parametrize("usage", [None, SimpleNamespace(prompt_tokens=0, completion_tokens=0)])
+def test_missing_usage_is_unknown_never_zero_cost(litellm, usage):
+    # litellm fills 0/0 when a provider sends no usage: the row must say unknown, not $0.
+    reply = _ok()
+    reply.usage = usage
+    client, _ = _client([reply])
+    out = asyncio.run(client.complete(MSG))
+    assert out.status == "ok" and out.output == "hi"
+    assert (out.input_tokens, out.output_tokens, out.cost_usd, out.cost_status) == (None, None, None, "unknown")
