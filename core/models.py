@@ -101,6 +101,7 @@ class RunRecord(_Model):
     dataset_id: int
     dataset_version_id: int
     dataset_hash: str
+    prompt_id: int | None = None
     prompt_name: str
     config: dict[str, Any]
     config_hash: str
@@ -110,7 +111,7 @@ class RunRecord(_Model):
     app_version: str
     litellm_version: str | None = None
     cost_source: str | None = None
-    created_at: str
+    created_at: str | None = None  # set by the store when the row is written
     finished_at: str | None = None
 
 

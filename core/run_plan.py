@@ -33,6 +33,7 @@ from core.config import (
 )
 from core.errors import ConfigError, NotFoundError, ResumeError, UsageError
 from core.hashing import canonical_json, content_hash
+from core.models import RunRecord
 from core.prompts import PromptError, render_messages
 from core.versions import snapshot
 from store import datasets as store_ds
@@ -216,20 +217,20 @@ def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *
             system=prompt.system, template=prompt.template,
             per_task={k: v.model_dump(mode="json") for k, v in prompt.tasks.items()},
         )
-        store_runs.create_run(db, {
-            "id": run_id, "dataset_id": ds_id, "dataset_version_id": version["id"],
-            "dataset_hash": version["content_hash"], "prompt_id": prompt_id, "prompt_name": prompt_name,
-            "config": {
+        store_runs.create_run(db, RunRecord(
+            id=run_id, dataset_id=ds_id, dataset_version_id=version["id"],
+            dataset_hash=version["content_hash"], prompt_id=prompt_id, prompt_name=prompt_name,
+            config={
                 "conditions": cond,
                 "operational": _operational(cfg, models, concurrency, use_cache, max_error_rate),
                 "scoring": {"tasks": {k: v.model_dump(mode="json") for k, v in cfg.tasks.items()},
                             "scorers": cfg.scorers, "judge": cfg.judge.model_dump(mode="json")},
                 "cost_source": sources,
             },
-            "config_hash": content_hash(cond), "models": models, "repeats": repeat,
-            "app_version": core.__version__, "litellm_version": _litellm_version(),
-            "cost_source": canonical_json(sources),
-        })
+            config_hash=content_hash(cond), models=list(models), repeats=repeat,
+            app_version=core.__version__, litellm_version=_litellm_version(),
+            cost_source=canonical_json(sources),
+        ).model_dump())
     return RunPlan(
         run_id=run_id, dataset=req.dataset, dataset_version=version["version"], models=models,
         prompt_name=prompt_name, repeat=repeat, cases=cases, messages=messages,
