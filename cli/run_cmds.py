@@ -290,9 +290,12 @@ def register(cli: click.Group) -> None:
     @pass_ws
     def runs_cmd(ws: Workspace, as_json: bool, limit: int | None) -> None:
         """List runs, newest first."""
+        from core.liveness import shown_status
         from store import runs as store_runs
 
         rows = store_runs.list_runs(ws.db(), limit)
+        for r in rows:
+            r["status"] = shown_status(r["status"], r.pop("owner"))
         if as_json:
             click.echo(json.dumps(rows, indent=2))
             return

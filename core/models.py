@@ -113,6 +113,7 @@ class RunRecord(_Model):
     cost_source: str | None = None
     created_at: str | None = None  # set by the store when the row is written
     finished_at: str | None = None
+    owner: str | None = None  # "host:pid" of the process running it
 
 
 class ResultRecord(_Model):

@@ -33,6 +33,7 @@ from core.config import (
 )
 from core.errors import ConfigError, NotFoundError, ResumeError, UsageError
 from core.hashing import canonical_json, content_hash
+from core.liveness import owner_alive, this_process
 from core.models import RunRecord
 from core.prompts import PromptError, render_messages
 from core.versions import snapshot
@@ -229,7 +230,7 @@ def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *
             },
             config_hash=content_hash(cond), models=list(models), repeats=repeat,
             app_version=core.__version__, litellm_version=_litellm_version(),
-            cost_source=canonical_json(sources),
+            cost_source=canonical_json(sources), owner=this_process(),
         ).model_dump())
     return RunPlan(
         run_id=run_id, dataset=req.dataset, dataset_version=version["version"], models=models,
@@ -245,6 +246,9 @@ def _plan_resume(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunReques
     if run is None:
         raise NotFoundError(f"no run with id '{req.resume}'")
     run_id, models, repeat, prompt_name = run["id"], run["models"], run["repeats"], run["prompt_name"]
+    if run["status"] == "running" and run.get("owner") != this_process() and owner_alive(run.get("owner")):
+        raise ResumeError(f"cannot resume {run_id}: it is still running in process {run['owner']}; "
+                          "stop that process first (Ctrl+C) or wait for it to finish")
     for name in models:
         if name not in cfg.models:
             raise ResumeError(f"cannot resume {run_id}: model '{name}' is no longer in {config_file}")
@@ -275,7 +279,7 @@ def _plan_resume(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunReques
     use_cache = op.get("cache", cfg.run.cache) if req.use_cache is None else req.use_cache
     max_error_rate = (op.get("max_error_rate", cfg.run.max_error_rate) if req.max_error_rate is None
                       else req.max_error_rate)
-    store_runs.set_status(db, run_id, "running")
+    store_runs.set_status(db, run_id, "running", owner=this_process())
     todo = _todo(models, len(cases), repeat, cases, done)
     total = len(cases) * len(models) * repeat
     return RunPlan(

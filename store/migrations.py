@@ -195,6 +195,13 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m002_run_owner(db: sqlite_utils.Database) -> None:
+    # "host:pid" of the process executing the run, so a run whose process died (kill -9, power
+    # loss) shows as stale instead of running forever, and two processes never resume one run.
+    db.conn.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply pending migrations; safe when several processes start at once."""
     if not migrations.pending(db):

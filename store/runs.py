@@ -60,12 +60,12 @@ def create_run(db: sqlite_utils.Database, run: dict[str, Any]) -> None:
     """Insert a run row (RunRecord fields; `config` and `models` are encoded here). Caller holds a write."""
     db.execute(
         "INSERT INTO runs (id, dataset_id, dataset_version_id, dataset_hash, prompt_id, prompt_name, config_json, "
-        "config_hash, models_json, repeats, status, app_version, litellm_version, cost_source, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "config_hash, models_json, repeats, status, app_version, litellm_version, cost_source, created_at, owner) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [run["id"], run["dataset_id"], run["dataset_version_id"], run["dataset_hash"], run.get("prompt_id"),
          run["prompt_name"], json.dumps(run["config"], sort_keys=True, ensure_ascii=False), run["config_hash"],
          json.dumps(run["models"]), run["repeats"], "running", run["app_version"], run.get("litellm_version"),
-         run.get("cost_source"), now_iso()],
+         run.get("cost_source"), now_iso(), run.get("owner")],
     )
 
 
@@ -81,13 +81,14 @@ def get_run(db: sqlite_utils.Database, run_id: str) -> dict[str, Any] | None:
     return _decode_run(rows[0]) if rows else None
 
 
-def set_status(db: sqlite_utils.Database, run_id: str, status: str) -> None:
-    """running clears finished_at; any other status stamps it."""
+def set_status(db: sqlite_utils.Database, run_id: str, status: str, owner: str | None = None) -> None:
+    """running clears finished_at (and records the owner process); any other status stamps it."""
     with write(db):
-        db.execute(
-            "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?",
-            [status, None if status == "running" else now_iso(), run_id],
-        )
+        if status == "running":
+            db.execute("UPDATE runs SET status = ?, finished_at = NULL, owner = ? WHERE id = ?",
+                       [status, owner, run_id])
+        else:
+            db.execute("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", [status, now_iso(), run_id])
 
 
 def done_keys(db: sqlite_utils.Database, run_id: str) -> set[tuple[str, str, int]]:
@@ -159,7 +160,7 @@ def list_runs(db: sqlite_utils.Database, limit: int | None = None) -> list[dict[
     """Newest first: id, dataset name, version, models, status, created, finished, n results."""
     sql = (
         "SELECT r.id, d.name AS dataset, v.version AS dataset_version, r.models_json, r.prompt_name, r.repeats, "
-        "r.status, r.created_at, r.finished_at, "
+        "r.status, r.owner, r.created_at, r.finished_at, "
         "(SELECT COUNT(*) FROM results x WHERE x.run_id = r.id) AS n_results "
         "FROM runs r JOIN datasets d ON d.id = r.dataset_id JOIN dataset_versions v ON v.id = r.dataset_version_id "
         "ORDER BY r.id DESC"

@@ -3,6 +3,7 @@ an intact database. Each trial is a real `assay run` subprocess killed mid-run."
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -69,6 +70,10 @@ def test_kill_9_at_random_moments_then_resume(tmp_path):
             n = rows(db, "SELECT COUNT(*) FROM results")[0][0]
             counts.append(n)
             assert n < TOTAL
+            if trial == 0:  # the killed run's process is gone: listed as stale, not running
+                listed = subprocess.run([ASSAY, "runs", "--json"], cwd=tmp_path, env=_env(), capture_output=True,
+                                        text=True, timeout=60)
+                assert [r["status"] for r in json.loads(listed.stdout)] == ["stale"]
         assert counts == sorted(counts) and counts[-1] > counts[0]  # progress survives each kill
         final = subprocess.run([ASSAY, "run", "--resume", run_id, "--concurrency", "32"], cwd=tmp_path, env=_env(),
                                capture_output=True, text=True, timeout=120)

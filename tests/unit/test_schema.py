@@ -18,7 +18,7 @@ EXPECTED_COLUMNS = {
     "prompts": ["id", "name", "content_hash", "system", "template", "per_task_json", "created_at"],
     "runs": ["id", "dataset_id", "dataset_version_id", "dataset_hash", "prompt_id", "prompt_name", "config_json",
              "config_hash", "models_json", "repeats", "status", "app_version", "litellm_version", "cost_source",
-             "created_at", "finished_at"],
+             "created_at", "finished_at", "owner"],
     "results": ["id", "run_id", "case_id", "model", "repeat", "status", "output", "finish_reason",
                 "latency_first_ms", "latency_ms", "input_tokens", "output_tokens", "cost_usd", "cost_status",
                 "cached", "attempts", "error_class", "error_message", "request_hash", "created_at"],
@@ -112,5 +112,5 @@ def test_migrations_recorded_once(tmp_path):
     connect(tmp_path / "assay.db").close()
     db = connect(tmp_path / "assay.db")
     names = [r[0] for r in db.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = 'assay'")]
-    assert names[0] == "m001_initial"
+    assert names == ["m001_initial", "m002_run_owner"]
     assert len(names) == len(set(names))
