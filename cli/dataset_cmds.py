@@ -296,7 +296,8 @@ def versions_cmd(ws: Workspace, name: str, as_json: bool) -> None:
 @click.option("--after", type=int, default=-1, help="Show cases after this ORD (from the previous page).")
 @click.option("--task-type")
 @click.option("--difficulty", type=click.Choice(["easy", "medium", "hard"]))
-@click.option("--labeled/--unlabeled", default=None, help="Only cases with (or without) an expected output.")
+@click.option("--labeled/--unlabeled", default=None,
+              help="Only cases with (or without) ground truth: imported, or decided by the label log.")
 @click.option("--search", help="Text in the input, id or expected output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the page as JSON.")
 @pass_ws
@@ -305,19 +306,32 @@ def cases_cmd(
     labeled: bool | None, search: str | None, as_json: bool,
 ) -> None:
     """Page through a dataset's cases in import order."""
-    from core.datasets import page
+    from core.datasets import dataset_id, page
+    from core.ground_truth import derived_labels
     from store.datasets import CaseFilter
 
-    flt = CaseFilter(text=search, task_type=task_type, difficulty=difficulty, labeled=labeled)
-    result = page(ws.db(), dataset, after=after, limit=limit, flt=flt)
+    db = ws.db()
+    # Ground truth as everywhere else: the label log's decisions win over the imported value.
+    truth = derived_labels(db, dataset_id(db, dataset), required=_required_labels(ws))
+    flt = CaseFilter(text=search, task_type=task_type, difficulty=difficulty, labeled=labeled,
+                     labeled_ids=frozenset(truth))
+    result = page(db, dataset, after=after, limit=limit, flt=flt)
+
+    def shown(c: Any) -> dict[str, Any]:
+        case = c.as_case_dict()
+        if c.case_id in truth:
+            case["expected_output"] = truth[c.case_id]
+        return case
+
     if as_json:
         _print_json({
             "dataset": dataset, "next_after": result.next_after,
-            "cases": [{"ord": c.ord, **c.as_case_dict()} for c in result.cases],
+            "cases": [{"ord": c.ord, **shown(c)} for c in result.cases],
         })
     else:
         rows = [[str(c.ord), _safe(c.case_id, 24), _safe(c.task_type, 16), c.difficulty or "-",
-                 "yes" if c.expected is not None else "no", _safe(c.input_text, 60)] for c in result.cases]
+                 "yes" if shown(c)["expected_output"] is not None else "no", _safe(c.input_text, 60)]
+                for c in result.cases]
         if rows:
             click.echo(_table(["ord", "id", "task", "difficulty", "labeled", "input"], rows, "rlllll"))
         else:

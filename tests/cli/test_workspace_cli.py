@@ -36,3 +36,18 @@ def test_app_refuses_an_unknown_dataset_before_opening(tmp_path):
     out = CliRunner().invoke(cli, ["-w", str(tmp_path), "--dataset", "nope"])
     assert out.exit_code == 2
     assert "no dataset named 'nope'" in out.stderr
+
+
+def test_cases_label_filter_counts_labels_from_the_log(tmp_path):
+    db = connect(tmp_path / "assay.db")
+    with write(db):
+        ds = store_ds.create_dataset(db, "d")
+        store_ds.insert_cases(db, ds, [{"id": "a", "input_text": "one"}, {"id": "b", "input_text": "two"},
+                                       {"id": "c", "input_text": "three", "expected_output": "z"}])
+        append_event(db, dataset_id=ds, case_id="a", annotator="ann", kind="label", value="yes")
+    runner = CliRunner()
+    labeled = runner.invoke(cli, ["-w", str(tmp_path), "cases", "d", "--labeled", "--json"])
+    got = {c["id"]: c["expected_output"] for c in json.loads(labeled.stdout)["cases"]}
+    assert got == {"a": "yes", "c": "z"}
+    unlabeled = runner.invoke(cli, ["-w", str(tmp_path), "cases", "d", "--unlabeled", "--json"])
+    assert [c["id"] for c in json.loads(unlabeled.stdout)["cases"]] == ["b"]
