@@ -63,7 +63,8 @@ def _explain(row: dict[str, Any]) -> str:
 def _result_entry(r: dict[str, Any], task_type: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "result_id": r["id"], "case_id": r["case_id"], "model": r["model"], "repeat": r["repeat"],
-        "task_type": task_type, "status": r["status"], "latency_ms": r["latency_ms"], "cached": bool(r["cached"]),
+        "task_type": task_type, "status": r["status"], "latency_ms": r["latency_ms"],
+        "latency_first_ms": r["latency_first_ms"], "cached": bool(r["cached"]),
         "cost_usd": r["cost_usd"], "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"],
         "error_class": r["error_class"], "error_message": r["error_message"],
         "verdict": None, "score": None, "scorers": [], "message": None,
@@ -118,6 +119,9 @@ def summarize(entries: list[dict[str, Any]], judge_rows: Iterable[dict[str, Any]
     scores = [e["score"] for e in entries if e["verdict"] in ("pass", "fail")]
     latencies = sorted(e["latency_ms"] for e in entries
                        if e["status"] == "ok" and not e["cached"] and e["latency_ms"] is not None)
+    # Time to first token exists only for streamed calls ([run] stream = true).
+    firsts = sorted(e["latency_first_ms"] for e in entries
+                    if e["status"] == "ok" and not e["cached"] and e["latency_first_ms"] is not None)
     judge_costs = [r["judge_cost_usd"] for r in judge_rows if r["judge_model"]]
     judge_known = [c for c in judge_costs if c is not None]
     return {
@@ -130,7 +134,10 @@ def summarize(entries: list[dict[str, Any]], judge_rows: Iterable[dict[str, Any]
         "mean_score": math.fsum(scores) / len(scores) if scores else None,
         "latency_p50_ms": percentile(latencies, 50, presorted=True),
         "latency_p95_ms": percentile(latencies, 95, presorted=True),
-        "latency_n": len(latencies), "cached": sum(e["cached"] for e in entries),
+        "latency_n": len(latencies),
+        "first_token_p50_ms": percentile(firsts, 50, presorted=True),
+        "first_token_p95_ms": percentile(firsts, 95, presorted=True),
+        "cached": sum(e["cached"] for e in entries),
         "input_tokens": sum(e["input_tokens"] or 0 for e in entries),
         "output_tokens": sum(e["output_tokens"] or 0 for e in entries),
         **_cost(entries),

@@ -65,7 +65,7 @@ def _p(x: float) -> str:
 
 QUALITY = ["model", "task type", "n", "scored", "passed", "pass rate", "95% CI", "incl. errors", "mean score",
            "errors", "skipped", "scorer err", "unscored"]
-COST = ["model", "task type", "p50 ms", "p95 ms", "tokens in", "tokens out", "cost", "cost/case", "cost/correct",
+COST = ["model", "task type", "p50 ms", "p95 ms", "TTFT p50", "tokens in", "tokens out", "cost", "cost/case", "cost/correct",
         "judge cost"]
 
 
@@ -77,7 +77,8 @@ def _quality_row(model: str, group: str, s: dict[str, Any]) -> list[str]:
 
 def _cost_row(model: str, group: str, s: dict[str, Any]) -> list[str]:
     st = s["cost_status"]
-    return [model, group, _ms(s["latency_p50_ms"]), _ms(s["latency_p95_ms"]), str(s["input_tokens"]),
+    return [model, group, _ms(s["latency_p50_ms"]), _ms(s["latency_p95_ms"]),
+            _ms(s["first_token_p50_ms"]) if s["first_token_p50_ms"] is not None else "-", str(s["input_tokens"]),
             str(s["output_tokens"]), _usd(s["cost_usd"], st), _usd(s["cost_per_case"], st),
             _usd(s["cost_per_correct"], st) if s["passed"] else "-",
             _usd(s["judge_cost_usd"], s["judge_cost_status"]) if s["judge_scores"] else "-"]
@@ -110,7 +111,7 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
          "pass rate = passed / scored (95% Wilson CI); incl. errors = passed / (scored + errors + skipped + scorer "
          "errors)"),
         ("Latency and cost", COST, cost,
-         "latency excludes cached answers; cost counts cached answers at their original price; ≥ = some costs "
+         "latency excludes cached answers; TTFT = time to first token (streamed runs only); cost counts cached answers at their original price; ≥ = some costs "
          "unknown (lower bound)"),
     ]
     for model, by_task in report["field_accuracy"].items():
@@ -198,7 +199,7 @@ def render_markdown(report: dict[str, Any]) -> str:
 CSV_FIELDS = [
     "run_id", "model", "task_type", "n", "ok", "scored", "passed", "failed", "errors", "skipped", "scorer_errors",
     "unscored", "pass_rate", "pass_rate_ci95_low", "pass_rate_ci95_high", "pass_rate_incl_errors", "mean_score",
-    "latency_p50_ms", "latency_p95_ms", "latency_n", "cached", "input_tokens", "output_tokens", "cost_usd",
+    "latency_p50_ms", "latency_p95_ms", "latency_n", "first_token_p50_ms", "first_token_p95_ms", "cached", "input_tokens", "output_tokens", "cost_usd",
     "cost_status", "cost_unknown_results", "cost_per_case", "cost_per_correct", "judge_cost_usd", "judge_cost_status",
 ]
 

@@ -11,7 +11,9 @@ from runner_helpers import TWO, config, make_dataset, rows, run_engine, toml_tex
 import core.serve.app as serve_app
 from core.config import parse_config
 from core.errors import ConfigError, ResumeError
+from core.report import ALL, build_report
 from core.run_plan import conditions
+from store import connect
 
 pytestmark = pytest.mark.usefixtures("clean_srv")
 
@@ -36,6 +38,16 @@ def test_streaming_measures_first_token_and_matches_the_unstreamed_answers(srv, 
         # The server waits half its latency before the first event, then spreads the rest.
         assert first is not None and 100 < first < total - 50, (first, total)
     assert rows(streamed, "SELECT COUNT(*) FROM scores")[0][0] >= 4  # streamed ok rows are scored
+    # The report shows time to first token for the streamed run only.
+    for path, streamed_run in ((plain, False), (streamed, True)):
+        conn = connect(path)
+        (run_id,) = rows(path, "SELECT id FROM runs")[0]
+        overall = build_report(conn, run_id)["summary"]["strong"][ALL]
+        firsts = sorted(f for (f,) in rows(path, "SELECT latency_first_ms FROM results") if f is not None)
+        assert (overall["first_token_p50_ms"] is not None) == streamed_run
+        if streamed_run:
+            assert firsts[0] <= overall["first_token_p50_ms"] <= firsts[-1]
+        conn.close()
 
 
 def test_usage_missing_from_the_stream_leaves_tokens_and_cost_unknown(srv, tmp_path, monkeypatch):
