@@ -7,7 +7,6 @@ inside the command bodies so `assay --help` stays fast and light.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
@@ -17,31 +16,12 @@ from typing import Any, TextIO
 import click
 
 from cli.context import Workspace, echo_err, pass_ws
+from cli.output import print_json, safe, table
+from core.safe_text import safe_text
 
 # Kept here (not imported from core.datasets) so building the CLI imports nothing heavy.
 IMPORT_FORMATS = ("json", "jsonl", "csv", "inspect", "openai-evals")
 FILE_FORMATS = ("json", "jsonl", "csv")
-
-
-def _safe(value: object, max_len: int | None = None) -> str:
-    from core.safe_text import safe_text
-
-    return safe_text(value, max_len=max_len, single_line=True)
-
-
-def _table(headers: list[str], rows: list[list[str]], align: str) -> str:
-    """Plain columns; `align` has one 'l' or 'r' per column. Cells must already be safe."""
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    lines = []
-    for row in [headers, *rows]:
-        cells = [c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(row, widths, align)]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
-
-
-def _print_json(data: Any) -> None:
-    # ensure_ascii keeps every control or BiDi character escaped on a terminal.
-    click.echo(json.dumps(data, indent=2))
 
 
 # --- import -----------------------------------------------------------------------------------
@@ -59,7 +39,7 @@ def _import_promptfoo(ws: Workspace, args: tuple[str, ...], name: str | None, sk
             raise
         raise UsageError("promptfoo import is not available") from None
     for line in run_import(ws, Path(args[1]), name, skip_unsupported):
-        echo_err(_safe(line))
+        echo_err(safe(line))
 
 
 @click.command("import")
@@ -100,14 +80,14 @@ def import_cmd(
     result = import_file(ws.db(), args[0], name, fmt=fmt, mapping=parse_pairs(mapping, FIELDS, "--map"),
                          task_type=task_type, append=append)
     if as_json:
-        _print_json({
+        print_json({
             "dataset": result.dataset, "format": result.format, "imported": result.imported,
             "labeled": result.labeled, "unlabeled": result.unlabeled, "version": result.version,
             "appended": result.appended,
         })
     verb = "appended" if result.appended else "imported"
-    echo_err(f"{verb} {result.imported:,} cases into '{_safe(result.dataset)}' "
-             f"({result.labeled:,} labeled, {result.unlabeled:,} unlabeled) from {_safe(args[0])} "
+    echo_err(f"{verb} {result.imported:,} cases into '{safe(result.dataset)}' "
+             f"({result.labeled:,} labeled, {result.unlabeled:,} unlabeled) from {safe(args[0])} "
              f"as {result.format}; now at version {result.version}")
 
 
@@ -118,12 +98,10 @@ class _TerminalSafe:
     """Export text bound for a terminal goes through safe_text; files and pipes get the raw data."""
 
     def __init__(self, stream: TextIO):
-        from core.safe_text import safe_text
-
-        self._stream, self._safe = stream, safe_text
+        self._stream = stream
 
     def write(self, text: str) -> int:
-        return self._stream.write(self._safe(text))
+        return self._stream.write(safe_text(text))
 
 
 @click.command("export")
@@ -155,19 +133,19 @@ def export_cmd(ws: Workspace, dataset: str, fmt: str | None, version: int | None
         finally:
             tmp.unlink(missing_ok=True)
     which = f"version {version}" if version is not None else "current cases"
-    echo_err(f"exported {n:,} cases of '{_safe(dataset)}' ({which}) as {fmt}" + (f" to {_safe(output)}" if output else ""))
+    echo_err(f"exported {n:,} cases of '{safe(dataset)}' ({which}) as {fmt}" + (f" to {safe(output)}" if output else ""))
 
 
 # --- sample -----------------------------------------------------------------------------------
 
 
 def _coverage_table(plan: Any) -> str:
-    rows = [[_safe(s.stratum, 40), *(f"{v:,}" for v in (s.seen, s.duplicates, s.available, s.quota, s.sampled, s.labeled))]
+    rows = [[safe(s.stratum, 40), *(f"{v:,}" for v in (s.seen, s.duplicates, s.available, s.quota, s.sampled, s.labeled))]
             for s in plan.strata]
     total = [sum(getattr(s, k) for s in plan.strata) for k in ("seen", "duplicates", "available", "quota", "sampled", "labeled")]
     rows.append(["total", *(f"{v:,}" for v in total)])
     headers = [plan.by, "seen", "duplicates", "available", "quota", "sampled", "labeled"]
-    return _table([_safe(h, 40) for h in headers], rows, "lrrrrrr")
+    return table([safe(h, 40) for h in headers], rows, "lrrrrrr")
 
 
 @click.command("sample")
@@ -209,14 +187,14 @@ def sample_cmd(
     if as_json:
         report = plan.report()
         report.update(dataset=None if dry_run else name, version=version["version"] if version else None)
-        _print_json(report)
+        print_json(report)
     if plan.sampled < size:
         echo_err(f"note: only {plan.available:,} distinct inputs were available; sampled {plan.sampled:,} of {size:,}")
     if version is None:
         echo_err(f"dry run: would sample {plan.sampled:,} cases (seed {seed}); nothing written")
     else:
         labeled = sum(s.labeled for s in plan.strata)
-        echo_err(f"sampled {plan.sampled:,} cases into '{_safe(name)}' ({labeled:,} labeled, "
+        echo_err(f"sampled {plan.sampled:,} cases into '{safe(name)}' ({labeled:,} labeled, "
                  f"{plan.sampled - labeled:,} unlabeled; seed {seed}); version {version['version']}")
 
 
@@ -234,17 +212,17 @@ def datasets_group(ctx: click.Context, as_json: bool) -> None:
 
     summaries = dataset_summaries(ctx.find_object(Workspace).db())
     if as_json:
-        _print_json(summaries)
+        print_json(summaries)
         return
     if not summaries:
         echo_err("no datasets yet; import one with `assay import FILE --name NAME`")
         return
     rows = []
     for s in summaries:
-        tasks = ", ".join(f"{_safe(t, 30)} {c['cases']:,} ({c['labeled']:,} labeled)" for t, c in s["task_types"].items())
-        rows.append([_safe(s["name"], 40), f"{s['cases']:,}", f"{s['labeled']:,}", f"{s['unlabeled']:,}",
+        tasks = ", ".join(f"{safe(t, 30)} {c['cases']:,} ({c['labeled']:,} labeled)" for t, c in s["task_types"].items())
+        rows.append([safe(s["name"], 40), f"{s['cases']:,}", f"{s['labeled']:,}", f"{s['unlabeled']:,}",
                      str(s["versions"]), tasks or "-"])
-    click.echo(_table(["name", "cases", "labeled", "unlabeled", "versions", "task types"], rows, "lrrrrl"))
+    click.echo(table(["name", "cases", "labeled", "unlabeled", "versions", "task types"], rows, "lrrrrl"))
 
 
 def _required_labels(ws: Workspace) -> int:
@@ -263,7 +241,7 @@ def snapshot_cmd(ws: Workspace, name: str) -> None:
 
     version, created = take_snapshot(ws.db(), name, required=_required_labels(ws))
     state = "new version" if created else "unchanged, same as version"
-    echo_err(f"'{_safe(name)}': {state} {version['version']} ({version['n_cases']:,} cases, "
+    echo_err(f"'{safe(name)}': {state} {version['version']} ({version['n_cases']:,} cases, "
              f"{version['n_labeled']:,} labeled)")
 
 
@@ -277,12 +255,12 @@ def versions_cmd(ws: Workspace, name: str, as_json: bool) -> None:
 
     rows = versions(ws.db(), name)
     if as_json:
-        _print_json([v.model_dump() for v in rows])
+        print_json([v.model_dump() for v in rows])
         return
-    click.echo(_table(
+    click.echo(table(
         ["version", "created", "cases", "labeled", "reason", "hash"],
         [[str(v.version), v.created_at[:19].replace("T", " "), f"{v.n_cases:,}", f"{v.n_labeled:,}",
-          _safe(v.reason, 30), v.content_hash[:12]] for v in rows],
+          safe(v.reason, 30), v.content_hash[:12]] for v in rows],
         "rlrrll",
     ))
 
@@ -324,16 +302,16 @@ def cases_cmd(
         return case
 
     if as_json:
-        _print_json({
+        print_json({
             "dataset": dataset, "next_after": result.next_after,
             "cases": [{"ord": c.ord, **shown(c)} for c in result.cases],
         })
     else:
-        rows = [[str(c.ord), _safe(c.case_id, 24), _safe(c.task_type, 16), c.difficulty or "-",
-                 "yes" if shown(c)["expected_output"] is not None else "no", _safe(c.input_text, 60)]
+        rows = [[str(c.ord), safe(c.case_id, 24), safe(c.task_type, 16), c.difficulty or "-",
+                 "yes" if shown(c)["expected_output"] is not None else "no", safe(c.input_text, 60)]
                 for c in result.cases]
         if rows:
-            click.echo(_table(["ord", "id", "task", "difficulty", "labeled", "input"], rows, "rlllll"))
+            click.echo(table(["ord", "id", "task", "difficulty", "labeled", "input"], rows, "rlllll"))
         else:
             echo_err("no cases match")
     if result.next_after is not None:
@@ -344,7 +322,7 @@ def cases_cmd(
                 argv += [opt, str(value)]
         if labeled is not None:
             argv.append("--labeled" if labeled else "--unlabeled")
-        echo_err("next page: " + _safe(shlex.join([*argv, "--after", str(result.next_after)])))
+        echo_err("next page: " + safe(shlex.join([*argv, "--after", str(result.next_after)])))
 
 
 def register(cli: click.Group) -> None:

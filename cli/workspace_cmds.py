@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from cli.context import Workspace, pass_ws
+from cli.context import Workspace, echo_err, pass_ws
+from cli.output import safe
 
 
 def register(cli: click.Group) -> None:
@@ -14,6 +15,5 @@ def register(cli: click.Group) -> None:
         """Create assay.toml (commented starter) and the database in the workspace."""
         from core.workspace_init import init_workspace
 
-        created = init_workspace(ws.root, ws.db_path)
-        for line in created:
-            click.echo(line, err=True)
+        for line in init_workspace(ws.root, ws.db_path):
+            echo_err(safe(line))  # the lines name paths the user chose
