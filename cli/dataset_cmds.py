@@ -17,12 +17,8 @@ import click
 
 from cli.context import Workspace, echo_err, pass_ws
 from cli.output import print_json, safe, table
+from core.formats import EXTENSIONS, FILE_FORMATS, IMPORT_FORMATS, LOG_FORMATS
 from core.safe_text import safe_text
-
-# Kept here (not imported from core.datasets) so building the CLI imports nothing heavy.
-IMPORT_FORMATS = ("json", "jsonl", "csv", "inspect", "openai-evals")
-FILE_FORMATS = ("json", "jsonl", "csv")
-
 
 # --- import -----------------------------------------------------------------------------------
 
@@ -113,7 +109,7 @@ class _TerminalSafe:
 @pass_ws
 def export_cmd(ws: Workspace, dataset: str, fmt: str | None, version: int | None, output: str | None) -> None:
     """Export a dataset (its current cases and ground truth, or a version) as JSON, JSONL or CSV."""
-    from core.datasets import EXTENSIONS, export_dataset
+    from core.datasets import export_dataset
 
     fmt = fmt or EXTENSIONS.get(Path(output or "").suffix.lower()) or "jsonl"
     required = _required_labels(ws)
@@ -157,7 +153,7 @@ def _coverage_table(plan: Any) -> str:
 @click.option("--proportional", is_flag=True, help="Quotas proportional to each stratum (default: equal).")
 @click.option("--field", "field_map", metavar="FIELD=NAME,...",
               help="Log keys for request_id, prompt, verified_output, task_type, difficulty, timestamp.")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), help="Log format (default: from the extension).")
+@click.option("--format", "fmt", type=click.Choice(LOG_FORMATS), help="Log format (default: from the extension).")
 @click.option("--dry-run", is_flag=True, help="Print the coverage, write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the coverage report as JSON.")
 @pass_ws

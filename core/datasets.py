@@ -29,16 +29,13 @@ from pydantic import ValidationError
 
 from core import formats
 from core.errors import InputError, NotFoundError, UsageError
+from core.formats import EXTENSIONS, FILE_FORMATS, IMPORT_FORMATS, SAMPLE_FLAVOURS
 from core.hashing import case_id_for
 from core.models import DatasetVersion, EvalCase, describe_validation_error
 from store import datasets as store_ds
 from store.db import write
 
 FIELDS = ("id", "input_text", "expected_output", "task_type", "difficulty", "metadata", "tags", "excluded")
-FILE_FORMATS = ("json", "jsonl", "csv")
-SAMPLE_FLAVOURS = ("inspect", "openai-evals")
-IMPORT_FORMATS = FILE_FORMATS + SAMPLE_FLAVOURS
-EXTENSIONS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 CSV_COLUMNS = ("id", "input_text", "expected_output", "task_type", "difficulty", "tags", "metadata", "excluded")
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 

@@ -17,6 +17,13 @@ from typing import Any, BinaryIO
 
 from core.errors import InputError
 
+# Format names live here (not in core.datasets) so the CLI can offer them without importing pydantic.
+FILE_FORMATS = ("json", "jsonl", "csv")
+SAMPLE_FLAVOURS = ("inspect", "openai-evals")
+IMPORT_FORMATS = FILE_FORMATS + SAMPLE_FLAVOURS
+LOG_FORMATS = ("jsonl", "csv")
+EXTENSIONS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+
 BOM = b"\xef\xbb\xbf"
 CHUNK_SIZE = 1 << 16
 # A quoted CSV field longer than this is almost surely an unbalanced quote swallowing the file.

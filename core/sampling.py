@@ -25,12 +25,12 @@ import sqlite_utils
 from core import formats
 from core.datasets import check_name, open_input, parse_pairs, source_names, to_case
 from core.errors import InputError, UsageError
+from core.formats import LOG_FORMATS
 from core.hashing import canonical_json
 from store import datasets as store_ds
 from store.db import write
 
 LOG_FIELDS = ("request_id", "prompt", "verified_output", "task_type", "difficulty", "timestamp")
-LOG_FORMATS = ("jsonl", "csv")
 NONE_STRATUM = "(none)"
 # Our case fields named as the log names them, for messages.
 _CASE_TO_LOG = {"input_text": "prompt", "expected_output": "verified_output", "id": "request_id"}
@@ -93,10 +93,10 @@ def normalise(text: str) -> str:
 
 def _log_format(path: Path, fmt: str | None) -> str:
     if fmt is None:
-        fmt = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}.get(path.suffix.lower())
-        if fmt is None:
+        fmt = formats.EXTENSIONS.get(path.suffix.lower())
+        if fmt not in LOG_FORMATS:
             raise UsageError(f"cannot tell the format of {path.name!r} from its extension; pass --format jsonl|csv")
-    if fmt not in LOG_FORMATS:
+    elif fmt not in LOG_FORMATS:
         raise UsageError(f"logs are read as {' or '.join(LOG_FORMATS)}, not {fmt!r}")
     return fmt
 
