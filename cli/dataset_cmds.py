@@ -204,9 +204,11 @@ def datasets_group(ctx: click.Context, as_json: bool) -> None:
     """List datasets with their counts; `snapshot` and `versions` manage versions."""
     if ctx.invoked_subcommand is not None:
         return
-    from store.datasets import dataset_summaries
+    from core.labeling import summaries_with_labels
 
-    summaries = dataset_summaries(ctx.find_object(Workspace).db())
+    ws = ctx.find_object(Workspace)
+    # Labeled as everywhere else: ground truth decided by the label log counts, not only imported values.
+    summaries = summaries_with_labels(ws.db(), _required_labels(ws))
     if as_json:
         print_json(summaries)
         return

@@ -51,3 +51,20 @@ def test_cases_label_filter_counts_labels_from_the_log(tmp_path):
     assert got == {"a": "yes", "c": "z"}
     unlabeled = runner.invoke(cli, ["-w", str(tmp_path), "cases", "d", "--unlabeled", "--json"])
     assert [c["id"] for c in json.loads(unlabeled.stdout)["cases"]] == ["b"]
+
+
+def test_datasets_list_counts_ground_truth_from_the_label_log(tmp_path):
+    (tmp_path / "assay.toml").write_text("[labeling]\nrequired_labels = 2\n", encoding="utf-8")
+    db = connect(tmp_path / "assay.db")
+    with write(db):
+        ds = store_ds.create_dataset(db, "d")
+        store_ds.insert_cases(db, ds, [{"id": "a", "input_text": "one"}, {"id": "b", "input_text": "two"},
+                                       {"id": "c", "input_text": "three", "expected_output": "x"}])
+        append_event(db, dataset_id=ds, case_id="a", annotator="ann", kind="label", value="yes")
+        for who in ("ann", "bob"):
+            append_event(db, dataset_id=ds, case_id="b", annotator=who, kind="label", value="no")
+    out = CliRunner().invoke(cli, ["-w", str(tmp_path), "datasets", "--json"])
+    assert out.exit_code == 0, out.output
+    (summary,) = json.loads(out.stdout)
+    assert (summary["labeled"], summary["unlabeled"], summary["imported_labeled"]) == (2, 1, 1)
+    assert summary["task_types"]["generation"] == {"cases": 3, "labeled": 2, "unlabeled": 1}
