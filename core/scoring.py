@@ -16,7 +16,10 @@ Results with status error or skipped are not scored.
 Scorers run in daemon threads with a timeout (`timeout_s` per scorer; default 30 s, 600 s for
 scorers that call the judge). A scorer that raises or times out is recorded as an error verdict
 and the run goes on; a timed-out thread cannot be killed, it is abandoned (daemon threads do not
-hold up exit). The judge is injected into the pure scorers as a synchronous function that hands
+hold up exit). The exception: a scorer marked `inline` (pure, cost linear in the output: exact,
+classification, extraction, assertion sets of plain checks) without its own `timeout_s` runs
+on the loop thread for outputs up to INLINE_MAX_CHARS, as a thread per result costs ~30x the
+scoring itself. The judge is injected into the pure scorers as a synchronous function that hands
 the call back to the event loop, where a `core.llm.ModelClient` makes it: same litellm path,
 response cache and cost computation as the candidates.
 """
@@ -44,6 +47,9 @@ from store.db import write
 
 DEFAULT_TIMEOUT_S = 30.0
 JUDGE_TIMEOUT_S = 600.0
+# Longest output an inline scorer scores on the loop thread; the JSON search's worst case (text
+# full of unbalanced braces) is ~30 ms at this size, a typical output takes microseconds.
+INLINE_MAX_CHARS = 8_000
 CASE_ASSERT = "case-assert"
 
 AsyncJudge = Callable[[str], Awaitable[JudgeReply]]
@@ -165,6 +171,8 @@ class ScoringSession:
         return plan
 
     async def _run(self, scorer: Scorer, output: str, case: Mapping[str, Any], ctx: ScoreContext) -> Verdict:
+        if scorer.inline and scorer.timeout_s is None and len(output) <= INLINE_MAX_CHARS:
+            return run_scorer(scorer, output, case, ctx)
         timeout = scorer.timeout_s or (JUDGE_TIMEOUT_S if scorer.uses_judge else DEFAULT_TIMEOUT_S)
         try:
             return await asyncio.wait_for(_in_daemon_thread(lambda: run_scorer(scorer, output, case, ctx)), timeout)

@@ -48,6 +48,11 @@ from scorers.llm_rubric import check_rubric, grade
 from scorers.normalize import norm_text, numbers_equal, parse_number
 
 SPEC_KEYS = {"type", "value", "threshold", "weight", "metric", "tolerance"}
+# Types whose cost is linear in the output (see Scorer.inline). Not here: regex and JSON Schemas
+# (a pattern from a dataset can backtrack for ever), levenshtein (its band comes from the
+# threshold), similar (quadratic), llm-rubric (a model call).
+_INLINE_TYPES = frozenset({"equals", "contains", "icontains", "contains-any", "contains-all", "icontains-any",
+                           "icontains-all", "starts-with", "numeric", "latency", "cost"})
 _NUMBER_IN_TEXT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
 
 
@@ -361,6 +366,8 @@ class AssertionSet(Scorer):
             raise ScorerConfigError(str(exc), "threshold") from None
         self.name = name
         self.uses_judge = any(a.type == "llm-rubric" for a in self.asserts)
+        self.inline = all(a.type in _INLINE_TYPES or (a.type in ("is-json", "contains-json") and a.checker is None)
+                          for a in self.asserts)
 
     def __call__(self, output: str, case: Mapping[str, Any], ctx: ScoreContext) -> ScoreResult:
         rows, usages = [], []

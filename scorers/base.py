@@ -119,6 +119,10 @@ class Scorer(ABC):
     needs_expected: bool = True  # unlabeled cases are not scored by this scorer
     uses_judge: bool = False
     timeout_s: float | None = None  # None = the caller's default
+    # True when the scorer is pure and its cost is bounded by the output's length (no user code,
+    # no judge, no regex or schema from the data): the caller may run it on its own thread,
+    # without the timeout a worker thread buys, for outputs that are not huge.
+    inline: bool = False
 
     @abstractmethod
     def __call__(self, output: str, case: Mapping[str, Any], ctx: ScoreContext) -> ScoreResult: ...

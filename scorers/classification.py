@@ -34,6 +34,7 @@ def parse_label(output: str) -> str:
 
 class ClassificationScorer(Scorer):
     name = "classification"
+    inline = True
 
     def __call__(self, output: str, case: Mapping[str, Any], ctx: ScoreContext) -> ScoreResult:
         expected = case.get("expected_output")

@@ -30,6 +30,7 @@ def _as_object(expected: Any) -> dict[str, Any] | None:
 
 class ExactScorer(Scorer):
     name = "exact"
+    inline = True
 
     def __call__(self, output: str, case: Mapping[str, Any], ctx: ScoreContext) -> ScoreResult:
         expected = case.get("expected_output")

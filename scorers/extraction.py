@@ -70,6 +70,7 @@ def _tolerance(value: Any, key: str) -> float:
 
 class ExtractionScorer(Scorer):
     name = "extraction"
+    inline = True
 
     def __init__(self, fields: list[str] | None = None, threshold: float = DEFAULT_THRESHOLD,
                  normalize: Any = None, tolerance: Any = None):

@@ -132,6 +132,28 @@ def test_raising_and_hanging_scorers_are_errors_and_the_run_goes_on(ws):
     assert score(db, {}, run, "q1", "Paris")["passed"] is True
 
 
+def test_pure_scorers_run_inline_and_the_rest_in_a_thread(ws, monkeypatch):
+    import core.scoring
+    from scorers.assertions import AssertionSet
+
+    threaded = []
+    real = core.scoring._in_daemon_thread
+    monkeypatch.setattr(core.scoring, "_in_daemon_thread", lambda fn: threaded.append(fn) or real(fn))
+    _, db, run = ws
+    assert score(db, CFG, run, "x1", '{"total": 10, "who": "Ann"}')["passed"] is True
+    assert score(db, CFG, run, "k1", "billing")["passed"] is True
+    assert score(db, CFG, run, "a1", "hi there")["passed"] is True  # icontains / not-contains
+    assert threaded == []
+    # An output past INLINE_MAX_CHARS, an assertion with a regex from the data, and an explicit
+    # timeout_s all go to the worker thread.
+    assert score(db, CFG, run, "q1", "x" * (core.scoring.INLINE_MAX_CHARS + 1))["passed"] is False
+    assert score(db, {"scorers": {"qa": {"type": "exact", "timeout_s": 5}}}, run, "q1", "Paris")["passed"] is True
+    assert len(threaded) == 2
+    assert not AssertionSet([{"type": "regex", "value": "a+"}]).inline
+    assert not AssertionSet([{"type": "is-json", "value": {"type": "object"}}]).inline
+    assert AssertionSet([{"type": "is-json"}, {"type": "not-icontains-any", "value": ["x"]}]).inline
+
+
 def test_configured_assertions_and_multiple_rows(ws):
     _, db, run = ws
     cfg = {"scorers": {"qa": {"assert": [{"type": "contains", "value": "Paris"}], "threshold": 0.5}}}
