@@ -7,25 +7,12 @@ fenced or embedded) is compared with it as canonical JSON (sorted keys, exact va
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from scorers.base import ScoreContext, Scorer, ScoreResult
-from scorers.jsontext import find_json_object
+from scorers.jsontext import as_object, find_json_object
 from scorers.normalize import canonical_json, norm_text
-
-
-def _as_object(expected: Any) -> dict[str, Any] | None:
-    if isinstance(expected, dict):
-        return expected
-    if isinstance(expected, str) and expected.lstrip().startswith("{"):
-        try:
-            value = json.loads(expected)
-        except ValueError:
-            return None
-        return value if isinstance(value, dict) else None
-    return None
 
 
 class ExactScorer(Scorer):
@@ -34,7 +21,7 @@ class ExactScorer(Scorer):
 
     def __call__(self, output: str, case: Mapping[str, Any], ctx: ScoreContext) -> ScoreResult:
         expected = case.get("expected_output")
-        obj = _as_object(expected)
+        obj = as_object(expected)
         if obj is not None:
             found = find_json_object(output)
             if found is None:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scorers.base import ScoreContext, Scorer, ScoreResult, ScorerConfigError, ScorerError, check_unit
-from scorers.jsontext import find_json_object
+from scorers.jsontext import as_object, find_json_object
 from scorers.normalize import KINDS, MISSING, get_path, parse_path, values_equal
 
 DEFAULT_THRESHOLD = 0.85
@@ -38,13 +38,8 @@ def _shown(value: Any) -> Any:
 
 
 def expected_object(case: Mapping[str, Any]) -> dict[str, Any]:
-    expected = case.get("expected_output")
-    if isinstance(expected, str):
-        try:
-            expected = json.loads(expected)
-        except ValueError:
-            pass
-    if not isinstance(expected, dict):
+    expected = as_object(case.get("expected_output"))
+    if expected is None:
         raise ScorerError("expected output is not a JSON object, so it cannot be compared field by field")
     return expected
 

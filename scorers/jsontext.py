@@ -62,6 +62,18 @@ def iter_embedded(text: str, open_ch: str = "{", close_ch: str = "}") -> Iterato
         pos = start + 1
 
 
+def as_object(value: Any) -> dict[str, Any] | None:
+    """`value` itself when it is a dict, the object a string holds when it is exactly one JSON
+    object (surrounding whitespace allowed), else None. For expected outputs and labels, which
+    are stored either way; model output goes through find_json_object."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        ok, parsed = _loads(value)
+        return parsed if ok and isinstance(parsed, dict) else None
+    return None
+
+
 def find_json_object(text: str) -> tuple[dict[str, Any], str] | None:
     """The first JSON object in `text` and how it was found ("bare", "fenced", "embedded")."""
     ok, value = _loads(text.strip())
