@@ -57,10 +57,6 @@ class EvalCase(_Model):
     def labeled(self) -> bool:
         return self.expected_output is not None
 
-    def snapshot_data(self) -> dict[str, Any]:
-        """What a dataset version freezes for this case (its content and ground truth)."""
-        return self.model_dump(mode="json")
-
 
 class Dataset(_Model):
     id: int

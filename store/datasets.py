@@ -91,11 +91,6 @@ def create_dataset(db: sqlite_utils.Database, name: str, description: str = "") 
     return cur.lastrowid
 
 
-def delete_dataset(db: sqlite_utils.Database, ds_id: int) -> None:
-    """Caller holds a write transaction. Refused by foreign keys if runs point at it."""
-    db.execute("DELETE FROM datasets WHERE id = ?", [ds_id])
-
-
 def next_ord(db: sqlite_utils.Database, ds_id: int) -> int:
     row = db.execute("SELECT COALESCE(MAX(ord), -1) + 1 FROM cases WHERE dataset_id = ?", [ds_id]).fetchone()
     return row[0]
@@ -201,14 +196,13 @@ def _filter_sql(f: CaseFilter) -> tuple[str, list[Any]]:
     if f.difficulty:
         clauses.append("difficulty = ?")
         params.append(f.difficulty)
-    if f.labeled is True:
-        clauses.append("expected_json IS NOT NULL")
-    elif f.labeled is False:
-        clauses.append("expected_json IS NULL")
-    if f.labeled is not None and f.labeled_ids:
-        clauses[-1] = (f"({clauses[-1]} OR case_id IN (SELECT value FROM json_each(?)))" if f.labeled
-                       else f"({clauses[-1]} AND case_id NOT IN (SELECT value FROM json_each(?)))")
-        params.append(json.dumps(sorted(f.labeled_ids)))
+    if f.labeled is not None:
+        if not f.labeled_ids:
+            clauses.append("expected_json IS NOT NULL" if f.labeled else "expected_json IS NULL")
+        else:
+            clauses.append("(expected_json IS NOT NULL OR case_id IN (SELECT value FROM json_each(?)))" if f.labeled
+                           else "(expected_json IS NULL AND case_id NOT IN (SELECT value FROM json_each(?)))")
+            params.append(json.dumps(sorted(f.labeled_ids)))
     if f.only_ids is not None:
         clauses.append("case_id IN (SELECT value FROM json_each(?))")
         params.append(json.dumps(sorted(f.only_ids)))

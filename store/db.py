@@ -53,11 +53,6 @@ def connect(path: str | os.PathLike[str], *, migrate: bool = True) -> sqlite_uti
     return db
 
 
-def open_workspace_db(path: str | os.PathLike[str]) -> sqlite_utils.Database:
-    """Alias kept for readability at call sites that open the user's workspace."""
-    return connect(path)
-
-
 @contextlib.contextmanager
 def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """A write transaction that holds the write lock from its first statement."""

@@ -28,9 +28,9 @@ def append_event(
 
 
 def _decode(r: tuple) -> dict[str, Any]:
-    keys = _COLS.split(", ")
-    d = dict(zip(keys, r))
-    d["value"] = None if d.pop("value_json") is None else json.loads(r[5])
+    d = dict(zip(_COLS.split(", "), r))
+    raw = d.pop("value_json")
+    d["value"] = None if raw is None else json.loads(raw)
     return d
 
 
