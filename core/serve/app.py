@@ -115,6 +115,8 @@ class App:
             if unknown:
                 raise ValueError(f"unknown option(s) {sorted(unknown)} (allowed: {', '.join(HTTP_OPTIONS)})")
             return _json(200, self.state.configure(**options))
+        except RecursionError:
+            return _error(400, "The JSON body is nested too deeply.")
         except ValueError as exc:  # json.JSONDecodeError is a ValueError
             return _error(400, str(exc))
 
@@ -123,7 +125,7 @@ class App:
     def _chat(self, req: Request, arrived: float) -> Reply:
         try:
             payload = json.loads(req.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             return _error(400, "We could not parse the JSON body of your request. (HINT: This likely means you "
                                "aren't using your HTTP library correctly.)")
         problem = _invalid(payload)
@@ -194,6 +196,8 @@ def _invalid(payload: Any) -> str | None:
     messages = payload.get("messages")
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
         return "'messages' must be a non-empty array of message objects."
+    if payload.get("stream_options") is not None and not isinstance(payload["stream_options"], dict):
+        return "Invalid 'stream_options': expected an object."
     for key in ("max_tokens", "max_completion_tokens"):
         value = payload.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):

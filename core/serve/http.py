@@ -12,8 +12,10 @@ import contextlib
 import logging
 import socket
 import struct
+import traceback
 from collections.abc import Callable
 
+from core.safe_text import safe_text
 from core.serve.app import CHAT_PATHS, App, Reply, Request
 from core.serve.faults import error_body
 from core.serve.state import ServerState
@@ -71,8 +73,11 @@ class HttpServer:
             pass  # close() cancelled us; ending quietly keeps asyncio from logging the cancellation
         except _BadRequest as exc:
             await _send_error(writer, exc.status, str(exc))
-        except Exception:
-            log.exception("demo server: request failed")
+        except asyncio.LimitOverrunError:  # a chunk-size or trailer line of a chunked body (the head is a 431)
+            await _send_error(writer, 400, "malformed chunked body: line too long")
+        except Exception as exc:
+            # The exception text may quote the request: through safe_text before the terminal.
+            log.error("demo server: request failed\n%s", safe_text("".join(traceback.format_exception(exc))))
             await _send_error(writer, 500, "internal error in the demo server")
         finally:
             self._conns.pop(task, None)
@@ -181,7 +186,7 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> b
     length = headers.get("content-length")
     if length is None:
         return b""
-    if not length.isdigit():
+    if not (length.isascii() and length.isdigit()):  # str.isdigit() also accepts "²"
         raise _BadRequest(400, "bad Content-Length")
     if int(length) > MAX_BODY:
         raise _BadRequest(413, "request body too large")

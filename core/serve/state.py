@@ -18,6 +18,9 @@ from core.serve.demo_models import MODELS
 from core.serve.faults import FaultPicker, FaultRule
 
 RPM_WINDOW_S = 60.0
+# Arrival times kept for the stats (overall and per model): the most recent ones only, so a
+# server left running for hours keeps a bounded memory and a bounded /_assay/stats body.
+ARRIVALS_KEPT = 20_000
 # Options settable over HTTP (POST /_assay/config); api_key only through Python or the CLI.
 HTTP_OPTIONS = ("latency_ms", "latency_jitter_ms", "latency_scale", "rpm_limit", "faults", "seed")
 OPTIONS = (*HTTP_OPTIONS, "api_key")
@@ -33,8 +36,8 @@ class Admission:
 
 
 def _number(name: str, value: Any, *, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum or math.isnan(value):
-        raise ValueError(f"{name} must be a number >= {minimum:g}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < minimum:
+        raise ValueError(f"{name} must be a finite number >= {minimum:g}, got {value!r}")
     return float(value)
 
 
@@ -140,7 +143,10 @@ class ServerState:
         now = time.monotonic()
         with self._lock:
             self._by_model[model] += 1
-            self._arrivals_by_model.setdefault(model, []).append(arrived)
+            by_model = self._arrivals_by_model.get(model)
+            if by_model is None:
+                by_model = self._arrivals_by_model[model] = deque(maxlen=ARRIVALS_KEPT)
+            by_model.append(arrived)
             if self.rpm_limit is not None:
                 while self._window and self._window[0] <= now - RPM_WINDOW_S:
                     self._window.popleft()
@@ -173,8 +179,8 @@ class ServerState:
         self._by_model: Counter[str] = Counter()
         self._by_status: Counter[str] = Counter()
         self._faults: Counter[str] = Counter()
-        self._arrivals: list[float] = []
-        self._arrivals_by_model: dict[str, list[float]] = {}
+        self._arrivals: deque[float] = deque(maxlen=ARRIVALS_KEPT)
+        self._arrivals_by_model: dict[str, deque[float]] = {}
 
     def reset_stats(self) -> None:
         """Zero the statistics and the rpm window (options and fault rules are kept)."""
@@ -190,7 +196,7 @@ class ServerState:
         in_flight / max_in_flight (headers read until the response is handed to the socket),
         connections (TCP connections accepted, any path), prompt_tokens / completion_tokens,
         arrivals (every request) and arrivals_by_model (those naming a demo model): time.monotonic()
-        when the headers were read.
+        when the headers were read, oldest first, the most recent ARRIVALS_KEPT of each.
         """
         with self._lock:
             return {

@@ -316,3 +316,47 @@ def test_control_endpoints_over_http(srv, client):
     assert httpx.post(root + "/_assay/config", json={"faults": [{"kind": "nope"}]}).status_code == 400
     assert httpx.post(root + "/_assay/config", json={"api_key": "x"}).status_code == 400
     assert httpx.get(root + "/_assay/config").json()["latency_ms"] == 5  # the failed calls changed nothing
+
+
+# --- hostile input --------------------------------------------------------------------------------
+
+
+def _raw_request(port: int, head: bytes, body: bytes = b"") -> int:
+    """The status of a hand-written request."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(head + body)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return int(data.split(b" ", 2)[1])
+
+
+def test_hostile_requests_are_400_not_500(srv, client):
+    nested = b"[" * 100_000
+    r = client.post("/chat/completions", content=nested, headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert httpx.post(srv.base_url.removesuffix("/v1") + "/_assay/config", content=nested).status_code == 400
+    assert client.post("/chat/completions", json=chat(stream=True, stream_options="yes")).status_code == 400
+    # "²" passes str.isdigit() but is no Content-Length.
+    head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: ²\r\n\r\n".encode("latin-1")
+    assert _raw_request(srv.port, head) == 400
+    head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    assert _raw_request(srv.port, head, b"1" * 100_000) == 400  # a chunk-size line without end
+    assert srv.stats()["by_status"].get("500") is None
+
+
+def test_latency_must_be_finite(srv):
+    with pytest.raises(ValueError):
+        srv.configure(latency_ms=float("inf"))
+
+
+def test_arrivals_are_bounded_for_long_runs():
+    from core.serve.state import ARRIVALS_KEPT, ServerState
+
+    state = ServerState()
+    for _ in range(ARRIVALS_KEPT + 10):
+        state.admit("demo-fast", state.enter(), "")
+    stats = state.stats()
+    assert stats["requests"] == ARRIVALS_KEPT + 10
+    assert len(stats["arrivals"]) == len(stats["arrivals_by_model"]["demo-fast"]) == ARRIVALS_KEPT
+    assert stats["arrivals"] == sorted(stats["arrivals"])
