@@ -109,3 +109,13 @@ def test_rebuild_rules(tmp_path):
     with pytest.raises(UsageError):
         build_demo_workspace(other, API_BASE)
     assert (other / "assay.toml").read_text() == "[run]\n"
+
+
+def test_a_folder_that_is_not_a_demo_workspace_is_never_touched(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("mine")  # no assay.toml at all
+    for fresh in (True, False):
+        with pytest.raises(UsageError, match="refusing to touch it"):
+            build_demo_workspace(project, API_BASE, fresh=fresh)
+    assert [p.name for p in project.iterdir()] == ["notes.txt"]
