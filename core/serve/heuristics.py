@@ -16,14 +16,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from scorers.normalize import parse_date
+
 _LABELS_RE = re.compile(r"(?:labels?|categories|one of)\b[^:\n]*:\s*([^\n]+)", re.IGNORECASE)
 _FIELDS_RE = re.compile(r"\bfields?\b[^:\n]*:\s*([^\n]+)", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"\.(?:\s|$)")
 _LABEL_ITEM = re.compile(r"^[A-Za-z][\w-]*(?: [\w-]+){0,2}$")
 _FIELD_ITEM = re.compile(r"\s*[`\"']?([A-Za-z_][\w.\[\]]*)")
 
-_MONTHS = {m: i for i, m in enumerate(
-    ("january february march april may june july august september october november december").split(), 1)}
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _MDY_DATE = re.compile(r"\b([A-Z][a-z]+) (\d{1,2}),? (\d{4})\b")
 _DMY_DATE = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)? (?:of )?([A-Z][a-z]+),? (\d{4})\b")
@@ -77,12 +77,10 @@ def pick_label(labels: list[str], text: str) -> str:
 
 
 def _date(text: str) -> str | None:
-    if m := _ISO_DATE.search(text):
-        return m.group(0)
-    if (m := _MDY_DATE.search(text)) and m.group(1).lower() in _MONTHS:
-        return f"{m.group(3)}-{_MONTHS[m.group(1).lower()]:02d}-{int(m.group(2)):02d}"
-    if (m := _DMY_DATE.search(text)) and m.group(2).lower() in _MONTHS:
-        return f"{m.group(3)}-{_MONTHS[m.group(2).lower()]:02d}-{int(m.group(1)):02d}"
+    """The first date the text states, as YYYY-MM-DD (the scorers' own date reading)."""
+    for pattern in (_ISO_DATE, _MDY_DATE, _DMY_DATE):
+        if (m := pattern.search(text)) and (iso := parse_date(m.group(0))):
+            return iso
     return None
 
 
