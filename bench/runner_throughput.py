@@ -208,8 +208,10 @@ def main() -> None:
         print(f"  ideal {ideal:.2f} s | bare litellm {b:.2f} s ({calls / b:.0f} calls/s) | "
               f"assay {a:.2f} s ({calls / a:.0f} calls/s) | assay/bare {a / b:.2f}x (target <= 1.25x)")
         if STREAM:
-            print(f"  time to first token (assay, last round): p50 {firsts[len(firsts) // 2]:.1f} ms, "
-                  f"p95 {firsts[int(len(firsts) * 0.95) - 1]:.1f} ms over {len(firsts)} calls")
+            from core.stats import percentile  # the p50/p95 `assay report` shows
+
+            print(f"  time to first token (assay, last round): p50 {percentile(firsts, 50, presorted=True):.1f} ms, "
+                  f"p95 {percentile(firsts, 95, presorted=True):.1f} ms over {len(firsts)} calls")
 
         if not args.skip_pacing:
             control(root, "/_assay/config", {"rpm_limit": RPM})
