@@ -25,8 +25,6 @@ from core.hashing import canonical_json
 from store.labels import iter_events
 
 STANCE_KINDS = ("label", "flag", "skip")
-# Kinds an annotator can take back with undo.
-DECISION_KINDS = ("label", "flag", "skip", "adjudicate")
 
 
 @dataclass
@@ -46,6 +44,16 @@ class CaseLabels:
     @property
     def needs_adjudication(self) -> bool:
         return self.adjudication is None and (bool(self.flags) or self.disagree)
+
+    def stance(self, annotator: str) -> tuple[str, Any] | None:
+        """This annotator's current stance: ("label", value), ("flag", note), ("skip", None) or None."""
+        if annotator in self.labels:
+            return "label", self.labels[annotator]
+        if annotator in self.flags:
+            return "flag", self.flags[annotator]
+        if annotator in self.skips:
+            return "skip", None
+        return None
 
     def decided(self, required: int) -> tuple[bool, Any]:
         """(True, value) when the log decides this case's ground truth."""
@@ -91,11 +99,16 @@ def current_labels(events: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]
     return {cid: dict(s.labels) for cid, s in case_states(events).items() if s.labels}
 
 
-def derived_labels(db: sqlite_utils.Database, dataset_id: int, *, required: int = 1) -> dict[str, Any]:
-    """case_id -> ground-truth value for every case the label log decides."""
+def decided_values(states: dict[str, CaseLabels], required: int) -> dict[str, Any]:
+    """case_id -> ground-truth value for every case whose derived state decides it."""
     out: dict[str, Any] = {}
-    for case_id, state in case_states(iter_events(db, dataset_id)).items():
+    for case_id, state in states.items():
         decided, value = state.decided(required)
         if decided:
             out[case_id] = value
     return out
+
+
+def derived_labels(db: sqlite_utils.Database, dataset_id: int, *, required: int = 1) -> dict[str, Any]:
+    """case_id -> ground-truth value for every case the label log decides."""
+    return decided_values(case_states(iter_events(db, dataset_id)), required)

@@ -23,8 +23,9 @@ from typing import Any, Literal
 
 import sqlite_utils
 
+from core.agreement import agreement_report
 from core.config import TaskConfig, WorkspaceConfig
-from core.ground_truth import CaseLabels, case_states
+from core.ground_truth import STANCE_KINDS, CaseLabels, case_states, decided_values
 from core.models import LabelEvent
 from store import datasets as store_ds
 from store.datasets import CaseRow
@@ -151,7 +152,7 @@ def needs_label(state: CaseLabels | None, annotator: str, required: int) -> bool
     """Does a case (not excluded, without imported expected output) still need this annotator?"""
     if state is None:
         return True
-    if annotator in state.labels or annotator in state.flags or annotator in state.skips:
+    if state.stance(annotator) is not None:
         return False
     return not state.decided(required)[0] and len(state.labels) < required and not state.flags
 
@@ -168,7 +169,7 @@ def build_queue(
         if excluded:
             continue
         state = states.get(case_id)
-        mine = state is not None and (annotator in state.labels or annotator in state.flags or annotator in state.skips)
+        mine = state is not None and state.stance(annotator) is not None
         if mine or (not has_expected and needs_label(state, annotator, required)):
             ids.append(case_id)
     ids.sort(key=lambda cid: queue_key(annotator, cid))
@@ -235,14 +236,15 @@ def model_outputs(db: sqlite_utils.Database, dataset_id: int, case_id: str) -> l
 
 
 def _object_from(value: Any) -> dict[str, Any] | None:
+    """A JSON object to prefill a form: a dict, or the first object in a text (bare, fenced or
+    embedded, as the scorers find it), so a model output in a ```json fence prefills too."""
     if isinstance(value, dict):
         return value
     if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            return None
-        return parsed if isinstance(parsed, dict) else None
+        from scorers.jsontext import find_json_object  # here: importing scorers costs the app's start ~20 ms
+
+        found = find_json_object(value)
+        return found[0] if found is not None else None
     return None
 
 
@@ -290,12 +292,9 @@ class LabelSession:
         states = case_states(iter_events(self.db, self.dataset_id))
         self._stance = {}
         for case_id, state in states.items():
-            if self.annotator in state.labels:
-                self._stance[case_id] = ("label", state.labels[self.annotator])
-            elif self.annotator in state.flags:
-                self._stance[case_id] = ("flag", state.flags[self.annotator])
-            elif self.annotator in state.skips:
-                self._stance[case_id] = ("skip", None)
+            stance = state.stance(self.annotator)
+            if stance is not None:
+                self._stance[case_id] = stance
         self._label = _ModeState(build_queue(self.db, self.dataset_id, self.annotator, self.required, states))
         self._recent_ms.clear()
         self._recent_ms.extend(reversed([r[0] for r in self.db.execute(
@@ -492,7 +491,7 @@ class LabelSession:
 
     def undo(self) -> CaseView:
         """Cancel this annotator's latest not-yet-undone decision (of the current mode) and go back to it."""
-        kinds = ("adjudicate",) if self.mode == "adjudicate" else ("label", "flag", "skip")
+        kinds = ("adjudicate",) if self.mode == "adjudicate" else STANCE_KINDS
         with write(self.db):
             target = latest_undoable(self.db, self.dataset_id, self.annotator, kinds)
             if target is None:
@@ -512,12 +511,9 @@ class LabelSession:
                 self._adj.index[cid] = len(self._adj.order) - 1
             self._adj.cursor = self._adj.index[cid]
         else:
-            if self.annotator in state.labels:
-                self._stance[cid] = ("label", state.labels[self.annotator])
-            elif self.annotator in state.flags:
-                self._stance[cid] = ("flag", state.flags[self.annotator])
-            elif self.annotator in state.skips:
-                self._stance[cid] = ("skip", None)
+            stance = state.stance(self.annotator)
+            if stance is not None:
+                self._stance[cid] = stance
             else:
                 self._stance.pop(cid, None)
             if undone["kind"] == "label" and self._recent_ms:
@@ -579,18 +575,19 @@ def _short(value: Any, limit: int = 40) -> str:
 
 
 def label_overview(db: sqlite_utils.Database, dataset_id: int, required: int) -> dict[str, Any]:
-    """Counts from the label log: expert-labeled cases, decided by the log, waiting for adjudication,
-    and each annotator's number of current labels."""
+    """What the label log says about one dataset, from one read of it: the ground truth it decides
+    (`derived`: case_id -> value), the cases waiting for adjudication, each annotator's number of
+    current labels, and the inter-annotator `agreement` report."""
     states = case_states(iter_events(db, dataset_id))
     per_annotator: dict[str, int] = {}
     for state in states.values():
         for a in state.labels:
             per_annotator[a] = per_annotator.get(a, 0) + 1
     return {
-        "expert_labeled": sum(1 for s in states.values() if s.labels),
-        "decided": sorted(cid for cid, s in states.items() if s.decided(required)[0]),
+        "derived": decided_values(states, required),
         "needs_adjudication": sorted(cid for cid, s in states.items() if s.needs_adjudication),
         "annotators": dict(sorted(per_annotator.items())),
+        "agreement": agreement_report({cid: s.labels for cid, s in states.items() if s.labels}),
     }
 
 

@@ -354,3 +354,10 @@ def test_summaries_and_filters_count_label_log_ground_truth(tmp_path):
     open_ids = {c.case_id for c in page_cases(db, ds, flt=CaseFilter(labeled=False, labeled_ids=decided))}
     assert open_ids == {f"case-{i:03d}" for i in range(3)} - {labeled}
     assert [c.case_id for c in page_cases(db, ds, flt=CaseFilter(only_ids=decided))] == [labeled]
+
+
+def test_extraction_prefill_finds_a_fenced_or_embedded_object():
+    from core.labeling import _object_from
+
+    assert _object_from('Here it is:\n```json\n{"vendor": "ACME"}\n```') == {"vendor": "ACME"}
+    assert _object_from('{"total": 1}') == {"total": 1} and _object_from("no object") is None
