@@ -57,13 +57,14 @@ def report_cmd(ws: context.Workspace, run_id: str | None, latest: bool, fmt: str
 def score_cmd(ws: context.Workspace, run_id: str) -> None:
     """Re-score a run's stored outputs with the current scorers, in a new round (old verdicts kept)."""
     from core.config import load_config
+    from core.safe_text import safe_text
     from core.scoring import rescore
+    from store.scores import round_counts
 
     db = ws.db()
     rnd = rescore(db, load_config(ws.config_path), run_id, root=ws.root)
-    n = db.execute("SELECT COUNT(*), SUM(status = 'error') FROM scores WHERE run_id = ? AND round = ?",
-                   [run_id, rnd]).fetchone()
-    context.echo_err(f"run {run_id}: round {rnd}, {n[0]} verdicts ({n[1] or 0} scorer errors)")
+    n, errors = round_counts(db, run_id, rnd)
+    context.echo_err(f"run {safe_text(run_id, single_line=True)}: round {rnd}, {n} verdicts ({errors} scorer errors)")
 
 
 def register(cli: click.Group) -> None:

@@ -226,12 +226,7 @@ def compare(a: str, b: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
 # --- the report -----------------------------------------------------------------------------------
 
 
-def _run_header(db: sqlite_utils.Database, run_id: str) -> dict[str, Any]:
-    from store.runs import get_run
-
-    run = get_run(db, run_id)
-    if run is None:
-        raise NotFoundError(f"no run '{run_id}'")
+def _run_header(db: sqlite_utils.Database, run: dict[str, Any]) -> dict[str, Any]:
     ds = db.execute("SELECT d.name, v.version FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id "
                     "WHERE v.id = ?", [run["dataset_version_id"]]).fetchone()
     return {
@@ -250,11 +245,15 @@ def latest_run_id(db: sqlite_utils.Database) -> str:
 
 def build_report(db: sqlite_utils.Database, run_id: str, cfg: WorkspaceConfig | None = None) -> dict[str, Any]:
     from store.datasets import iter_version_cases
+    from store.runs import get_run
 
     cfg = cfg or WorkspaceConfig()
-    run = _run_header(db, run_id)
-    version_id = db.execute("SELECT dataset_version_id FROM runs WHERE id = ?", [run_id]).fetchone()[0]
-    task_of = {c["id"]: c.get("task_type") or "generation" for c in iter_version_cases(db, version_id)}
+    stored = get_run(db, run_id)
+    if stored is None:
+        raise NotFoundError(f"no run '{run_id}'")
+    run = _run_header(db, stored)
+    task_of = {c["id"]: c.get("task_type") or "generation"
+               for c in iter_version_cases(db, stored["dataset_version_id"])}
     latest = store_scores.latest_scores(db, run_id)
     entries, rows_of = [], {}
     for r in store_scores.iter_results(db, run_id):

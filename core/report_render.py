@@ -78,7 +78,7 @@ def _quality_row(model: str, group: str, s: dict[str, Any]) -> list[str]:
 def _cost_row(model: str, group: str, s: dict[str, Any]) -> list[str]:
     st = s["cost_status"]
     return [model, group, _ms(s["latency_p50_ms"]), _ms(s["latency_p95_ms"]),
-            _ms(s["first_token_p50_ms"]) if s["first_token_p50_ms"] is not None else "-", str(s["input_tokens"]),
+            _ms(s["first_token_p50_ms"]), str(s["input_tokens"]),
             str(s["output_tokens"]), _usd(s["cost_usd"], st), _usd(s["cost_per_case"], st),
             _usd(s["cost_per_correct"], st) if s["passed"] else "-",
             _usd(s["judge_cost_usd"], s["judge_cost_status"]) if s["judge_scores"] else "-"]

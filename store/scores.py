@@ -39,6 +39,13 @@ def next_round(db: sqlite_utils.Database, run_id: str) -> int:
     return db.execute("SELECT COALESCE(MAX(round), 0) + 1 FROM scores WHERE run_id = ?", [run_id]).fetchone()[0]
 
 
+def round_counts(db: sqlite_utils.Database, run_id: str, round: int) -> tuple[int, int]:
+    """(verdicts, scorer errors) stored for one round of a run."""
+    n, errors = db.execute("SELECT COUNT(*), SUM(status = 'error') FROM scores WHERE run_id = ? AND round = ?",
+                           [run_id, round]).fetchone()
+    return n, errors or 0
+
+
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
     row = dict(row)
     row["details"] = json.loads(row.pop("details_json"))
