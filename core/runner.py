@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import threading
 import time
 from collections import deque
@@ -37,6 +36,7 @@ from core.llm import CallCancelled, CallHooks, CallOutcome, ModelClient, close_c
 from core.models import ResultRecord
 from core.redact import Redactor, from_env
 from core.run_plan import RunPlan, RunRequest, plan_run
+from core.stats import percentile
 from store import runs as store_runs
 
 __all__ = ["CancelToken", "RunRequest", "run", "run_sync", "resume_command"]
@@ -48,12 +48,6 @@ ScoringFactory = Callable[[sqlite_utils.Database, WorkspaceConfig, str], Any]
 
 PROGRESS_EVERY_S = 0.1
 GRACE_S = 10.0
-# Common provider key variables: litellm reads them itself when a model has no api_key_env,
-# so their values are redacted too.
-_WELL_KNOWN_KEY_ENVS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "GROQ_API_KEY",
-                        "MISTRAL_API_KEY", "TOGETHER_API_KEY", "OPENROUTER_API_KEY", "AZURE_API_KEY",
-                        "COHERE_API_KEY", "DEEPSEEK_API_KEY", "XAI_API_KEY", "FIREWORKS_API_KEY",
-                        "AWS_SECRET_ACCESS_KEY", "HUGGINGFACE_API_KEY", "HF_TOKEN")
 
 
 class CancelToken:
@@ -70,10 +64,6 @@ class CancelToken:
     @property
     def cancelled(self) -> bool:
         return self._level > 0
-
-    @property
-    def level(self) -> int:
-        return self._level
 
     def cancel(self) -> None:
         with self._lock:
@@ -100,17 +90,10 @@ def resume_command(run_id: str) -> str:
     return f"assay run --resume {run_id}"
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (no interpolation: every figure is a latency that happened)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))]
-
-
 def model_figures(db: sqlite_utils.Database, run_id: str, models: list[str],
-                  cost_sources: dict[str, str] | None = None) -> tuple[ModelFigures, ...]:
-    """Per-model figures over every row of the run (a resumed run included)."""
+                  cost_sources: dict[str, str]) -> tuple[ModelFigures, ...]:
+    """Per-model figures over every row of the run (a resumed run included). Latency percentiles
+    are the report's (`core.stats.percentile`), so `assay run` and `assay report` agree."""
     raw = store_runs.result_figures(db, run_id)
     out = []
     for m in models:
@@ -118,15 +101,17 @@ def model_figures(db: sqlite_utils.Database, run_id: str, models: list[str],
         if r is None:
             out.append(ModelFigures(model=m, n=0, ok=0, errors=0, skipped=0, cached=0, infra_errors=0,
                                     latency_p50_ms=None, latency_p95_ms=None, input_tokens=0, output_tokens=0,
-                                    cost_usd=None, cost_source=(cost_sources or {}).get(m)))
+                                    cost_usd=None, cost_source=cost_sources.get(m)))
             continue
+        latencies = sorted(r["latencies"])
         out.append(ModelFigures(
-            model=m, n=r["n"], ok=r["ok"] or 0, errors=r["errors"] or 0, skipped=r["skipped"] or 0,
-            cached=r["cached"] or 0, infra_errors=r["infra_errors"] or 0,
-            latency_p50_ms=_percentile(r["latencies"], 0.5), latency_p95_ms=_percentile(r["latencies"], 0.95),
+            model=m, n=r["n"], ok=r["ok"], errors=r["errors"], skipped=r["skipped"], cached=r["cached"],
+            infra_errors=r["infra_errors"],
+            latency_p50_ms=percentile(latencies, 50, presorted=True),
+            latency_p95_ms=percentile(latencies, 95, presorted=True),
             input_tokens=r["input_tokens"], output_tokens=r["output_tokens"],
-            cost_usd=r["cost_usd"] if (r["ok"] or 0) > 0 else None,
-            cost_source=(cost_sources or {}).get(m), errors_by_class=r["errors_by_class"],
+            cost_usd=r["cost_usd"] if r["ok"] > 0 else None,
+            cost_source=cost_sources.get(m), errors_by_class=r["errors_by_class"],
         ))
     return tuple(out)
 
@@ -136,8 +121,7 @@ class _Engine:
                  cancel: CancelToken | None, grace_s: float, scoring: ScoringFactory | None):
         self.db, self.cfg, self.plan, self.sink, self.token, self.grace_s = db, cfg, plan, sink, cancel, grace_s
         self.scoring = scoring
-        self.stop = asyncio.Event()
-        self.stopping = False
+        self.stop = asyncio.Event()  # set once stopping (graceful or not): no new calls
         self.failure: BaseException | None = None
         self.hooks: dict[asyncio.Task[Any], CallHooks] = {}
         self.done = plan.already_done
@@ -146,7 +130,6 @@ class _Engine:
         self.spend_unknown = 0
         self.scoring_errors = 0
         self.in_flight = 0
-        self._finished_here = 0
         self._t0 = time.monotonic()
         self._last_progress = 0.0
         self._grace_handle: asyncio.TimerHandle | None = None
@@ -168,7 +151,8 @@ class _Engine:
         self._last_progress = now
         elapsed = now - self._t0
         remaining = self.plan.total - self.done
-        eta = remaining * elapsed / self._finished_here if self._finished_here and remaining else (0.0 if not remaining else None)
+        finished_here = self.done - self.plan.already_done
+        eta = remaining * elapsed / finished_here if finished_here and remaining else (0.0 if not remaining else None)
         self.emit(Progress(
             run_id=self.plan.run_id, done=self.done, total=self.plan.total, ok=self.ok, errors=self.errors,
             skipped=self.skipped, cached=self.cached, retries=self.retries, in_flight=self.in_flight,
@@ -178,9 +162,8 @@ class _Engine:
     # --- cancellation ---------------------------------------------------------------------------
 
     def on_cancel(self, level: int) -> None:
-        self.stop.set()
-        if not self.stopping:
-            self.stopping = True
+        if not self.stop.is_set():
+            self.stop.set()
             for task, hooks in list(self.hooks.items()):
                 if not hooks.in_request:
                     task.cancel()
@@ -190,7 +173,6 @@ class _Engine:
 
     def cancel_all(self) -> None:
         self.stop.set()
-        self.stopping = True
         for task in list(self.hooks):
             task.cancel()
 
@@ -207,7 +189,6 @@ class _Engine:
         # than the ~0.25 ms fsync it hides) and would contend with the scorer's own commits.
         result_id = store_runs.insert_result(self.db, row, outcome.attempt_log, cache)
         self.done += 1
-        self._finished_here += 1
         if outcome.status == "ok":
             self.ok += 1
             if outcome.cached:
@@ -291,8 +272,8 @@ class _Engine:
         plan, cfg = self.plan, self.cfg
         loop = asyncio.get_running_loop()
         global_slots = asyncio.Semaphore(plan.concurrency)
-        env_names = [m.api_key_env for m in cfg.models.values()] + list(_WELL_KNOWN_KEY_ENVS)
-        redactor: Redactor = from_env(env_names)
+        # Every configured secret, not just this run's models' (a provider may echo any of them).
+        redactor: Redactor = from_env(m.api_key_env for m in cfg.models.values())
         clients = {}
         for name in plan.models:
             client = ModelClient(name, cfg.models[name], cfg.run, self.db, global_slots=global_slots,
@@ -317,7 +298,6 @@ class _Engine:
         ))
         if self.token is not None and self.token._attach(loop, self.on_cancel) > 0:
             self.stop.set()
-            self.stopping = True
         tasks = []
         try:
             for name in plan.models:
@@ -343,7 +323,7 @@ class _Engine:
         if self.failure is not None:
             store_runs.set_status(self.db, plan.run_id, "failed")
             raise self.failure
-        interrupted = self.stopping and self.done < plan.total
+        interrupted = self.stop.is_set() and self.done < plan.total
         status = "interrupted" if interrupted else "finished"
         store_runs.set_status(self.db, plan.run_id, status)
         self.progress(force=True)
