@@ -62,7 +62,7 @@ import sqlite_utils
 from core.config import ModelConfig, RunConfig, model_params, model_stream
 from core.hashing import content_hash
 from core.ratelimit import RateLimiter
-from core.redact import Redactor
+from core.redact import Redactor, from_env
 from store import runs as store_runs
 
 NO_KEY = "assay-no-key"
@@ -142,7 +142,6 @@ class CallOutcome:
     attempts: int = 0  # requests sent
     error_class: str | None = None
     error_message: str | None = None  # redacted
-    http_status: int | None = None
     request_hash: str | None = None
     attempt_log: list[dict[str, Any]] = field(default_factory=list)
     cache_entry: dict[str, Any] | None = None  # set on a fresh ok call when the caller defers the cache write
@@ -435,7 +434,8 @@ class ModelClient:
         self._global = global_slots
         self.limiter = RateLimiter(model.rpm, model.tpm)
         self.cost_source, self._in_price, self._out_price = prices_for(model)
-        self._redact = redactor or Redactor()
+        # Without a shared redactor (a judge client), still redact this model's own key by value.
+        self._redact = redactor or from_env([model.api_key_env])
         self._rng = rng or random.Random()
         self._breaker_strikes = 0
         self.breaker_open = False
@@ -478,9 +478,10 @@ class ModelClient:
             if self.on_breaker is not None:
                 self.on_breaker(error_class, self.breaker_reason)
 
-    def _skipped(self, request_hash: str) -> CallOutcome:
+    def _skipped(self, request_hash: str, attempts: int = 0,
+                 attempt_log: list[dict[str, Any]] | None = None) -> CallOutcome:
         return CallOutcome(status="skipped", error_class=self.breaker_class, error_message=self.breaker_reason,
-                           request_hash=request_hash)
+                           request_hash=request_hash, attempts=attempts, attempt_log=attempt_log or [])
 
     def _from_cache(self, request_hash: str, hit: dict[str, Any]) -> CallOutcome:
         return CallOutcome(
@@ -560,9 +561,7 @@ class ModelClient:
         while True:
             attempt += 1
             if self.breaker_open:  # opened by another call while this one waited to retry
-                out = self._skipped(request_hash)
-                out.attempts, out.attempt_log = attempt - 1, log
-                return out
+                return self._skipped(request_hash, attempt - 1, log)
             async with self._slots:
                 # The global slot is taken inside the limiter, so a request starts the moment the
                 # limiter records it (pacing holds on the wire, not just on paper).
@@ -571,9 +570,7 @@ class ModelClient:
                     if hooks is not None and hooks.stop is not None and hooks.stop.is_set():
                         raise CallCancelled()
                     if self.breaker_open:  # opened while this call waited for a slot: send nothing
-                        out = self._skipped(request_hash)
-                        out.attempts, out.attempt_log = attempt - 1, log
-                        return out
+                        return self._skipped(request_hash, attempt - 1, log)
                     if hooks is not None:
                         hooks.in_request = True
                     t0 = time.perf_counter()
@@ -605,7 +602,7 @@ class ModelClient:
                     latency_ms=latency_ms,
                     input_tokens=n_in, output_tokens=n_out, cost_usd=cost,
                     cost_status=self.cost_source if cost is not None else "unknown",
-                    attempts=attempt, http_status=200, request_hash=request_hash, attempt_log=log,
+                    attempts=attempt, request_hash=request_hash, attempt_log=log,
                 )
                 if use_cache:
                     payload = {"output": output, "finish_reason": finish, "input_tokens": n_in,
@@ -633,8 +630,8 @@ class ModelClient:
                 self._strike(error_class, message)
             if not retry:
                 return CallOutcome(status="error", error_class=error_class, error_message=message,
-                                   latency_ms=latency_ms, attempts=attempt, http_status=status,
-                                   request_hash=request_hash, attempt_log=log)
+                                   latency_ms=latency_ms, attempts=attempt, request_hash=request_hash,
+                                   attempt_log=log)
             asked = retry_after_s(exc)
             if asked is not None:
                 wait = min(asked, self.run.retry_after_cap_s)

@@ -13,6 +13,12 @@ from collections.abc import Iterable
 from urllib.parse import quote
 
 MASK = "[REDACTED]"
+# Common provider key variables: litellm reads them itself when a model has no api_key_env, so
+# their values are redacted too.
+WELL_KNOWN_KEY_ENVS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "GROQ_API_KEY",
+                       "MISTRAL_API_KEY", "TOGETHER_API_KEY", "OPENROUTER_API_KEY", "AZURE_API_KEY",
+                       "COHERE_API_KEY", "DEEPSEEK_API_KEY", "XAI_API_KEY", "FIREWORKS_API_KEY",
+                       "AWS_SECRET_ACCESS_KEY", "HUGGINGFACE_API_KEY", "HF_TOKEN")
 # Shorter values would redact ordinary words; a real API key is far longer.
 _MIN_SECRET_LEN = 6
 
@@ -53,9 +59,7 @@ class Redactor:
 
 
 def from_env(env_names: Iterable[str | None]) -> Redactor:
-    """A redactor for the current values of the named environment variables (missing ones skipped)."""
-    return Redactor(os.environ.get(name) or "" for name in env_names if name)
-
-
-def redact(text: str | None, secrets: Iterable[str] = ()) -> str | None:
-    return Redactor(secrets)(text)
+    """A redactor for the current values of the named environment variables and of
+    WELL_KNOWN_KEY_ENVS (missing ones skipped)."""
+    names = {name for name in env_names if name} | set(WELL_KNOWN_KEY_ENVS)
+    return Redactor(os.environ.get(name) or "" for name in names)

@@ -176,6 +176,22 @@ def test_redacts_error_messages(litellm, monkeypatch):
     assert "topsecretvalue99" not in out.error_message and "[REDACTED]" in out.error_message
 
 
+def test_default_redactor_masks_the_models_own_key_by_value(litellm, monkeypatch):
+    # A client built without the runner's shared redactor (the LLM judge's) must still mask its
+    # own key by value: this one matches no key-shaped pattern.
+    monkeypatch.setenv("JUDGE_KEY_FOR_TEST", "plainjudgesecret42")
+    client = ModelClient("j", ModelConfig(model="openai/x", api_base="http://unused", api_key_env="JUDGE_KEY_FOR_TEST"),
+                         RunConfig())
+
+    async def fake_send(messages, api_key):
+        raise litellm.BadRequestError(f"echo of {api_key}", "openai", "x")
+
+    client._send = fake_send  # type: ignore[method-assign]
+    out = asyncio.run(client.complete(MSG))
+    assert out.status == "error" and "plainjudgesecret42" not in out.error_message
+    assert "[REDACTED]" in out.error_message
+
+
 @pytest.mark.parametrize("usage", [None, SimpleNamespace(prompt_tokens=0, completion_tokens=0)])
 def test_missing_usage_is_unknown_never_zero_cost(litellm, usage):
     # litellm fills 0/0 when a provider sends no usage: the row must say unknown, not $0.
