@@ -44,20 +44,20 @@ def write_jsonl(path: Path, n: int) -> None:
 def child(jsonl: str, db_path: str) -> None:
     """Runs in the subprocess: import one file into a fresh database, print the figures as JSON."""
     sys.path.insert(0, str(ROOT))
-    import core.versions
+    import core.datasets
     from core.datasets import import_file
     from store import connect
 
     # Attribute time and memory to the streaming import vs the version snapshot taken at its end.
     marks: dict[str, float] = {}
-    snapshot = core.versions.snapshot
+    snapshot = core.datasets.snapshot
 
     def timed_snapshot(*args, **kwargs):
         marks["snap_start"] = time.perf_counter()
         marks["pre_snap_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return snapshot(*args, **kwargs)
 
-    core.versions.snapshot = timed_snapshot
+    core.datasets.snapshot = timed_snapshot  # import_file calls it through the module global
     db = connect(db_path)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     cpu_start = time.process_time()

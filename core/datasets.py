@@ -30,8 +30,10 @@ from pydantic import ValidationError
 from core import formats
 from core.errors import InputError, NotFoundError, UsageError
 from core.formats import EXTENSIONS, FILE_FORMATS, IMPORT_FORMATS, SAMPLE_FLAVOURS
+from core.ground_truth import derived_labels
 from core.hashing import case_id_for
 from core.models import DatasetVersion, EvalCase, describe_validation_error
+from core.versions import snapshot
 from store import datasets as store_ds
 from store.db import write
 
@@ -69,6 +71,21 @@ def source_names(mapping: dict[str, str], fields: tuple[str, ...]) -> dict[str, 
         if field not in mapping and field not in sources:
             sources[field] = field
     return sources
+
+
+def split_record(data: dict[str, Any], sources: dict[str, str], *, csv: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(our fields, unmapped keys) of one record, through `sources`; in CSV an empty cell is an absent field."""
+    mapped: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in data.items():
+        if csv and value == "":
+            continue
+        field = sources.get(key)
+        if field is None:
+            extra[key] = value
+        else:
+            mapped[field] = value
+    return mapped, extra
 
 
 def check_name(name: str) -> str:
@@ -150,30 +167,14 @@ def _csv_value(field: str, text: str) -> Any:
 
 
 def _from_csv(cells: dict[str, str], sources: dict[str, str]) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for col, text in cells.items():
-        field = sources.get(col)
-        if text == "":
-            continue  # an empty cell is an absent field
-        if field is None:
-            extra[col] = text
-        else:
-            fields[field] = _csv_value(field, text)
-    return _merge_extra(fields, extra)
+    fields, extra = split_record(cells, sources, csv=True)
+    return _merge_extra({field: _csv_value(field, text) for field, text in fields.items()}, extra)
 
 
 def _from_json(data: Any, sources: dict[str, str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object (a case), got a {formats.type_name(data)}")
-    fields: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for key, value in data.items():
-        field = sources.get(key)
-        if field is None:
-            extra[key] = value
-        else:
-            fields[field] = value
+    fields, extra = split_record(data, sources, csv=False)
     if "input_text" not in fields:
         src = next(s for s, f in sources.items() if f == "input_text")
         mapped = "" if src == "input_text" else " (mapped to input_text)"
@@ -351,8 +352,6 @@ def import_file(
     if mapping and "input_text" not in mapping and "input_text" in mapping.values():
         raise UsageError("--map: 'input_text' is mapped away but no column is mapped to input_text")
     sources = source_names(mapping, FIELDS)
-    from core.versions import snapshot
-
     with open_input(path, display) as f, write(db):
         if append:
             ds_id = dataset_id(db, name)
@@ -402,8 +401,6 @@ def iter_export_cases(
             have = f"versions: {', '.join(map(str, known))}" if known else "no versions yet"
             raise NotFoundError(f"dataset {name!r} has no version {version} ({have})")
         return (_export_shape(c) for c in store_ds.iter_version_cases(db, row["id"]))
-    from core.ground_truth import derived_labels
-
     truth = derived_labels(db, ds_id, required=required)
 
     def current() -> Iterator[dict[str, Any]]:
@@ -476,8 +473,6 @@ def page(
 def take_snapshot(
     db: sqlite_utils.Database, name: str, reason: str = "manual", *, required: int = 1,
 ) -> tuple[dict[str, Any], bool]:
-    from core.versions import snapshot
-
     return snapshot(db, dataset_id(db, name), reason, required=required)
 
 

@@ -23,10 +23,11 @@ from typing import Any, BinaryIO
 import sqlite_utils
 
 from core import formats
-from core.datasets import check_name, open_input, parse_pairs, source_names, to_case
+from core.datasets import check_name, open_input, parse_pairs, source_names, split_record, to_case
 from core.errors import InputError, UsageError
 from core.formats import LOG_FORMATS
 from core.hashing import canonical_json
+from core.versions import snapshot
 from store import datasets as store_ds
 from store.db import write
 
@@ -147,19 +148,9 @@ class _LogReader:
     def _split(self, data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         if not isinstance(data, dict):
             raise ValueError(f"expected a JSON object (a log record), got a {formats.type_name(data)}")
-        mapped: dict[str, Any] = {}
-        extra: dict[str, Any] = {}
-        for key, value in data.items():
-            if self.fmt == "csv":
-                if value == "":
-                    continue  # an empty cell is an absent field
-                if self.sources.get(key) == "verified_output":
-                    value = formats.object_cell(value)
-            fld = self.sources.get(key)
-            if fld is None:
-                extra[key] = value
-            else:
-                mapped[fld] = value
+        mapped, extra = split_record(data, self.sources, csv=self.fmt == "csv")
+        if self.fmt == "csv" and "verified_output" in mapped:
+            mapped["verified_output"] = formats.object_cell(mapped["verified_output"])
         return mapped, extra
 
     def _log_names(self, message: str) -> str:
@@ -312,8 +303,6 @@ def _chosen_cases(f: BinaryIO, plan: SamplePlan) -> Iterator[dict[str, Any]]:
 
 def write_sample(db: sqlite_utils.Database, plan: SamplePlan, name: str) -> dict[str, Any]:
     """Pass 2: create dataset `name` from the plan's chosen records and take its first version."""
-    from core.versions import snapshot
-
     check_name(name)
     with open_input(plan.reader.path, plan.file) as f, write(db):
         try:
