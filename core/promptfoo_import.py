@@ -28,7 +28,6 @@ The dataset is named after the config's `description`, else the file's stem (or 
 from __future__ import annotations
 
 import copy
-import csv
 import glob
 import hashlib
 import itertools
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InputError, UsageError
+from core.formats import open_csv, text_lines
 from core.hashing import canonical_json
 from core.promptfoo_convert import (Problems, assertion_from_csv, convert_assertion, convert_provider, render,
                                     template_problem, template_vars, var_text)
@@ -131,7 +131,7 @@ class _Reader:
         rel = self._rel(path)
         # Relative to the config, so the label (part of the case ids) does not depend on the cwd.
         label = label or (path.relative_to(self.base).as_posix() if path.is_relative_to(self.base) else rel)
-        text = path.read_text(encoding="utf-8")
+        text = _read(path, rel)
         if path.suffix in _TEXT_SUFFIXES:
             parts = [p.strip() for p in text.replace("\r\n", "\n").split("\n---\n")]
             return [p for j, part in enumerate(parts) if part
@@ -208,7 +208,7 @@ class _Reader:
         rel = self._rel(path)
         if path.suffix == ".csv":
             return self._csv_tests(path, rel)
-        text = path.read_text(encoding="utf-8")
+        text = _read(path, rel)
         if path.suffix == ".jsonl":
             out = []
             for n, line in enumerate(text.splitlines(), 1):
@@ -225,36 +225,31 @@ class _Reader:
 
     def _csv_tests(self, path: Path, rel: str) -> list[tuple[str, dict[str, Any]]]:
         out = []
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh, strict=True)
-            try:
-                header = next(reader, None) or []
-                for row in reader:
-                    line = reader.line_num
-                    if len(row) != len(header):
-                        raise InputError(rel, line, f"{len(row)} cells for {len(header)} columns")
-                    test: dict[str, Any] = {"vars": {}, "assert": []}
-                    for col, cell in zip(header, row):
-                        where = self.at(f"row {line}:{col}", rel)
-                        if col == "__expected" or (col.startswith("__expected") and col[10:].isdigit()):
-                            spec = assertion_from_csv(cell)
-                            if spec is not None:
-                                test["assert"].append(spec)
-                        elif col == "__description":
-                            test["description"] = cell
-                        elif col in ("__prefix", "__suffix"):
-                            if cell:
-                                test.setdefault("options", {})[col[2:]] = cell
-                        elif col == "__threshold":
-                            if cell.strip():
-                                test["threshold"] = parse_number(cell)
-                        elif col.startswith("__"):
-                            self.problems.add(where, f"CSV column {col} is not supported", "this column")
-                        else:
-                            test["vars"][col] = cell
-                    out.append((self.at(f"row {line}", rel), test))
-            except csv.Error as exc:
-                raise InputError(rel, reader.line_num, f"bad CSV: {exc}") from None
+        with path.open("rb") as fh:
+            table = open_csv(fh, rel)
+            for record in table.rows:
+                test: dict[str, Any] = {"vars": {}, "assert": []}
+                for col, cell in record.data.items():
+                    where = self.at(f"row {record.line}:{col}", rel)
+                    if col == "__expected" or (col.startswith("__expected") and col[10:].isdigit()):
+                        spec = assertion_from_csv(cell)
+                        if spec is not None:
+                            test["assert"].append(spec)
+                    elif col == "__description":
+                        test["description"] = cell
+                    elif col in ("__prefix", "__suffix"):
+                        if cell:
+                            test.setdefault("options", {})[col[2:]] = cell
+                    elif col == "__threshold":
+                        if cell.strip():
+                            # Unparseable text is kept, so the threshold check reports it.
+                            number = parse_number(cell)
+                            test["threshold"] = cell if number is None else number
+                    elif col.startswith("__"):
+                        self.problems.add(where, f"CSV column {col} is not supported", "this column")
+                    else:
+                        test["vars"][col] = cell
+                out.append((self.at(f"row {record.line}", rel), test))
         return out
 
     def default_test(self, raw: Any) -> dict[str, Any]:
@@ -262,7 +257,7 @@ class _Reader:
             return {}
         if isinstance(raw, str) and raw.startswith("file://"):
             paths = self._files(raw, self.at("defaultTest"))
-            raw = _yaml(paths[0].read_text(encoding="utf-8"), self._rel(paths[0])) if paths else {}
+            raw = _yaml(_read(paths[0], self._rel(paths[0])), self._rel(paths[0])) if paths else {}
         if not isinstance(raw, dict):
             self.problems.add(self.at("defaultTest"), "defaultTest must be a table", "defaultTest")
             return {}
@@ -276,14 +271,22 @@ class _Reader:
             if not paths:
                 return False, None
             path = paths[0]
+            rel = self._rel(path)
             if path.suffix in _TEXT_SUFFIXES:
-                return True, path.read_text(encoding="utf-8")
+                return True, _read(path, rel)
             if path.suffix in (".json", ".yaml", ".yml"):
-                text = path.read_text(encoding="utf-8")
-                return True, _json(text, self._rel(path)) if path.suffix == ".json" else _yaml(text, self._rel(path))
+                text = _read(path, rel)
+                return True, _json(text, rel) if path.suffix == ".json" else _yaml(text, rel)
             self.problems.add(where, f"var file {value} is not supported (text, JSON or YAML only)", "this test")
             return False, None
         return True, value
+
+
+def _read(path: Path, display: str) -> str:
+    """A referenced file's text (BOM dropped); bytes that are not UTF-8 are an InputError with
+    the line and column, not a traceback."""
+    with path.open("rb") as f:
+        return "".join(text for _, text in text_lines(f, display))
 
 
 def _json(text: str, display: str, line: int | None = None) -> Any:
@@ -344,7 +347,7 @@ def plan_import(config_path: Path, name: str | None = None) -> ImportPlan:
     display = str(config_path)
     if not config_path.is_file():
         raise UsageError(f"no such file: {display}")
-    config = _yaml(config_path.read_text(encoding="utf-8"), display)
+    config = _yaml(_read(config_path, display), display)
     if not isinstance(config, dict):
         raise InputError(display, None, "a promptfoo config must be a YAML mapping")
     r = _Reader(config_path)

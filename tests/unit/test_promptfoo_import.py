@@ -215,3 +215,17 @@ def test_bad_inputs(tmp_path):
     (tmp_path / "broken.yaml").write_text("prompts: [unclosed\n", encoding="utf-8")
     with pytest.raises(Exception, match="broken.yaml:2: invalid YAML"):
         plan_import(tmp_path / "broken.yaml")
+
+
+def test_csv_tests_file_problems_are_reported_not_raised_or_dropped(tmp_path):
+    from core.errors import InputError
+
+    (tmp_path / "promptfooconfig.yaml").write_text("prompts: ['Say {{x}}']\ntests: file://t.csv\n", encoding="utf-8")
+    (tmp_path / "t.csv").write_bytes(b"x,__expected,__threshold\nok,contains: a,0.5\nbad,contains: a,abc\n")
+    plan = plan_import(tmp_path / "promptfooconfig.yaml")
+    assert plan.cases[0]["metadata"]["threshold"] == 0.5
+    assert [(w.split(":", 1)[1], what) for w, what, _ in plan.problems.items] == [
+        ("row 3.threshold", "threshold must be a number in [0, 1], got 'abc'")]
+    (tmp_path / "t.csv").write_bytes(b"x,__expected\ncaf\xe9,contains: a\n")
+    with pytest.raises(InputError, match=r"t.csv:2:4: not valid UTF-8"):
+        plan_import(tmp_path / "promptfooconfig.yaml")
