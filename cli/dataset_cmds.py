@@ -172,11 +172,13 @@ def sample_cmd(
         if not name:
             raise UsageError("--name is required (or use --dry-run to see the coverage only)")
         check_name(name)
+        # Refuse before reading the whole log (write_sample checks again under the write lock).
         try:
             store_ds.dataset_id(ws.db(), name)
-            raise UsageError(f"dataset {name!r} already exists; choose another --name")
         except store_ds.DatasetMissing:
             pass
+        else:
+            raise UsageError(f"dataset {name!r} already exists; choose another --name")
     plan = plan_sample(logfile, size=size, by=by, seed=seed, proportional=proportional, fields=fields, fmt=fmt)
     version = None if dry_run else write_sample(ws.db(), plan, name)
     echo_err(_coverage_table(plan))
