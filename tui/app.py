@@ -65,6 +65,8 @@ class AssayApp(App[None], inherit_bindings=False):
         self.annotator = annotator
         self.user_keymap = dict(user_keymap or {})
         self.stable_display = stable_display
+        # dataset id -> case edits made in this app; Label reloads its queue when its dataset's count moves.
+        self.case_edits: dict[int, int] = {}
         if dataset is not None:
             self.set_reactive(AssayApp.dataset_id, dataset[0])
             self.set_reactive(AssayApp.dataset_name, dataset[1])
@@ -84,6 +86,10 @@ class AssayApp(App[None], inherit_bindings=False):
 
     def select_dataset(self, dataset_id: int | None, name: str) -> None:
         self.dataset_id, self.dataset_name = dataset_id, name
+
+    def note_cases_edited(self, dataset_id: int) -> None:
+        """Cases of `dataset_id` were edited, excluded or included (Datasets screen)."""
+        self.case_edits[dataset_id] = self.case_edits.get(dataset_id, 0) + 1
 
     def open_screen(self, name: str) -> None:
         if name != self.current_mode:

@@ -28,8 +28,7 @@ class DatasetDetailLoaded(Message):
     """What the label log says about one dataset, for the summary panel and the case table."""
 
     dataset_id: int
-    overview: dict[str, Any]
-    derived: dict[str, Any]  # case_id -> ground truth decided by the label log
+    overview: dict[str, Any]  # core.labeling.label_overview: "derived" is case_id -> ground truth from the log
     excluded: frozenset[str]
     token: int
 
@@ -60,6 +59,7 @@ class ActionDone(Message):
     reload_datasets: bool = False
     reload_cases: bool = True
     select_dataset: int | None = None
+    edited_dataset: int | None = None  # cases of this dataset changed (the Label screen reloads its queue)
 
 
 @dataclass

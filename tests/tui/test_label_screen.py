@@ -147,3 +147,23 @@ def test_adjudication_mode_shows_labels_side_by_side(tmp_path):
     db = connect(ws.db_path)
     [adj] = [e for e in iter_events(db, 1) if e["kind"] == "adjudicate"]
     assert adj["annotator"] == "lee" and adj["value"] == "negative"
+
+
+def test_label_reloads_its_queue_after_a_case_is_excluded_on_datasets(tmp_path):
+    ws = seed(tmp_path / "ws", sentiment_cases(5))
+
+    async def run() -> None:
+        app = make_app(ws, start="label", dataset="reviews")
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await label_ready(app)
+            assert screen._view.total == 5
+            await pilot.press("d")
+            await until(lambda: app.screen.query_one("#cases").row_count == 5)
+            await pilot.press("escape", "x")  # exclude the first case
+            await until(lambda: str(app.screen.query_one("#cases").get_row_at(0)[3]) == "excluded")
+            rendered = screen.render_count
+            await pilot.press("l")
+            await until(lambda: app.screen is screen and screen.render_count > rendered and screen._view.case)
+            assert screen._view.total == 4 and screen._view.case.case_id != "r000"
+
+    asyncio.run(run())

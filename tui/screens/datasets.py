@@ -22,7 +22,7 @@ from textual.app import ComposeResult, SuspendNotSupported
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Select, Static
 
-from core.agreement import AgreementReport, load_agreement
+from core.agreement import AgreementReport
 from core.errors import AssayError, UsageError
 from core.labeling import label_overview, summaries_with_labels
 from core.safe_text import safe_text
@@ -158,19 +158,13 @@ class DatasetsScreen(AssayScreen):
         required = self.assay.config.labeling.required_labels
 
         def run(db: sqlite_utils.Database) -> None:
-            from core.ground_truth import derived_labels
-
-            overview = label_overview(db, ds_id, required)
+            overview = label_overview(db, ds_id, required)  # one read of the label log for all panels
             excluded = frozenset(r[0] for r in db.execute(
                 "SELECT case_id FROM cases WHERE dataset_id = ? AND excluded = 1", [ds_id]))
-            self.post_message(DatasetDetailLoaded(ds_id, overview, derived_labels(db, ds_id, required=required),
-                                                  excluded, token))
+            self.post_message(DatasetDetailLoaded(ds_id, overview, excluded, token))
+            self.post_message(AgreementLoaded(ds_id, overview["agreement"]))
 
         self._db_worker(run)
-
-    @work(thread=True, exclusive=True, group="agreement")
-    def _load_agreement(self, ds_id: int) -> None:
-        self._db_worker(lambda db: self.post_message(AgreementLoaded(ds_id, load_agreement(db, ds_id))))
 
     @work(thread=True, exclusive=True, group="page")
     def _load_page(self, ds_id: int, flt: CaseFilter, anchor: tuple[str, int], page: int, token: int,
@@ -249,13 +243,12 @@ class DatasetsScreen(AssayScreen):
                 task_select.value = current
         self._render_summary()
         self._load_detail(ds["id"], self._token)
-        self._load_agreement(ds["id"])
 
     def on_dataset_detail_loaded(self, message: DatasetDetailLoaded) -> None:
         if message.token != self._token:
             return
         self._overview = message.overview
-        self._derived = message.derived
+        self._derived = message.overview["derived"]
         self._disputed = frozenset(message.overview["needs_adjudication"])
         self._excluded = message.excluded
         self._detail_ready = True
@@ -554,10 +547,8 @@ class DatasetsScreen(AssayScreen):
             path.unlink(missing_ok=True)
 
     def _save_changes(self, row: CaseRow, changes: dict[str, Any] | None) -> None:
-        if not changes:
-            return
-        ds_id = row.dataset_id
-        self._run_update(ds_id, row.case_id, changes)
+        if changes:
+            self._run_update(row.dataset_id, row.case_id, changes)
 
     @work(thread=True, group="write")
     def _run_update(self, ds_id: int, case_id: str, changes: dict[str, Any]) -> None:
@@ -565,7 +556,7 @@ class DatasetsScreen(AssayScreen):
             with write(db):
                 store_ds.update_case(db, ds_id, case_id, **changes)
             what = ", ".join(sorted(changes))
-            self.post_message(ActionDone(f"Saved {what} of {case_id}.", reload_datasets=True))
+            self.post_message(ActionDone(f"Saved {what} of {case_id}.", reload_datasets=True, edited_dataset=ds_id))
 
         self._db_worker(run)
 
@@ -574,6 +565,8 @@ class DatasetsScreen(AssayScreen):
         self.notify(safe_text(message.message), markup=False)
         if message.select_dataset is not None:
             self._pending_select = message.select_dataset
+        if message.edited_dataset is not None:
+            self.assay.note_cases_edited(message.edited_dataset)
         if message.reload_datasets:
             self._load_datasets()
         elif message.reload_cases:

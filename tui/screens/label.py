@@ -60,7 +60,8 @@ class LabelScreen(AssayScreen):
         self._view: CaseView | None = None
         self._commands: queue.Queue[Command | None] | None = None
         self._session = 0
-        self._session_ds: int | None = None
+        # (dataset id, its case-edit count) the running session loaded: an edit on Datasets reloads the queue.
+        self._session_key: tuple[int | None, int] | None = None
         self._editing = False  # the user is in the extraction form / editor on purpose
         self._free_text_shown = ""
         self._free_text_original: Any = None
@@ -123,10 +124,11 @@ class LabelScreen(AssayScreen):
 
     def _start_if_needed(self) -> None:
         ds_id = self.assay.dataset_id
-        if ds_id == self._session_ds and self._commands is not None:
+        key = (ds_id, self.assay.case_edits.get(ds_id, 0) if ds_id is not None else 0)
+        if key == self._session_key and self._commands is not None:
             return
         self._stop_session()
-        self._session_ds = ds_id
+        self._session_key = key
         if ds_id is None:
             self._show_nothing("No dataset selected. Press d for Datasets and pick one (or run `assay label DATASET`).")
             return
