@@ -471,7 +471,7 @@ def page(
 
 
 def take_snapshot(
-    db: sqlite_utils.Database, name: str, reason: str = "manual", *, required: int = 1,
+    db: sqlite_utils.Database, name: str, reason: str = "snapshot", *, required: int = 1,
 ) -> tuple[dict[str, Any], bool]:
     return snapshot(db, dataset_id(db, name), reason, required=required)
 

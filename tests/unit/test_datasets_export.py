@@ -90,6 +90,8 @@ def test_export_an_older_version_after_an_edit(db) -> None:
     assert (new["cls-1"]["input_text"], new["cls-1"]["expected_output"]) == ("I hate this product!", "negative")
     assert current == new
     assert [v.version for v in versions(db, "seed")] == [1, 2]
+    # An on-demand snapshot is recorded as "snapshot", as docs/schema.md and the TUI's versions dialog say.
+    assert [v.reason for v in versions(db, "seed")] == ["import", "snapshot"]
 
 
 def test_snapshot_is_reused_when_nothing_changed(db) -> None:
