@@ -186,21 +186,14 @@ class ScoringSession:
         if result.get("status") != "ok":
             return []
         self._loop = asyncio.get_running_loop()
-        task_type = case.get("task_type") or "generation"
         output = result.get("output") or ""
-        out: list[Verdict] = []
-        for item in self._plan(case):
-            if isinstance(item, Verdict):
-                out.append(item)
-                continue
-            ctx = ScoreContext(
-                latency_ms=result.get("latency_ms"), cost_usd=result.get("cost_usd"),
-                valid_labels=tuple(self.cfg.valid_labels(task_type)),
-                options=self.cfg.scorers.get(task_type, {}) if item is self._configured.get(task_type) else {},
-                judge=self._sync_judge if (item.uses_judge and self._judge is not None) else None,
-            )
-            out.append(await self._run(item, output, case, ctx))
-        return out
+        ctx = ScoreContext(
+            latency_ms=result.get("latency_ms"), cost_usd=result.get("cost_usd"),
+            valid_labels=tuple(self.cfg.valid_labels(case.get("task_type") or "generation")),
+            judge=self._sync_judge if self._judge is not None else None,
+        )
+        return [item if isinstance(item, Verdict) else await self._run(item, output, case, ctx)
+                for item in self._plan(case)]
 
     async def score(self, case: dict[str, Any], result: dict[str, Any]) -> dict[str, Any] | None:
         """case: the frozen case dict; result: the stored results row (with `id`).

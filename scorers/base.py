@@ -61,14 +61,12 @@ def merge_usage(usages: Iterable[JudgeUsage | None]) -> JudgeUsage | None:
 
 @dataclass(frozen=True)
 class ScoreContext:
-    """What a scorer may know besides the output and the case. `options` is the scorer's own
-    config table (for scorers added with registry.register that read options per call); `judge`
-    is set only for scorers that use one."""
+    """What a scorer may know besides the output and the case (its own options are given to it
+    when it is built). `judge` is None when no judge model is configured."""
 
     latency_ms: float | None = None
     cost_usd: float | None = None
     valid_labels: Sequence[str] = ()
-    options: Mapping[str, Any] = field(default_factory=dict)
     judge: JudgeFn | None = None
 
 

@@ -41,11 +41,6 @@ REGISTRY: dict[str, Factory] = {
 }
 
 
-def register(name: str, factory: Factory) -> None:
-    """Add a scorer type (for extensions and tests)."""
-    REGISTRY[name] = factory
-
-
 def build_scorer(spec: Mapping[str, Any], *, root: Path | None = None) -> Scorer:
     """Build one scorer; ScorerConfigError names the bad key inside the spec."""
     options = dict(spec)
