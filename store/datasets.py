@@ -154,7 +154,7 @@ def get_case(db: sqlite_utils.Database, ds_id: int, case_id: str) -> CaseRow | N
     return None if r is None else _row_to_case(r)
 
 
-def iter_cases(db: sqlite_utils.Database, ds_id: int, *, include_excluded: bool = True) -> Iterator[CaseRow]:
+def iter_cases(db: sqlite_utils.Database, ds_id: int) -> Iterator[CaseRow]:
     """All cases of a dataset in import order, streamed in keyset pages."""
     after = -1
     while True:
@@ -165,9 +165,7 @@ def iter_cases(db: sqlite_utils.Database, ds_id: int, *, include_excluded: bool 
         if not rows:
             return
         for r in rows:
-            c = _row_to_case(r)
-            if include_excluded or not c.excluded:
-                yield c
+            yield _row_to_case(r)
         after = rows[-1][10]
 
 
