@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scorers.assertions import ASSERTION_TYPES, parse_assertion, split_type
+from scorers.assertions import ASSERTION_TYPES, SPEC_KEYS, parse_assertion, split_type
 from scorers.base import ScorerConfigError
 from scorers.normalize import parse_number
 
@@ -160,7 +160,8 @@ def convert_provider(spec: Any, where: str, problems: Problems) -> tuple[str, di
 
 # --- assertions ----------------------------------------------------------------------------
 
-_SPEC_KEYS = {"type", "value", "threshold", "weight", "metric"}
+# Assay's assertion keys except `tolerance`, which promptfoo has no assertion for.
+_SPEC_KEYS = SPEC_KEYS - {"tolerance"}
 _CODE_TYPES = {"python", "javascript", "webhook"}
 
 
