@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ import sqlite_utils
 import core
 from core.config import (
     SHARED_PARAMS,
+    PromptConfig,
     WorkspaceConfig,
     model_overrides,
     model_params,
@@ -124,14 +126,17 @@ def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:
     return [] if canonical_json(old) == canonical_json(new) else [prefix or "(all)"]
 
 
-def _version_hash(db: sqlite_utils.Database, version_id: int) -> str:
-    """Recompute a version's content hash from its stored blobs (the rule in core.versions)."""
+def _verified_cases(db: sqlite_utils.Database, version_id: int) -> tuple[str, list[dict[str, Any]]]:
+    """(content hash recomputed from the stored blobs by the rule in core.versions, the version's
+    case dicts): one read of the version both checks it and loads what the run needs."""
     overall = hashlib.sha256()
+    cases = []
     for case_id, blob_hash, data in store_runs.version_entries(db, version_id):
         if hashlib.sha256(data.encode("utf-8")).hexdigest() != blob_hash:
-            return "corrupt:" + case_id
+            return "corrupt:" + case_id, []
         overall.update(f"{case_id}\0{blob_hash}\n".encode("utf-8"))
-    return overall.hexdigest()
+        cases.append(json.loads(data))
+    return overall.hexdigest(), cases
 
 
 def _check_models(cfg: WorkspaceConfig, models: Sequence[str], config_file: str) -> None:
@@ -151,9 +156,8 @@ def _check_models(cfg: WorkspaceConfig, models: Sequence[str], config_file: str)
                               key=f"models.{name}.api_key_env")
 
 
-def _render_all(cfg: WorkspaceConfig, prompt_name: str, cases: list[dict[str, Any]],
+def _render_all(prompt: PromptConfig, prompt_name: str, cases: list[dict[str, Any]],
                 config_file: str) -> list[list[dict[str, str]]]:
-    prompt = cfg.prompt(prompt_name)
     try:
         return [render_messages(prompt, case) for case in cases]
     except PromptError as exc:
@@ -173,10 +177,10 @@ def _litellm_version() -> str | None:
         return None
 
 
-def _todo(models: Sequence[str], n_cases: int, repeat: int, cases: list[dict[str, Any]],
+def _todo(models: Sequence[str], cases: list[dict[str, Any]], repeat: int,
           done: set[tuple[str, str, int]]) -> dict[str, list[tuple[int, int]]]:
     return {
-        m: [(i, r) for i in range(n_cases) for r in range(repeat) if (cases[i]["id"], m, r) not in done]
+        m: [(i, r) for i, case in enumerate(cases) for r in range(repeat) if (case["id"], m, r) not in done]
         for m in models
     }
 
@@ -191,7 +195,7 @@ def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *
     models = list(req.models)
     _check_models(cfg, models, config_file)
     prompt_name = req.prompt or cfg.run.prompt
-    cfg.prompt(prompt_name)  # unknown prompt -> ConfigError
+    prompt = cfg.prompt(prompt_name)  # unknown prompt -> ConfigError
     repeat = req.repeat or cfg.run.repeat
     if repeat < 1:
         raise UsageError("--repeat must be at least 1")
@@ -203,14 +207,13 @@ def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *
     cases = [c for c in store_ds.iter_version_cases(db, version["id"]) if not c.get("excluded")]
     if not cases:
         raise UsageError(f"dataset '{req.dataset}' has no cases to run (all excluded or empty)")
-    messages = _render_all(cfg, prompt_name, cases, config_file)
+    messages = _render_all(prompt, prompt_name, cases, config_file)
 
     concurrency = req.concurrency or cfg.run.concurrency
     use_cache = cfg.run.cache if req.use_cache is None else req.use_cache
     max_error_rate = cfg.run.max_error_rate if req.max_error_rate is None else req.max_error_rate
     cond = conditions(cfg, models, prompt_name, repeat)
     sources = _cost_sources(cfg, models)
-    prompt = cfg.prompt(prompt_name)
     with write(db):
         run_id = store_runs.new_run_id(db)
         prompt_id = store_runs.upsert_prompt(
@@ -235,7 +238,7 @@ def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *
     return RunPlan(
         run_id=run_id, dataset=req.dataset, dataset_version=version["version"], models=models,
         prompt_name=prompt_name, repeat=repeat, cases=cases, messages=messages,
-        todo=_todo(models, len(cases), repeat, cases, set()), total=len(cases) * len(models) * repeat,
+        todo=_todo(models, cases, repeat, set()), total=len(cases) * len(models) * repeat,
         already_done=0, resumed=False, concurrency=concurrency, use_cache=use_cache,
         max_error_rate=max_error_rate, cost_sources=sources,
     )
@@ -265,13 +268,12 @@ def _plan_resume(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunReques
             message += (f" (it ran with [run] stream = {'true' if was else 'false'}; "
                         f"set that again or pass {'--stream' if was else '--no-stream'} to resume)")
         raise ResumeError(message)
-    if _version_hash(db, run["dataset_version_id"]) != run["dataset_hash"]:
+    version_hash, version_cases = _verified_cases(db, run["dataset_version_id"])
+    if version_hash != run["dataset_hash"]:
         raise ResumeError(f"cannot resume {run_id}: its dataset version no longer matches the hash it ran on")
     _check_models(cfg, models, config_file)
-    dataset = store_ds.dataset_name(db, run["dataset_id"])
-    version = db.execute("SELECT version FROM dataset_versions WHERE id = ?", [run["dataset_version_id"]]).fetchone()[0]
-    cases = [c for c in store_ds.iter_version_cases(db, run["dataset_version_id"]) if not c.get("excluded")]
-    messages = _render_all(cfg, prompt_name, cases, config_file)
+    cases = [c for c in version_cases if not c.get("excluded")]
+    messages = _render_all(cfg.prompt(prompt_name), prompt_name, cases, config_file)
     done = store_runs.done_keys(db, run_id)
     op = run["config"].get("operational", {}).get("run", {})
     # Operational choices made at start (flags included) carry over unless given again.
@@ -280,10 +282,10 @@ def _plan_resume(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunReques
     max_error_rate = (op.get("max_error_rate", cfg.run.max_error_rate) if req.max_error_rate is None
                       else req.max_error_rate)
     store_runs.set_status(db, run_id, "running", owner=this_process())
-    todo = _todo(models, len(cases), repeat, cases, done)
+    todo = _todo(models, cases, repeat, done)
     total = len(cases) * len(models) * repeat
     return RunPlan(
-        run_id=run_id, dataset=dataset, dataset_version=version, models=list(models), prompt_name=prompt_name,
+        run_id=run_id, dataset=run["dataset"], dataset_version=run["dataset_version"], models=list(models), prompt_name=prompt_name,
         repeat=repeat, cases=cases, messages=messages, todo=todo, total=total,
         already_done=total - sum(len(v) for v in todo.values()), resumed=True, concurrency=concurrency,
         use_cache=use_cache, max_error_rate=max_error_rate, cost_sources=_cost_sources(cfg, models),

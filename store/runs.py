@@ -34,6 +34,7 @@ _INSERT_RESULT = (
 _ATTEMPT_COLS = ("run_id", "case_id", "model", "repeat", "attempt", "outcome", "error_class", "http_status",
                  "wait_s", "latency_ms", "created_at")
 _INSERT_ATTEMPT = f"INSERT INTO attempts ({', '.join(_ATTEMPT_COLS)}) VALUES ({', '.join('?' * len(_ATTEMPT_COLS))})"
+_CREATED_AT, _CACHED = _RESULT_COLS.index("created_at"), _RESULT_COLS.index("cached")
 
 
 def new_run_id(db: sqlite_utils.Database) -> str:
@@ -77,7 +78,11 @@ def _decode_run(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_run(db: sqlite_utils.Database, run_id: str) -> dict[str, Any] | None:
-    rows = list(db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
+    """The run row (config and models decoded) plus `dataset` (name) and `dataset_version` (number)."""
+    rows = list(db.query(
+        "SELECT r.*, d.name AS dataset, v.version AS dataset_version FROM runs r "
+        "LEFT JOIN datasets d ON d.id = r.dataset_id LEFT JOIN dataset_versions v ON v.id = r.dataset_version_id "
+        "WHERE r.id = ?", [run_id]))
     return _decode_run(rows[0]) if rows else None
 
 
@@ -108,8 +113,8 @@ def insert_result(
     already had a row (nothing is written then)."""
     ts = now_iso()
     values = [row.get(c) for c in _RESULT_COLS]
-    values[_RESULT_COLS.index("created_at")] = ts
-    values[_RESULT_COLS.index("cached")] = int(bool(row.get("cached")))
+    values[_CREATED_AT] = ts
+    values[_CACHED] = int(bool(row.get("cached")))
     with write(db):
         cur = db.conn.execute(_INSERT_RESULT, values)
         if cur.rowcount == 0:
@@ -125,11 +130,6 @@ def insert_result(
         if cache is not None:
             _cache_insert(db, cache[0], row["model"], cache[1], ts)
     return result_id
-
-
-def get_result(db: sqlite_utils.Database, result_id: int) -> dict[str, Any] | None:
-    rows = list(db.query("SELECT * FROM results WHERE id = ?", [result_id]))
-    return rows[0] if rows else None
 
 
 # --- response cache ---------------------------------------------------------------------------
@@ -185,7 +185,7 @@ def result_figures(db: sqlite_utils.Database, run_id: str) -> dict[str, dict[str
     for row in db.query(
         "SELECT model, COUNT(*) AS n, SUM(status = 'ok') AS ok, SUM(status = 'error') AS errors, "
         "SUM(status = 'skipped') AS skipped, SUM(cached) AS cached, "
-        f"SUM(status = 'skipped' OR (status = 'error' AND error_class IN ({infra}))) AS infra_errors, "
+        f"SUM(status = 'skipped' OR (status = 'error' AND IFNULL(error_class IN ({infra}), 0))) AS infra_errors, "
         "COALESCE(SUM(input_tokens), 0) AS input_tokens, COALESCE(SUM(output_tokens), 0) AS output_tokens, "
         "SUM(cost_usd) AS cost_usd, SUM(status = 'ok' AND cost_usd IS NULL) AS unknown_cost "
         "FROM results WHERE run_id = ? GROUP BY model", [run_id],
