@@ -391,7 +391,8 @@ class DatasetsScreen(AssayScreen):
         head.append(" · ")
         head.append(plain(row.task_type, single_line=True))
         if row.difficulty:
-            head.append(f" · {row.difficulty}")
+            head.append(" · ")
+            head.append(plain(row.difficulty, single_line=True))
         if row.tags:
             head.append(" · tags ")
             head.append(plain(", ".join(row.tags), single_line=True))

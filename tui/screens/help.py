@@ -25,12 +25,11 @@ class HelpScreen(ModalScreen[None], inherit_bindings=False):
         with Vertical(id="help-box"):
             yield Static("Keys on this screen", classes="panel-title")
             yield DataTable(id="help-keys", cursor_type="row", zebra_stripes=True)
-            yield Static(
-                Text(f"Rebind any key by its id in {short_path(user_config_path())} under [keymap], "
-                     'e.g. "label.skip" = "k". Label keys come from [tasks.<type>].keys in assay.toml. '
-                     "Esc closes."),
-                classes="muted", id="help-hint",
-            )
+            hint = Text("Rebind any key by its id in ")
+            hint.append(plain(short_path(user_config_path()), single_line=True))  # a path from the environment
+            hint.append(' under [keymap], e.g. "label.skip" = "k". Label keys come from [tasks.<type>].keys '
+                        "in assay.toml. Esc closes.")
+            yield Static(hint, classes="muted", id="help-hint")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

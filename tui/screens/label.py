@@ -208,27 +208,22 @@ class LabelScreen(AssayScreen):
         self._send("mode", mode)
 
     def action_flag(self) -> None:
-        if self._view is None or self._view.case is None:
-            return
-        case_id = self._view.case.case_id
-
-        def done(note: str | None) -> None:
-            if note is not None and self._commands is not None:
-                self._commands.put(Command("flag", (note,), case_id))
-
-        self.app.push_screen(TextPromptDialog("Flag for adjudication", "why? (optional) · Enter flags",
-                                              allow_empty=True), done)
+        self._ask_then_send("flag", "Flag for adjudication", "why? (optional) · Enter flags", allow_empty=True)
 
     def action_note(self) -> None:
+        self._ask_then_send("note", "Note on this case", "what should others know?")
+
+    def _ask_then_send(self, name: str, title: str, hint: str, *, allow_empty: bool = False) -> None:
+        """Ask for a line of text, then send `name` for the case that was on screen when asked."""
         if self._view is None or self._view.case is None:
             return
         case_id = self._view.case.case_id
 
         def done(text: str | None) -> None:
-            if text and self._commands is not None:
-                self._commands.put(Command("note", (text,), case_id))
+            if text is not None and self._commands is not None:  # None = cancelled
+                self._commands.put(Command(name, (text,), case_id))
 
-        self.app.push_screen(TextPromptDialog("Note on this case", "what should others know?"), done)
+        self.app.push_screen(TextPromptDialog(title, hint, allow_empty=allow_empty), done)
 
     def action_guidelines(self) -> None:
         panel = self.query_one("#lb-guidelines")
@@ -344,7 +339,7 @@ class LabelScreen(AssayScreen):
         body = Text()
         meta = [plain(case.task_type, single_line=True, max_len=30)]
         if case.difficulty:
-            meta.append(Text(case.difficulty))
+            meta.append(plain(case.difficulty, single_line=True, max_len=10))
         if case.tags:
             meta.append(plain("tags " + ", ".join(case.tags), single_line=True, max_len=60))
         line = Text(" · ").join(meta)
@@ -442,25 +437,16 @@ def _nothing_left(view: CaseView) -> Text:
     return out
 
 
+# Command name -> the LabelSession method it calls with the command's args.
+_METHODS = {"decide": "decide", "skip": "skip", "flag": "flag", "note": "note", "undo": "undo", "step": "step",
+            "mode": "set_mode"}
+
+
 def _apply(session: LabelSession, command: Command) -> CaseView:
     """Run one command on the session (in the session's thread)."""
     if command.name in CASE_BOUND and command.case_id != session.current_case_id():
         return session.view("That key was for a case that is no longer on screen; nothing was saved.")
-    if command.name == "decide":
-        return session.decide(command.args[0])
-    if command.name == "skip":
-        return session.skip()
-    if command.name == "flag":
-        return session.flag(command.args[0])
-    if command.name == "note":
-        return session.note(command.args[0])
-    if command.name == "undo":
-        return session.undo()
-    if command.name == "step":
-        return session.step(command.args[0])
-    if command.name == "mode":
-        return session.set_mode(command.args[0])
-    raise ValueError(f"unknown command {command.name}")
+    return getattr(session, _METHODS[command.name])(*command.args)
 
 
 def _duration(seconds: float) -> str:
