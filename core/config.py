@@ -67,11 +67,21 @@ class ModelConfig(_Section):
         return self
 
 
+def _known_placeholders(v: str | None) -> str | None:
+    from core.prompts import check_template
+
+    if v is not None:
+        check_template(v)
+    return v
+
+
 class PromptVariant(_Section):
     """A per-task-type variant; a key left unset inherits the prompt's own value."""
 
     system: str | None = None
     template: str | None = None
+
+    _placeholders = field_validator("system", "template")(_known_placeholders)
 
 
 class PromptConfig(_Section):
@@ -85,14 +95,7 @@ class PromptConfig(_Section):
     template: str = "{input_text}"
     tasks: dict[str, PromptVariant] = Field(default_factory=dict)
 
-    @field_validator("system", "template")
-    @classmethod
-    def _known_placeholders(cls, v: str | None) -> str | None:
-        from core.prompts import check_template
-
-        if v is not None:
-            check_template(v)
-        return v
+    _placeholders = field_validator("system", "template")(_known_placeholders)
 
     def variant(self, task_type: str) -> tuple[str | None, str]:
         """(system, template) for one task type."""
@@ -171,22 +174,6 @@ class WorkspaceConfig(_Section):
     scorers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
     labeling: LabelingConfig = Field(default_factory=LabelingConfig)
-
-    @field_validator("prompts")
-    @classmethod
-    def _variant_placeholders(cls, v: dict[str, PromptConfig]) -> dict[str, PromptConfig]:
-        from core.prompts import check_template
-
-        for name, prompt in v.items():
-            for task, variant in prompt.tasks.items():
-                for key in ("system", "template"):
-                    text = getattr(variant, key)
-                    if text is not None:
-                        try:
-                            check_template(text)
-                        except ValueError as exc:
-                            raise ValueError(f"prompts.{name}.tasks.{task}.{key}: {exc}") from None
-        return v
 
     def prompt(self, name: str | None = None) -> PromptConfig:
         name = name or self.run.prompt

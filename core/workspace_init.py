@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 # "## " lines explain; "# " lines are examples: remove the "# " to use one. The file is valid as
-# written and stays valid with every example uncommented (tests/unit/test_config_starter.py).
+# written and stays valid with every example uncommented (tests/unit/test_config_run.py).
 STARTER_TOML = '''## Assay workspace configuration. README.md ("Configuration") documents every key.
 ## Lines starting with "# " are examples: delete the "# " to use them.
 ## Secrets never go in this file: `api_key_env` holds the NAME of an environment variable.
