@@ -14,16 +14,7 @@ import json
 import click
 
 from cli.context import Workspace, pass_ws
-from core.errors import NotFoundError, UsageError
-
-
-def _dataset(ws: Workspace, name: str) -> tuple[int, str]:
-    from store import datasets as store_ds
-
-    try:
-        return store_ds.dataset_id(ws.db(), name), name
-    except store_ds.DatasetMissing:
-        raise NotFoundError(f"no dataset named {name!r} in {ws.db_path}") from None
+from core.errors import UsageError
 
 
 def open_app(ws: Workspace, *, start: str = "datasets", dataset: str | None = None, annotator: str | None = None) -> None:
@@ -37,7 +28,11 @@ def open_app(ws: Workspace, *, start: str = "datasets", dataset: str | None = No
     user = load_user_config()
     who = resolve_annotator(annotator, user)
     ws.db()  # creates/migrates the database on this thread before any worker opens it
-    chosen = _dataset(ws, dataset) if dataset is not None else None
+    chosen = None
+    if dataset is not None:
+        from core.datasets import dataset_id
+
+        chosen = (dataset_id(ws.db(), dataset), dataset)
 
     from tui.app import AssayApp
 
@@ -69,10 +64,10 @@ def register(cli: click.Group) -> None:
         """Inter-annotator agreement on DATASET: percent agreement and Cohen's kappa per pair,
         Krippendorff's alpha (nominal) overall, and confusion matrices."""
         from core.agreement import load_agreement
+        from core.datasets import dataset_id
         from core.safe_text import safe_text
 
-        ds_id, _ = _dataset(ws, dataset)
-        report = load_agreement(ws.db(), ds_id)
+        report = load_agreement(ws.db(), dataset_id(ws.db(), dataset))
         if as_json:
             # ensure_ascii: no raw control or BiDi character can reach a terminal through stdout.
             click.echo(json.dumps({"dataset": dataset, **report.as_dict()}, ensure_ascii=True, indent=2))
