@@ -14,12 +14,12 @@ from store.datasets import CaseRow
 from tui import keymap
 from tui.case_edit import expected_from_text, expected_to_text, tags_from_text, validated_changes
 from tui.render import plain
-from tui.screens.dialog import Dialog
+from tui.screens.dialog import FormDialog
 
 DIFFICULTIES = ("easy", "medium", "hard")
 
 
-class EditCaseDialog(Dialog[dict[str, Any]]):
+class EditCaseDialog(FormDialog[dict[str, Any]]):
     CSS_PATH = "edit_case_dialog.tcss"
     BINDINGS = keymap.EDIT_CASE
 
@@ -47,19 +47,16 @@ class EditCaseDialog(Dialog[dict[str, Any]]):
             yield Input(safe_text(", ".join(row.tags), single_line=True), id="tags")
             yield Static(id="dialog-error")
             with Horizontal(classes="buttons"):
-                yield Button("Save", id="save", variant="primary")
+                yield Button("Save", id="go", variant="primary")
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#expected", TextArea).focus()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "save":
-            self.action_save()
-        else:
-            self.dismiss(None)
-
     def action_save(self) -> None:
+        self.submit()
+
+    def submit(self) -> None:
         row = self.row
         task_text = self.query_one("#task", Input).value.strip()
         tags_text = self.query_one("#tags", Input).value
