@@ -31,26 +31,30 @@ def _start_server(port: int, latency_scale: float):
     raise click.ClickException("could not start the demo server")
 
 
-def _headless(root: Path, db_path: Path) -> None:
+def _headless(ws: Workspace) -> None:
+    """Every demo dataset against the demo models, then its report: one config read and one
+    connection (on this thread) for all of them."""
+    import asyncio
+
     from core.config import load_config
     from core.demo import DATASETS
     from core.report import build_report
     from core.report_render import render_table
-    from core.runner import run_sync
+    from core.runner import run
     from core.run_plan import RunRequest
+    from store import connect
 
-    cfg = load_config(root / "assay.toml")
-    for name in DATASETS:
-        echo_err(f"running {name} against {', '.join(DEMO_MODELS)} ...")
-        finished = run_sync(db_path, root / "assay.toml", RunRequest(dataset=name, models=DEMO_MODELS))
-        from store import connect
-
-        db = connect(db_path)
-        try:
+    cfg = load_config(ws.config_path)
+    db = connect(ws.db_path)
+    try:
+        for name in DATASETS:
+            echo_err(f"running {name} against {', '.join(DEMO_MODELS)} ...")
+            finished = asyncio.run(run(db, cfg, RunRequest(dataset=name, models=DEMO_MODELS),
+                                       config_file=str(ws.config_path)))
             click.echo(render_table(build_report(db, finished.run_id, cfg)))
-        finally:
-            db.close()
-        click.echo()
+            click.echo()
+    finally:
+        db.close()
 
 
 def register(cli: click.Group) -> None:
@@ -66,17 +70,18 @@ def register(cli: click.Group) -> None:
     def demo(ws: Workspace, headless: bool, directory: str, port: int, latency_scale: float) -> None:
         """Build a demo workspace, start the local demo server, and open the app (or run headless)."""
         from core.demo.workspace import build_demo_workspace
+        from core.safe_text import safe_text
 
         root = Path(directory).resolve()
         srv = _start_server(port, latency_scale)
         try:
             build_demo_workspace(root, srv.base_url, fresh=True)
-            echo_err(f"demo workspace: {root}")
+            echo_err(f"demo workspace: {safe_text(root)}")
             echo_err(f"demo server:    {srv.base_url} (models strong, fast, flaky, judge)")
             demo_ws = Workspace(root=root, db_path=root / "assay.db", debug=ws.debug)
             if headless:
-                _headless(root, demo_ws.db_path)
-                echo_err(f"explore it: assay -w {directory} (with `assay serve --port {srv.port}` for new runs)")
+                _headless(demo_ws)
+                echo_err(f"explore it: assay -w {safe_text(directory)} (with `assay serve --port {srv.port}` for new runs)")
             else:
                 from cli.app_cmds import open_app
 

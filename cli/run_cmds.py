@@ -14,12 +14,14 @@ import shlex
 import signal
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import click
 
 from cli.context import Workspace, echo_err, pass_ws
+from core import events as ev  # plain dataclasses: light enough for start-up
 
 # Plain lines on a non-TTY stderr at most this often (CI logs stay readable).
 PLAIN_EVERY_S = 5.0
@@ -102,8 +104,6 @@ class ProgressPrinter:
         self._write(text + "\n")
 
     def __call__(self, event: Any) -> None:
-        from core import events as ev
-
         if isinstance(event, ev.RunStarted):
             self.run_id = event.run_id
             what = "resuming" if event.resumed else "run"
@@ -145,16 +145,7 @@ def _figures_json(finished: Any) -> dict[str, Any]:
         "max_error_rate": finished.max_error_rate, "spend_usd": finished.spend_usd,
         "spend_unknown_calls": finished.spend_unknown, "elapsed_s": round(finished.elapsed_s, 3),
         "scoring_errors": finished.scoring_errors, "resume_command": finished.resume_command,
-        "models": {
-            m.model: {
-                "n": m.n, "ok": m.ok, "errors": m.errors, "skipped": m.skipped, "cached": m.cached,
-                "infra_errors": m.infra_errors, "errors_by_class": m.errors_by_class,
-                "latency_p50_ms": m.latency_p50_ms, "latency_p95_ms": m.latency_p95_ms,
-                "input_tokens": m.input_tokens, "output_tokens": m.output_tokens,
-                "cost_usd": m.cost_usd, "cost_source": m.cost_source,
-            }
-            for m in finished.models
-        },
+        "models": {m.model: {k: v for k, v in asdict(m).items() if k != "model"} for m in finished.models},
     }
 
 
@@ -178,7 +169,7 @@ def _install_signals(loop: Any, token: Any, ws: Workspace, printer: ProgressPrin
         # in flight get no row and the resume redoes them.
         if printer.run_id is not None:
             _mark_interrupted_quickly(ws, printer.run_id)
-            printer.line(f"interrupted; resume with: {resume_hint(ws, printer.run_id, printer.stream_flag)}")
+            printer.line(f"interrupted; resume with: {_safe(resume_hint(ws, printer.run_id, printer.stream_flag))}")
         sys.stdout.flush()
         os._exit(130)
 
@@ -274,7 +265,7 @@ def register(cli: click.Group) -> None:
             click.echo(_summary_table(finished))
         _print_error_samples(ws, finished)
         if finished.status == "interrupted":
-            echo_err(f"interrupted; resume with: {resume_hint(ws, finished.run_id, stream)}")
+            echo_err(f"interrupted; resume with: {_safe(resume_hint(ws, finished.run_id, stream))}")
             sys.exit(130)
         echo_err(f"run {finished.run_id} {finished.status}: {finished.done}/{finished.total} calls, "
                  f"{finished.errors} errors, {finished.skipped} skipped, {finished.retries} retries, "

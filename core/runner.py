@@ -365,7 +365,7 @@ def run_sync(
     db_path: str | Path, config: WorkspaceConfig | str | Path, request: RunRequest, *, sink: Sink | None = None,
     cancel: CancelToken | None = None, grace_s: float = GRACE_S, scoring: ScoringFactory | None = None,
 ) -> RunFinished:
-    """Blocking entry point for a thread worker (TUI, `assay demo`): opens its own connection on
+    """Blocking entry point for a thread worker (the TUI): opens its own connection on
     the calling thread and runs the engine in a fresh event loop. Never installs signal handlers."""
     from store import connect
 
