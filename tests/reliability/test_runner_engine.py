@@ -22,21 +22,16 @@ from store import connect
 pytestmark = pytest.mark.usefixtures("clean_srv")
 
 
-def test_global_concurrency_holds_on_the_wire(srv, tmp_path):
+@pytest.mark.parametrize("n, models, concurrency, limit", [
+    (40, TWO, 5, 5),  # the global limit, two models sharing it
+    (30, {"strong": {"model": "openai/demo-strong", "max_concurrency": 3}}, 20, 3),  # one model's own limit
+], ids=["global", "per-model"])
+def test_concurrency_holds_on_the_wire(srv, tmp_path, n, models, concurrency, limit):
     db = tmp_path / "a.db"
-    make_dataset(db, 40)
+    make_dataset(db, n)
     srv.configure(latency_ms=40)
-    run_engine(db, config(srv.base_url, TWO, concurrency=5), ["strong", "fast"])
-    assert srv.stats()["max_in_flight"] == 5
-
-
-def test_model_concurrency_holds_on_the_wire(srv, tmp_path):
-    db = tmp_path / "a.db"
-    make_dataset(db, 30)
-    srv.configure(latency_ms=40)
-    cfg = config(srv.base_url, {"strong": {"model": "openai/demo-strong", "max_concurrency": 3}}, concurrency=20)
-    run_engine(db, cfg, ["strong"])
-    assert srv.stats()["max_in_flight"] == 3
+    run_engine(db, config(srv.base_url, models, concurrency=concurrency), list(models))
+    assert srv.stats()["max_in_flight"] == limit
 
 
 def test_rpm_pacing_on_the_wire(srv, tmp_path):

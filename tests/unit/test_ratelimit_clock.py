@@ -4,8 +4,13 @@ tpm corrected by actual usage, provider pauses honoured."""
 from __future__ import annotations
 
 import asyncio
+import sys
+from pathlib import Path
 
 from core.ratelimit import RateLimiter, SlidingWindow
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
+from runner_helpers import max_in_window  # noqa: E402  (the same check the on-the-wire tests use)
 
 
 class FakeClock:
@@ -18,15 +23,6 @@ class FakeClock:
     async def sleep(self, s: float) -> None:
         self.t += s
         await asyncio.sleep(0)
-
-
-def _max_in_window(times: list[float], window: float) -> int:
-    best, j = 0, 0
-    for i, t in enumerate(times):
-        while times[j] <= t - window:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
 
 
 def _starts(limiter: RateLimiter, clock: FakeClock, n: int, tokens: int = 0, concurrent: int = 8) -> list[float]:
@@ -53,7 +49,7 @@ def test_rpm_never_exceeded_in_any_window_and_evenly_paced():
     clock = FakeClock()
     limiter = RateLimiter(rpm=30, clock=clock, sleep=clock.sleep)
     times = _starts(limiter, clock, 100)
-    assert _max_in_window(times, 60.0) <= 30
+    assert max_in_window(times, 60.0) <= 30
     gaps = [b - a for a, b in zip(times, times[1:])]
     assert min(gaps) >= 2.0 - 1e-9  # 60/30 s apart: no burst
     assert times[-1] - times[0] <= 99 * 2.0 + 1e-6  # and no drift
@@ -68,7 +64,7 @@ def test_rpm_window_holds_even_with_late_wakeups():
 
     limiter = RateLimiter(rpm=10, clock=clock, sleep=late_sleep)
     times = _starts(limiter, clock, 40)
-    assert _max_in_window(times, 60.0) <= 10
+    assert max_in_window(times, 60.0) <= 10
 
 
 def test_tpm_window_uses_estimates_then_actual_usage():
