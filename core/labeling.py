@@ -25,7 +25,7 @@ import sqlite_utils
 
 from core.agreement import agreement_report
 from core.config import TaskConfig, WorkspaceConfig
-from core.ground_truth import STANCE_KINDS, CaseLabels, case_states, decided_values
+from core.ground_truth import STANCE_KINDS, CaseLabels, case_states, decided_values, derived_labels
 from core.models import LabelEvent
 from store import datasets as store_ds
 from store.datasets import CaseRow
@@ -542,11 +542,9 @@ class LabelSession:
             self.mode = "label"
             return self.view("Labeling.")
         states = case_states(iter_events(self.db, self.dataset_id))
-        excluded = {r[0] for r in self.db.execute(
-            "SELECT case_id FROM cases WHERE dataset_id = ? AND excluded = 1", [self.dataset_id])}
-        pending = [cid for cid, s in states.items() if s.needs_adjudication and cid not in excluded]
-        ords = dict(self.db.execute("SELECT case_id, ord FROM cases WHERE dataset_id = ?", [self.dataset_id]).fetchall())
-        pending.sort(key=lambda c: ords.get(c, 0))
+        ords = dict(self.db.execute(
+            "SELECT case_id, ord FROM cases WHERE dataset_id = ? AND excluded = 0", [self.dataset_id]).fetchall())
+        pending = sorted((cid for cid, s in states.items() if s.needs_adjudication and cid in ords), key=ords.__getitem__)
         self._adj = _ModeState(pending)
         self._adjudicated = set()
         self.mode = "adjudicate"
@@ -594,8 +592,6 @@ def label_overview(db: sqlite_utils.Database, dataset_id: int, required: int) ->
 def summaries_with_labels(db: sqlite_utils.Database, required: int) -> list[dict[str, Any]]:
     """store.datasets.dataset_summaries with ground truth from the label log counted as labeled
     (overall and per task type); `imported_labeled` keeps the imported count."""
-    from core.ground_truth import derived_labels
-
     out = []
     for s in store_ds.dataset_summaries(db):
         decided = frozenset(derived_labels(db, s["id"], required=required))
