@@ -8,7 +8,6 @@ gracefully, the second quits at once (committed rows stay; a resume redoes the c
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import signal
@@ -21,25 +20,11 @@ from typing import Any
 import click
 
 from cli.context import Workspace, echo_err, pass_ws
+from cli.output import print_json, safe, table
 from core import events as ev  # plain dataclasses: light enough for start-up
 
 # Plain lines on a non-TTY stderr at most this often (CI logs stay readable).
 PLAIN_EVERY_S = 5.0
-
-
-def _safe(value: object, max_len: int | None = None) -> str:
-    from core.safe_text import safe_text
-
-    return safe_text(value, max_len=max_len, single_line=True)
-
-
-def _table(headers: list[str], rows: list[list[str]], align: str) -> str:
-    """Plain columns; `align` has one 'l' or 'r' per column. Cells must already be safe."""
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    return "\n".join(
-        "  ".join(c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(row, widths, align)).rstrip()
-        for row in [headers, *rows]
-    )
 
 
 def _duration(seconds: float | None) -> str:
@@ -108,7 +93,7 @@ class ProgressPrinter:
             self.run_id = event.run_id
             what = "resuming" if event.resumed else "run"
             done = f", {event.already_done} already done" if event.resumed else ""
-            self.line(f"{what} {event.run_id}: dataset {_safe(event.dataset)} v{event.dataset_version}, "
+            self.line(f"{what} {event.run_id}: dataset {safe(event.dataset)} v{event.dataset_version}, "
                       f"{len(event.models)} model(s) x {event.total // max(1, len(event.models) * event.repeat)} "
                       f"case(s) x {event.repeat} repeat(s) = {event.total} calls{done}, "
                       f"concurrency {event.concurrency}")
@@ -117,7 +102,7 @@ class ProgressPrinter:
         elif isinstance(event, ev.Progress):
             self._progress(event)
         elif isinstance(event, ev.BreakerOpened):
-            self.line(f"model {_safe(event.model)}: {_safe(event.reason, 300)} - remaining calls skipped")
+            self.line(f"model {safe(event.model)}: {safe(event.reason, 300)} - remaining calls skipped")
         elif isinstance(event, ev.RunFinished):
             self._clear()
 
@@ -151,11 +136,11 @@ def _figures_json(finished: Any) -> dict[str, Any]:
 
 def _summary_table(finished: Any) -> str:
     rows = [[
-        _safe(m.model), str(m.n), str(m.ok), str(m.errors), str(m.skipped), str(m.cached),
+        safe(m.model), str(m.n), str(m.ok), str(m.errors), str(m.skipped), str(m.cached),
         _ms(m.latency_p50_ms), _ms(m.latency_p95_ms), str(m.input_tokens), str(m.output_tokens),
         _money(m.cost_usd),
     ] for m in finished.models]
-    return _table(["model", "n", "ok", "errors", "skipped", "cached", "p50 ms", "p95 ms", "tokens in",
+    return table(["model", "n", "ok", "errors", "skipped", "cached", "p50 ms", "p95 ms", "tokens in",
                    "tokens out", "cost"], rows, "lrrrrrrrrrr")
 
 
@@ -169,7 +154,7 @@ def _install_signals(loop: Any, token: Any, ws: Workspace, printer: ProgressPrin
         # in flight get no row and the resume redoes them.
         if printer.run_id is not None:
             _mark_interrupted_quickly(ws, printer.run_id)
-            printer.line(f"interrupted; resume with: {_safe(resume_hint(ws, printer.run_id, printer.stream_flag))}")
+            printer.line(f"interrupted; resume with: {safe(resume_hint(ws, printer.run_id, printer.stream_flag))}")
         sys.stdout.flush()
         os._exit(130)
 
@@ -260,12 +245,12 @@ def register(cli: click.Group) -> None:
             out = _figures_json(finished)
             if finished.resume_command:
                 out["resume_command"] = resume_hint(ws, finished.run_id, stream)
-            click.echo(json.dumps(out, indent=2))
+            print_json(out)
         else:
             click.echo(_summary_table(finished))
         _print_error_samples(ws, finished)
         if finished.status == "interrupted":
-            echo_err(f"interrupted; resume with: {_safe(resume_hint(ws, finished.run_id, stream))}")
+            echo_err(f"interrupted; resume with: {safe(resume_hint(ws, finished.run_id, stream))}")
             sys.exit(130)
         echo_err(f"run {finished.run_id} {finished.status}: {finished.done}/{finished.total} calls, "
                  f"{finished.errors} errors, {finished.skipped} skipped, {finished.retries} retries, "
@@ -288,14 +273,14 @@ def register(cli: click.Group) -> None:
         for r in rows:
             r["status"] = shown_status(r["status"], r.pop("owner"))
         if as_json:
-            click.echo(json.dumps(rows, indent=2))
+            print_json(rows)
             return
         if not rows:
             echo_err("no runs yet (assay run --dataset NAME --models a,b)")
             return
-        table = [[r["id"], _safe(r["dataset"]), f"v{r['dataset_version']}", _safe(",".join(r["models"]), 40),
+        listed = [[r["id"], safe(r["dataset"]), f"v{r['dataset_version']}", safe(",".join(r["models"]), 40),
                   r["status"], r["created_at"][:19].replace("T", " "), str(r["n_results"])] for r in rows]
-        click.echo(_table(["run", "dataset", "version", "models", "status", "created (UTC)", "results"], table,
+        click.echo(table(["run", "dataset", "version", "models", "status", "created (UTC)", "results"], listed,
                           "lllllll"))
 
 
@@ -307,6 +292,6 @@ def _print_error_samples(ws: Workspace, finished: Any) -> None:
     for model, samples in store_runs.error_samples(ws.db(), finished.run_id).items():
         counts = next((m.errors_by_class for m in finished.models if m.model == model), {})
         summary = ", ".join(f"{cls} {n}" for cls, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-        echo_err(f"{_safe(model)}: {summary}")
+        echo_err(f"{safe(model)}: {summary}")
         for cls, message in samples:
-            echo_err(f"  e.g. {cls}: {_safe(message, 300)}")
+            echo_err(f"  e.g. {cls}: {safe(message, 300)}")
