@@ -27,3 +27,10 @@ def test_headless_demo_runs_every_dataset(tmp_path: Path):
     expected = sum(len(load_cases(name)) for name in DATASETS) * 3
     assert conn.execute("SELECT COUNT(*) FROM results WHERE status = 'ok'").fetchone()[0] == expected
     assert "Traceback" not in proc.stderr
+    listed = subprocess.run([sys.executable, "-m", "cli.main", "-w", str(root), "runs"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60,
+                            env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    lines = listed.stdout.splitlines()
+    assert listed.returncode == 0 and lines[0].split()[:3] == ["run", "dataset", "version"]
+    assert sorted(line.split()[1] for line in lines[1:]) == sorted(DATASETS)
+    assert all(" finished " in line for line in lines[1:])
