@@ -226,11 +226,9 @@ def compare(a: str, b: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
 # --- the report -----------------------------------------------------------------------------------
 
 
-def _run_header(db: sqlite_utils.Database, run: dict[str, Any]) -> dict[str, Any]:
-    ds = db.execute("SELECT d.name, v.version FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id "
-                    "WHERE v.id = ?", [run["dataset_version_id"]]).fetchone()
+def _run_header(run: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": run["id"], "dataset": ds[0] if ds else None, "dataset_version": ds[1] if ds else None,
+        "id": run["id"], "dataset": run["dataset"], "dataset_version": run["dataset_version"],
         "models": run["models"], "repeats": run["repeats"], "prompt": run["prompt_name"], "status": run["status"],
         "created_at": run["created_at"], "finished_at": run["finished_at"],
     }
@@ -251,7 +249,7 @@ def build_report(db: sqlite_utils.Database, run_id: str, cfg: WorkspaceConfig | 
     stored = get_run(db, run_id)
     if stored is None:
         raise NotFoundError(f"no run '{run_id}'")
-    run = _run_header(db, stored)
+    run = _run_header(stored)
     task_of = {c["id"]: c.get("task_type") or "generation"
                for c in iter_version_cases(db, stored["dataset_version_id"])}
     latest = store_scores.latest_scores(db, run_id)

@@ -38,7 +38,7 @@ from core.hashing import canonical_json, content_hash
 from core.liveness import owner_alive, this_process
 from core.models import RunRecord
 from core.prompts import PromptError, render_messages
-from core.versions import snapshot
+from core.versions import VersionHasher, snapshot
 from store import datasets as store_ds
 from store import runs as store_runs
 from store.db import write
@@ -129,12 +129,12 @@ def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:
 def _verified_cases(db: sqlite_utils.Database, version_id: int) -> tuple[str, list[dict[str, Any]]]:
     """(content hash recomputed from the stored blobs by the rule in core.versions, the version's
     case dicts): one read of the version both checks it and loads what the run needs."""
-    overall = hashlib.sha256()
+    overall = VersionHasher()
     cases = []
     for case_id, blob_hash, data in store_runs.version_entries(db, version_id):
         if hashlib.sha256(data.encode("utf-8")).hexdigest() != blob_hash:
             return "corrupt:" + case_id, []
-        overall.update(f"{case_id}\0{blob_hash}\n".encode("utf-8"))
+        overall.add(case_id, blob_hash)
         cases.append(json.loads(data))
     return overall.hexdigest(), cases
 

@@ -19,6 +19,20 @@ from store import datasets as store_ds
 from store.db import write
 
 
+class VersionHasher:
+    """The content hash of a version: sha256 over (case id, blob hash) in case order. The one rule,
+    used when a snapshot is taken and when a resume checks the version it ran on."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+
+    def add(self, case_id: str, blob_hash: str) -> None:
+        self._h.update(f"{case_id}\0{blob_hash}\n".encode("utf-8"))
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+
 def _frozen(db: sqlite_utils.Database, ds_id: int, truth: dict[str, Any]) -> Iterator[tuple[str, str, str, bool]]:
     """(case_id, blob hash, blob JSON, labeled) per case, streamed in order."""
     for case in store_ds.iter_cases(db, ds_id):
@@ -35,12 +49,12 @@ def snapshot(db: sqlite_utils.Database, ds_id: int, reason: str, *, required: in
         truth = derived_labels(db, ds_id, required=required)
         # One streamed pass: blobs are content-addressed, so writing them before we know whether
         # the version is new is harmless (identical content means they already exist).
-        overall = hashlib.sha256()
+        overall = VersionHasher()
         order: list[tuple[str, str]] = []
         n_labeled = 0
         chunk: list[tuple[str, str]] = []
         for case_id, h, blob, labeled in _frozen(db, ds_id, truth):
-            overall.update(f"{case_id}\0{h}\n".encode("utf-8"))
+            overall.add(case_id, h)
             order.append((case_id, h))
             n_labeled += labeled
             chunk.append((h, blob))

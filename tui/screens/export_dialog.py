@@ -9,10 +9,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from core.formats import FILE_FORMATS
 from tui.render import plain
 from tui.screens.dialog import FormDialog
 
-FORMATS = ("jsonl", "json", "csv")
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class ExportDialog(FormDialog[ExportRequest]):
             title.append(plain(self.dataset_name, single_line=True, max_len=40))
             yield Static(title, classes="panel-title")
             yield Label("Format")
-            yield Select([(f, f) for f in FORMATS], id="fmt", value="jsonl", allow_blank=False)
+            yield Select([(f, f) for f in FILE_FORMATS], id="fmt", value="jsonl", allow_blank=False)
             yield Label("Write to")
             yield Input(id="path", placeholder="path/to/file")
             yield Label("Version (blank = current cases with their ground truth)")

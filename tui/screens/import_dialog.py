@@ -13,9 +13,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static
 
+from core.formats import IMPORT_FORMATS
 from tui.screens.dialog import FormDialog
 
-FORMATS = ("json", "jsonl", "csv", "inspect", "openai-evals")
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class ImportDialog(FormDialog[ImportRequest]):
             yield Label("Dataset name (default: the file name)")
             yield Input(id="name", placeholder="e.g. support-tickets")
             yield Label("Format")
-            yield Select([(f, f) for f in FORMATS], id="fmt", prompt="from the file extension")
+            yield Select([(f, f) for f in IMPORT_FORMATS], id="fmt", prompt="from the file extension")
             yield Label("Field mapping (optional)")
             yield Input(id="mapping", placeholder="input_text=question,expected_output=answer")
             yield Label("Task type for cases without one (optional)")
