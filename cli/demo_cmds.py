@@ -13,7 +13,6 @@ import click
 
 from cli.context import Workspace, echo_err, pass_ws
 
-DEMO_MODELS = ("strong", "fast", "flaky")
 # A fixed port keeps the workspace's api_base valid later: `assay serve --port 8765` revives it.
 DEFAULT_PORT = 8765
 
@@ -38,6 +37,7 @@ def _headless(ws: Workspace) -> None:
 
     from core.config import load_config
     from core.demo import DATASETS
+    from core.demo.workspace import CANDIDATE_MODELS
     from core.report import build_report
     from core.report_render import render_table
     from core.runner import run
@@ -48,8 +48,8 @@ def _headless(ws: Workspace) -> None:
     db = connect(ws.db_path)
     try:
         for name in DATASETS:
-            echo_err(f"running {name} against {', '.join(DEMO_MODELS)} ...")
-            finished = asyncio.run(run(db, cfg, RunRequest(dataset=name, models=DEMO_MODELS),
+            echo_err(f"running {name} against {', '.join(CANDIDATE_MODELS)} ...")
+            finished = asyncio.run(run(db, cfg, RunRequest(dataset=name, models=CANDIDATE_MODELS),
                                        config_file=str(ws.config_path)))
             click.echo(render_table(build_report(db, finished.run_id, cfg)))
             click.echo()
@@ -69,7 +69,7 @@ def register(cli: click.Group) -> None:
     @pass_ws
     def demo(ws: Workspace, headless: bool, directory: str, port: int, latency_scale: float) -> None:
         """Build a demo workspace, start the local demo server, and open the app (or run headless)."""
-        from core.demo.workspace import build_demo_workspace
+        from core.demo.workspace import WORKSPACE_MODELS, build_demo_workspace
         from core.safe_text import safe_text
 
         root = Path(directory).resolve()
@@ -77,7 +77,7 @@ def register(cli: click.Group) -> None:
         try:
             build_demo_workspace(root, srv.base_url, fresh=True)
             echo_err(f"demo workspace: {safe_text(root)}")
-            echo_err(f"demo server:    {srv.base_url} (models strong, fast, flaky, judge)")
+            echo_err(f"demo server:    {srv.base_url} (models {', '.join(m[0] for m in WORKSPACE_MODELS)})")
             demo_ws = Workspace(root=root, db_path=root / "assay.db", debug=ws.debug)
             if headless:
                 _headless(demo_ws)
