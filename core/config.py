@@ -192,7 +192,8 @@ class WorkspaceConfig(_Section):
 DEFAULT_PROMPT = PromptConfig(system=None, template="{input_text}")
 
 
-def _format_errors(exc: ValidationError) -> str:
+def format_validation_errors(exc: ValidationError) -> str:
+    """Every error as `dotted.key: problem (got value)`, joined by "; "."""
     parts = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"])
@@ -230,7 +231,7 @@ def parse_config(data: dict[str, Any], *, file: str = "assay.toml") -> Workspace
     try:
         cfg = WorkspaceConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc), file=file) from None
+        raise ConfigError(format_validation_errors(exc), file=file) from None
     _check_cross_references(cfg, file)
     return cfg
 
@@ -261,18 +262,26 @@ def model_overrides(model: ModelConfig, run: RunConfig) -> dict[str, Any]:
     return {p: getattr(model, p) for p in run.allow_overrides if getattr(model, p) is not None}
 
 
-def load_config(path: Path) -> WorkspaceConfig:
-    """Load assay.toml; a missing file means all defaults."""
-    if not path.exists():
-        return WorkspaceConfig()
+def read_toml(path: Path) -> dict[str, Any] | None:
+    """A TOML file's table, or None when the file does not exist. Errors name the file."""
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8: {exc}", file=str(path)) from None
-    return parse_config(data, file=str(path))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
+
+
+def load_config(path: Path) -> WorkspaceConfig:
+    """Load assay.toml; a missing file means all defaults."""
+    data = read_toml(path)
+    return WorkspaceConfig() if data is None else parse_config(data, file=str(path))
 
 
 def dump_config(cfg: WorkspaceConfig) -> str:

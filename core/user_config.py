@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import getpass
 import os
-import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from core.config import format_validation_errors, read_toml
 from core.errors import ConfigError
 from core.safe_text import safe_text
 
@@ -65,25 +65,13 @@ def user_config_path() -> Path:
 
 def load_user_config(path: Path | None = None) -> UserConfig:
     path = path or user_config_path()
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    data = read_toml(path)
+    if data is None:
         return UserConfig()
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError("not UTF-8", file=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
     try:
         return UserConfig.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-        raise ConfigError(safe_text(msg), file=str(path), key=key) from None
+        raise ConfigError(safe_text(format_validation_errors(exc)), file=str(path)) from None
 
 
 def resolve_annotator(explicit: str | None, cfg: UserConfig) -> str:
