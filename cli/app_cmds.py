@@ -15,6 +15,7 @@ import click
 
 from cli.context import Workspace, pass_ws
 from core.errors import UsageError
+from core.figures import num, pct
 
 
 def open_app(ws: Workspace, *, start: str = "datasets", dataset: str | None = None, annotator: str | None = None) -> None:
@@ -37,14 +38,6 @@ def open_app(ws: Workspace, *, start: str = "datasets", dataset: str | None = No
     from tui.app import AssayApp
 
     AssayApp(ws, config=config, annotator=who, user_keymap=user.keymap, start=start, dataset=chosen).run()
-
-
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.1%}"
-
-
-def _num(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.3f}"
 
 
 def register(cli: click.Group) -> None:
@@ -75,13 +68,14 @@ def register(cli: click.Group) -> None:
         name = lambda s, n=20: safe_text(s, single_line=True, max_len=n)  # noqa: E731
         click.echo(f"Agreement on {name(dataset, 60)}: {len(report.annotators)} annotators, "
                    f"{report.n_cases} cases labeled, {report.n_pairable} with 2+ labels")
-        click.echo(f"Krippendorff's alpha (nominal): {_num(report.alpha)}")
+        click.echo(f"Krippendorff's alpha (nominal): {num(report.alpha, missing='n/a')}")
         if not report.pairs:
             click.echo("No pair of annotators to compare yet.")
             return
         click.echo(f"\n{'pair':<42} {'n':>6} {'agree':>7} {'kappa':>7}")
         for p in report.pairs:
-            click.echo(f"{name(p.a) + ' - ' + name(p.b):<42} {p.n:>6} {_pct(p.percent):>7} {_num(p.kappa):>7}")
+            agree, kappa = pct(p.percent, missing="n/a"), num(p.kappa, missing="n/a")
+            click.echo(f"{name(p.a) + ' - ' + name(p.b):<42} {p.n:>6} {agree:>7} {kappa:>7}")
         for p in report.pairs:
             if not p.n or len(p.categories) > 10:
                 continue

@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
+from core.figures import ms, num, pct
 from core.report import ALL
 from core.safe_text import safe_text
 
@@ -24,20 +25,8 @@ FORMATS = ("table", "markdown", "csv", "json", "junit")
 # --- figures as text ------------------------------------------------------------------------------
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"
-
-
 def _ci(ci: list[float] | None) -> str:
     return "-" if ci is None else f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}%"
-
-
-def _num(x: float | None, digits: int = 3) -> str:
-    return "-" if x is None else f"{x:.{digits}f}"
-
-
-def _ms(x: float | None) -> str:
-    return "-" if x is None else f"{x:.0f}"
 
 
 def _usd(x: float | None, status: str = "known") -> str:
@@ -70,15 +59,15 @@ COST = ["model", "task type", "p50 ms", "p95 ms", "TTFT p50", "tokens in", "toke
 
 
 def _quality_row(model: str, group: str, s: dict[str, Any]) -> list[str]:
-    return [model, group, str(s["n"]), str(s["scored"]), str(s["passed"]), _pct(s["pass_rate"]),
-            _ci(s["pass_rate_ci95"]), _pct(s["pass_rate_incl_errors"]), _num(s["mean_score"]),
+    return [model, group, str(s["n"]), str(s["scored"]), str(s["passed"]), pct(s["pass_rate"]),
+            _ci(s["pass_rate_ci95"]), pct(s["pass_rate_incl_errors"]), num(s["mean_score"]),
             str(s["errors"]), str(s["skipped"]), str(s["scorer_errors"]), str(s["unscored"])]
 
 
 def _cost_row(model: str, group: str, s: dict[str, Any]) -> list[str]:
     st = s["cost_status"]
-    return [model, group, _ms(s["latency_p50_ms"]), _ms(s["latency_p95_ms"]),
-            _ms(s["first_token_p50_ms"]), str(s["input_tokens"]),
+    return [model, group, ms(s["latency_p50_ms"]), ms(s["latency_p95_ms"]),
+            ms(s["first_token_p50_ms"]), str(s["input_tokens"]),
             str(s["output_tokens"]), _usd(s["cost_usd"], st), _usd(s["cost_per_case"], st),
             _usd(s["cost_per_correct"], st) if s["passed"] else "-",
             _usd(s["judge_cost_usd"], s["judge_cost_status"]) if s["judge_scores"] else "-"]
@@ -89,9 +78,9 @@ PAIRS = ["A", "B", "pairs", "pass A", "pass B", "diff", "only A", "only B", "McN
 
 
 def _pair_row(c: dict[str, Any]) -> list[str]:
-    return [c["a"], c["b"], str(c["pairs"]), _pct(c["pass_rate_a"]), _pct(c["pass_rate_b"]),
+    return [c["a"], c["b"], str(c["pairs"]), pct(c["pass_rate_a"]), pct(c["pass_rate_b"]),
             _signed_pct(c["pass_rate_diff"]), str(c["a_only_passed"]), str(c["b_only_passed"]), _p(c["mcnemar_p"]),
-            _num(c["score_diff"]),
+            num(c["score_diff"]),
             "-" if c["score_diff_ci95"] is None else f"{c['score_diff_ci95'][0]:+.3f}…{c['score_diff_ci95'][1]:+.3f}",
             c["verdict"]]
 
@@ -117,7 +106,7 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
     for model, by_task in report["field_accuracy"].items():
         for task, acc in by_task.items():
             rows = [[name, str(f["n"]), str(f["match"]), str(f["wrong"]), str(f["missing"]), str(f["extra"]),
-                     _pct(f["accuracy"])] for name, f in sorted(acc.items())]
+                     pct(f["accuracy"])] for name, f in sorted(acc.items())]
             out.append((f"Field accuracy: {model} / {task}",
                         ["field", "n", "match", "wrong", "missing", "extra", "accuracy"], rows, None))
     for model, by_task in report["confusion"].items():
@@ -126,7 +115,7 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
             out.append((f"Confusion matrix: {model} / {task} (rows expected, columns predicted)",
                         ["expected \\ predicted", *m["columns"]], rows,
                         f"invalid labels: {m['invalid']} of {m['n']}"))
-            per = [[label, str(c["support"]), _num(c["precision"]), _num(c["recall"]), _num(c["f1"])]
+            per = [[label, str(c["support"]), num(c["precision"]), num(c["recall"]), num(c["f1"])]
                    for label, c in m["per_class"].items()]
             out.append((f"Per class: {model} / {task}", ["label", "support", "precision", "recall", "F1"], per, None))
     if report["pairwise"]:

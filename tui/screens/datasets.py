@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Input, Select, Static
 
 from core.agreement import AgreementReport
 from core.errors import AssayError, UsageError
+from core.figures import num, pct
 from core.labeling import label_overview, summaries_with_labels
 from core.safe_text import safe_text
 from store import datasets as store_ds
@@ -582,16 +583,14 @@ def render_agreement(report: AgreementReport) -> Text:
     if len(report.annotators) < 2 or report.n_pairable == 0:
         return Text("Needs two annotators labeling the same cases "
                     f"({len(report.annotators)} annotator(s), {report.n_cases} cases labeled).")
-    fmt = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
-    out = Text(f"Krippendorff α {fmt(report.alpha)} over {report.n_pairable} cases with 2+ labels\n")
+    out = Text(f"Krippendorff α {num(report.alpha, 2, 'n/a')} over {report.n_pairable} cases with 2+ labels\n")
     for p in report.pairs[:6]:
         if p.n == 0:
             continue
         out.append(plain(p.a, single_line=True, max_len=10))
         out.append("–")
         out.append(plain(p.b, single_line=True, max_len=10))
-        pct = "n/a" if p.percent is None else f"{p.percent:.0%}"
-        out.append(f"  n={p.n} agree {pct} κ {fmt(p.kappa)}\n")
+        out.append(f"  n={p.n} agree {pct(p.percent, 0, 'n/a')} κ {num(p.kappa, 2, 'n/a')}\n")
     top = max(report.pairs, key=lambda p: p.n)
     if top.n and len(top.categories) <= 5:
         # The busiest pair's confusion matrix: rows are the first annotator, columns the second.
