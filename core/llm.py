@@ -341,6 +341,15 @@ def _parse_response(resp: Any) -> Parsed:
                               getattr(message, "tool_calls", None), getattr(resp, "usage", None))
 
 
+def _content_chars(content: Any) -> int:
+    """Characters of a message's text, whether content is a string or a list of parts."""
+    if isinstance(content, str):
+        return len(content)
+    if isinstance(content, list):
+        return sum(len(p.get("text") or "") for p in content if isinstance(p, dict))
+    return 0
+
+
 class _StreamAssembly:
     """Collects a streamed completion chunk by chunk (choice 0, the only one we ask for)."""
 
@@ -460,7 +469,7 @@ class ModelClient:
 
     def _estimate_tokens(self, messages: list[dict[str, Any]]) -> int:
         # ~4 characters per token; corrected to actual usage once the call returns.
-        chars = sum(len(m.get("content") or "") for m in messages)
+        chars = sum(_content_chars(m.get("content")) for m in messages)
         return chars // 4 + len(messages) * 4 + int(self.params.get("max_tokens") or 0)
 
     def _cost(self, n_in: int | None, n_out: int | None) -> float | None:

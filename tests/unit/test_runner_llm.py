@@ -201,3 +201,10 @@ def test_missing_usage_is_unknown_never_zero_cost(litellm, usage):
     out = asyncio.run(client.complete(MSG))
     assert out.status == "ok" and out.output == "hi"
     assert (out.input_tokens, out.output_tokens, out.cost_usd, out.cost_status) == (None, None, None, "unknown")
+
+
+def test_token_estimate_counts_text_of_list_content(litellm):
+    client, _ = _client([_ok()])
+    as_text = client._estimate_tokens([{"role": "user", "content": "x" * 400}])
+    as_parts = client._estimate_tokens([{"role": "user", "content": [{"type": "text", "text": "x" * 400}]}])
+    assert as_parts == as_text > 100
