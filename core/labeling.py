@@ -60,6 +60,11 @@ class LabelSchema:
     def single_key(self) -> bool:
         return self.kind in ("classification", "pass_fail", "rating")
 
+    @property
+    def judges_outputs(self) -> bool:
+        """pass/fail and ratings grade model outputs, so those outputs are never blinded."""
+        return self.kind in ("pass_fail", "rating")
+
     def choice_for(self, key: str, character: str | None = None) -> Choice | None:
         for choice in self.choices:
             if key in choice.keys or (character is not None and character in choice.keys):
@@ -390,11 +395,13 @@ class LabelSession:
             if state.adjudication is not None:
                 others_list.append(OtherLabel(state.adjudication[0], "adjudicate", state.adjudication[1]))
             others = tuple(others_list)
+        schema = self.schema_for(case.task_type)
+        if revealed or schema.judges_outputs:
             outputs = tuple(model_outputs(self.db, self.dataset_id, case.case_id))
         return CaseView(
             mode=self.mode, dataset_name=self.dataset_name, annotator=self.annotator, case=case,
             position=st.cursor + 1, total=len(st.order), progress=progress,
-            schema=self.schema_for(case.task_type), guidelines=self.guidelines_for(case.task_type),
+            schema=schema, guidelines=self.guidelines_for(case.task_type),
             mine=mine, prefill=self._prefill(case, mine, state, outputs), others=others, model_outputs=outputs,
             notes=tuple(state.notes), message=message, blind=self.blind,
         )

@@ -361,3 +361,31 @@ def test_extraction_prefill_finds_a_fenced_or_embedded_object():
 
     assert _object_from('Here it is:\n```json\n{"vendor": "ACME"}\n```') == {"vendor": "ACME"}
     assert _object_from('{"total": 1}') == {"total": 1} and _object_from("no object") is None
+
+
+def _stored_output(db, ds, case_id: str, model: str, output: str) -> None:
+    from core.versions import snapshot
+
+    version, _ = snapshot(db, ds, "run")
+    with write(db):
+        db.execute("INSERT OR IGNORE INTO runs (id, dataset_id, dataset_version_id, dataset_hash, prompt_name, "
+                   "config_json, config_hash, models_json, status, app_version, created_at) VALUES "
+                   "('r1', ?, ?, ?, 'default', '{}', 'h', '[]', 'finished', '0', 'now')",
+                   [ds, version["id"], version["content_hash"]])
+        db.execute("INSERT INTO results (run_id, case_id, model, status, output, created_at) "
+                   "VALUES ('r1', ?, ?, 'ok', ?, 'now')", [case_id, model, output])
+
+
+def test_judging_kinds_show_the_model_outputs_they_grade_even_when_blind(tmp_path):
+    db, ds = seed(tmp_path, n=2, task_type="safety")
+    _stored_output(db, ds, "case-000", "gpt", "I cannot help with that.")
+    bo = session(db, ds, "bo")
+    bo.open()
+    bo.decide("pass")
+    view = session(db, ds, "ana").open()
+    assert view.case.case_id == "case-000" and view.blind
+    assert view.others is None  # other annotators' labels stay hidden
+    assert view.model_outputs == (("gpt", "I cannot help with that."),)
+    db2, ds2 = seed(tmp_path / "c", n=1)  # classification: outputs stay blind
+    _stored_output(db2, ds2, "case-000", "gpt", "pos")
+    assert session(db2, ds2, "ana").open().model_outputs is None

@@ -512,13 +512,16 @@ def mine_text(view: CaseView) -> Text:
 
 
 def others_text(view: CaseView) -> Text:
-    if view.others is None:
+    if view.others is None and view.model_outputs is None:
         return Text("Other annotators' labels and model outputs are hidden until you decide (blind mode).",
                     style="dim")
-    out = Text("Labels\n", style="bold")
-    if not view.others:
-        out.append("none from others yet\n", style="dim")
-    for other in view.others:
+    if view.others is None:  # judging model outputs: the outputs show, other labels stay blind
+        out = Text("Other annotators' labels are hidden until you decide (blind mode).\n", style="dim")
+    else:
+        out = Text("Labels\n", style="bold")
+        if not view.others:
+            out.append("none from others yet\n", style="dim")
+    for other in view.others or ():
         out.append(plain(other.annotator, single_line=True, max_len=20, style="italic"))
         if other.kind == "flag":
             out.append(" ⚑ flagged")
