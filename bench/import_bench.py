@@ -44,20 +44,20 @@ def write_jsonl(path: Path, n: int) -> None:
 def child(jsonl: str, db_path: str) -> None:
     """Runs in the subprocess: import one file into a fresh database, print the figures as JSON."""
     sys.path.insert(0, str(ROOT))
-    import core.datasets
-    from core.datasets import import_file
+    import core.datasets.importing
+    from core.datasets.importing import import_file
     from store import connect
 
     # Attribute time and memory to the streaming import vs the version snapshot taken at its end.
     marks: dict[str, float] = {}
-    snapshot = core.datasets.snapshot
+    snapshot = core.datasets.importing.snapshot
 
     def timed_snapshot(*args, **kwargs):
         marks["snap_start"] = time.perf_counter()
         marks["pre_snap_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return snapshot(*args, **kwargs)
 
-    core.datasets.snapshot = timed_snapshot  # import_file calls it through the module global
+    core.datasets.importing.snapshot = timed_snapshot  # import_file calls it through the module global
     db = connect(db_path)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     cpu_start = time.process_time()
@@ -75,7 +75,7 @@ def child(jsonl: str, db_path: str) -> None:
 def sample_child(jsonl: str, db_path: str) -> None:
     """Runs in the subprocess: sample 300 cases from the file read as a production log."""
     sys.path.insert(0, str(ROOT))
-    from core.sampling import plan_sample, write_sample
+    from core.datasets.sampling import plan_sample, write_sample
     from store import connect
 
     db = connect(db_path)

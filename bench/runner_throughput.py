@@ -111,8 +111,8 @@ async def bare(base: str, cases: int) -> float:
 
 def assay_run(base: str, tmp: Path, name: str, cases: int, models: dict, concurrency: int = CONCURRENCY,
               profile: cProfile.Profile | None = None):
-    from core.config import parse_config
-    from core.runner import RunRequest, run
+    from core.config.schema import parse_config
+    from core.run.engine import RunRequest, run
 
     db = make_workspace(tmp, name, cases)
     if profile is not None:
@@ -180,7 +180,7 @@ def main() -> None:
     base = root + "/v1"
     try:
         t0 = time.perf_counter()
-        from core.llm import litellm_module
+        from core.models.client import litellm_module
 
         litellm_module()
         print(f"import litellm: {time.perf_counter() - t0:.1f} s")
@@ -208,7 +208,7 @@ def main() -> None:
         print(f"  ideal {ideal:.2f} s | bare litellm {b:.2f} s ({calls / b:.0f} calls/s) | "
               f"assay {a:.2f} s ({calls / a:.0f} calls/s) | assay/bare {a / b:.2f}x (target <= 1.25x)")
         if STREAM:
-            from core.stats import percentile  # the p50/p95 `assay report` shows
+            from core.common.stats import percentile  # the p50/p95 `assay report` shows
 
             print(f"  time to first token (assay, last round): p50 {percentile(firsts, 50, presorted=True):.1f} ms, "
                   f"p95 {percentile(firsts, 95, presorted=True):.1f} ms over {len(firsts)} calls")

@@ -35,7 +35,7 @@ import time
 t0 = time.perf_counter()
 import asyncio, sys
 from cli.context import resolve
-from core.config import load_config
+from core.config.schema import load_config
 from tui.app import AssayApp
 
 async def main():
@@ -88,7 +88,7 @@ async def label_keys(root: Path, keys: int) -> tuple[float, list[float]]:
     from textual import events
 
     from cli.context import resolve
-    from core.config import load_config
+    from core.config.schema import load_config
     from tui.app import AssayApp
     from tui.messages import CaseRendered
 
@@ -140,7 +140,7 @@ def main() -> None:
         print(f"first screen (process start -> Datasets with its first page): median {statistics.median(times):.2f} s "
               f"(runs: {', '.join(f'{x:.2f}' for x in times)}); litellm imported: {litellm}")
         resume, lat = asyncio.run(label_keys(root, args.keys))
-        from core.stats import percentile
+        from core.common.stats import percentile
 
         p95 = percentile(lat, 95)
         print(f"resume on Label (app start -> first undecided case on screen): {resume:.2f} s")

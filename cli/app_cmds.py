@@ -15,13 +15,13 @@ import click
 
 from cli.context import Workspace, pass_ws
 from core.errors import UsageError
-from core.figures import num, pct
+from core.common.figures import num, pct
 
 
 def open_app(ws: Workspace, *, start: str = "datasets", dataset: str | None = None, annotator: str | None = None) -> None:
     """Run the app until the user quits. Labels are saved as they are made: there is nothing to save on exit."""
-    from core.config import load_config
-    from core.user_config import load_user_config, resolve_annotator
+    from core.config.schema import load_config
+    from core.config.user import load_user_config, resolve_annotator
 
     if not ws.db_path.exists() and not ws.config_path.exists():
         raise UsageError(f"no Assay workspace in {ws.root}: run `assay init` there, or pass --workspace/--db")
@@ -31,7 +31,7 @@ def open_app(ws: Workspace, *, start: str = "datasets", dataset: str | None = No
     ws.db()  # creates/migrates the database on this thread before any worker opens it
     chosen = None
     if dataset is not None:
-        from core.datasets import dataset_id
+        from core.datasets.importing import dataset_id
 
         chosen = (dataset_id(ws.db(), dataset), dataset)
 
@@ -56,9 +56,9 @@ def register(cli: click.Group) -> None:
     def agreement(ws: Workspace, dataset: str, as_json: bool) -> None:
         """Inter-annotator agreement on DATASET: percent agreement and Cohen's kappa per pair,
         Krippendorff's alpha (nominal) overall, and confusion matrices."""
-        from core.agreement import load_agreement
-        from core.datasets import dataset_id
-        from core.safe_text import safe_text
+        from core.labeling.agreement import load_agreement
+        from core.datasets.importing import dataset_id
+        from core.common.safe_text import safe_text
 
         report = load_agreement(ws.db(), dataset_id(ws.db(), dataset))
         if as_json:

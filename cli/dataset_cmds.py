@@ -17,8 +17,8 @@ import click
 
 from cli.context import Workspace, echo_err, pass_ws
 from cli.output import print_json, safe, table
-from core.formats import EXTENSIONS, FILE_FORMATS, IMPORT_FORMATS, LOG_FORMATS
-from core.safe_text import safe_text
+from core.datasets.formats import EXTENSIONS, FILE_FORMATS, IMPORT_FORMATS, LOG_FORMATS
+from core.common.safe_text import safe_text
 
 # --- import -----------------------------------------------------------------------------------
 
@@ -29,9 +29,9 @@ def _import_promptfoo(ws: Workspace, args: tuple[str, ...], name: str | None, sk
     if len(args) != 2:
         raise UsageError("usage: assay import promptfoo CONFIG.yaml [--name NAME] [--skip-unsupported]")
     try:
-        from core.promptfoo_import import run_import
+        from core.datasets.promptfoo.importer import run_import
     except ModuleNotFoundError as e:
-        if e.name != "core.promptfoo_import":
+        if e.name != "core.datasets.promptfoo.importer":
             raise
         raise UsageError("promptfoo import is not available") from None
     for line in run_import(ws, Path(args[1]), name, skip_unsupported):
@@ -71,7 +71,7 @@ def import_cmd(
         raise UsageError("--skip-unsupported only applies to `assay import promptfoo`")
     if not name:
         raise UsageError("--name is required: the dataset to create (or to add to, with --append)")
-    from core.datasets import FIELDS, import_file, parse_pairs
+    from core.datasets.importing import FIELDS, import_file, parse_pairs
 
     result = import_file(ws.db(), args[0], name, fmt=fmt, mapping=parse_pairs(mapping, FIELDS, "--map"),
                          task_type=task_type, append=append)
@@ -109,7 +109,7 @@ class _TerminalSafe:
 @pass_ws
 def export_cmd(ws: Workspace, dataset: str, fmt: str | None, version: int | None, output: str | None) -> None:
     """Export a dataset (its current cases and ground truth, or a version) as JSON, JSONL or CSV."""
-    from core.datasets import export_dataset
+    from core.datasets.importing import export_dataset
 
     fmt = fmt or EXTENSIONS.get(Path(output or "").suffix.lower()) or "jsonl"
     required = _required_labels(ws)
@@ -162,9 +162,9 @@ def sample_cmd(
     field_map: str | None, fmt: str | None, dry_run: bool, as_json: bool,
 ) -> None:
     """Build an eval set from production logs: stratified, deduplicated, reproducible."""
-    from core.datasets import check_name
+    from core.datasets.importing import check_name
     from core.errors import UsageError
-    from core.sampling import parse_fields, plan_sample, write_sample
+    from core.datasets.sampling import parse_fields, plan_sample, write_sample
     from store import datasets as store_ds
 
     fields = parse_fields(field_map)
@@ -206,7 +206,7 @@ def datasets_group(ctx: click.Context, as_json: bool) -> None:
     """List datasets with their counts; `snapshot` and `versions` manage versions."""
     if ctx.invoked_subcommand is not None:
         return
-    from core.labeling import summaries_with_labels
+    from core.labeling.session import summaries_with_labels
 
     ws = ctx.find_object(Workspace)
     # Labeled as everywhere else: ground truth decided by the label log counts, not only imported values.
@@ -227,7 +227,7 @@ def datasets_group(ctx: click.Context, as_json: bool) -> None:
 
 def _required_labels(ws: Workspace) -> int:
     """How many agreeing labels make ground truth, from [labeling] in assay.toml."""
-    from core.config import load_config
+    from core.config.schema import load_config
 
     return load_config(ws.config_path).labeling.required_labels
 
@@ -237,7 +237,7 @@ def _required_labels(ws: Workspace) -> int:
 @pass_ws
 def snapshot_cmd(ws: Workspace, name: str) -> None:
     """Freeze the dataset's current cases and ground truth as a version (reused if unchanged)."""
-    from core.datasets import take_snapshot
+    from core.datasets.importing import take_snapshot
 
     version, created = take_snapshot(ws.db(), name, required=_required_labels(ws))
     state = "new version" if created else "unchanged, same as version"
@@ -251,7 +251,7 @@ def snapshot_cmd(ws: Workspace, name: str) -> None:
 @pass_ws
 def versions_cmd(ws: Workspace, name: str, as_json: bool) -> None:
     """List a dataset's versions."""
-    from core.datasets import versions
+    from core.datasets.importing import versions
 
     rows = versions(ws.db(), name)
     if as_json:
@@ -284,8 +284,8 @@ def cases_cmd(
     labeled: bool | None, search: str | None, as_json: bool,
 ) -> None:
     """Page through a dataset's cases in import order."""
-    from core.datasets import dataset_id, page
-    from core.ground_truth import derived_labels
+    from core.datasets.importing import dataset_id, page
+    from core.datasets.ground_truth import derived_labels
     from store.datasets import CaseFilter
 
     db = ws.db()

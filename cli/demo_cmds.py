@@ -18,7 +18,7 @@ DEFAULT_PORT = 8765
 
 
 def _start_server(port: int, latency_scale: float):
-    from core.serve import DemoServer
+    from demo.serve import DemoServer
 
     for candidate in (port, 0):
         srv = DemoServer(port=candidate, latency_scale=latency_scale)
@@ -35,13 +35,13 @@ def _headless(ws: Workspace) -> None:
     connection (on this thread) for all of them."""
     import asyncio
 
-    from core.config import load_config
-    from core.demo import DATASETS
-    from core.demo.workspace import CANDIDATE_MODELS
-    from core.report import build_report
-    from core.report_render import render_table
-    from core.runner import run
-    from core.run_plan import RunRequest
+    from core.config.schema import load_config
+    from demo import DATASETS
+    from demo.workspace import CANDIDATE_MODELS
+    from core.report.build import build_report
+    from core.report.render import render_table
+    from core.run.engine import run
+    from core.run.plan import RunRequest
     from store import connect
 
     cfg = load_config(ws.config_path)
@@ -69,8 +69,8 @@ def register(cli: click.Group) -> None:
     @pass_ws
     def demo(ws: Workspace, headless: bool, directory: str, port: int, latency_scale: float) -> None:
         """Build a demo workspace, start the local demo server, and open the app (or run headless)."""
-        from core.demo.workspace import WORKSPACE_MODELS, build_demo_workspace
-        from core.safe_text import safe_text
+        from demo.workspace import WORKSPACE_MODELS, build_demo_workspace
+        from core.common.safe_text import safe_text
 
         root = Path(directory).resolve()
         srv = _start_server(port, latency_scale)

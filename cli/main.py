@@ -17,7 +17,7 @@ class AssayGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AssayError as exc:
-            from core.safe_text import safe_text
+            from core.common.safe_text import safe_text
 
             ws = ctx.find_object(context.Workspace)
             if ws is not None and ws.debug:

@@ -1,6 +1,6 @@
 """Terminal output shared by the CLI commands: safe single-line text, plain tables, JSON on stdout.
 
-Light on purpose (core.safe_text is a regex): importing it while the CLI is built costs nothing.
+Light on purpose (core.common.safe_text is a regex): importing it while the CLI is built costs nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from core.safe_text import safe_text
+from core.common.safe_text import safe_text
 
 
 def safe(value: object, max_len: int | None = None) -> str:

@@ -1,4 +1,4 @@
-"""`assay report` and `assay score`: thin wrappers over core.report / core.scoring."""
+"""`assay report` and `assay score`: thin wrappers over core.report.build / core.run.scoring."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 from cli import context
 from core.errors import QualityGateFailed, UsageError
 
-# Same as core.report_render.FORMATS, kept here so building the CLI imports no report code.
+# Same as core.report.render.FORMATS, kept here so building the CLI imports no report code.
 FORMATS = ("table", "markdown", "csv", "json", "junit")
 
 
@@ -26,10 +26,10 @@ def report_cmd(ws: context.Workspace, run_id: str | None, latest: bool, fmt: str
                fail_under: float | None, model: str | None) -> None:
     """Report a run: pass rates with 95% CIs, cost per correct answer, per-field accuracy,
     confusion matrices, and paired significance tests between models."""
-    from core.config import load_config
-    from core.report import build_report, gate, latest_run_id
-    from core.report_render import render
-    from core.safe_text import safe_text
+    from core.config.schema import load_config
+    from core.report.build import build_report, gate, latest_run_id
+    from core.report.render import render
+    from core.common.safe_text import safe_text
 
     if bool(run_id) == latest:
         raise UsageError("give a RUN_ID or --latest (one of them)")
@@ -56,9 +56,9 @@ def report_cmd(ws: context.Workspace, run_id: str | None, latest: bool, fmt: str
 @context.pass_ws
 def score_cmd(ws: context.Workspace, run_id: str) -> None:
     """Re-score a run's stored outputs with the current scorers, in a new round (old verdicts kept)."""
-    from core.config import load_config
-    from core.safe_text import safe_text
-    from core.scoring import rescore
+    from core.config.schema import load_config
+    from core.common.safe_text import safe_text
+    from core.run.scoring import rescore
     from store.scores import round_counts
 
     db = ws.db()

@@ -1,6 +1,6 @@
 """`assay run` (run or resume) and `assay runs` (history).
 
-Thin: parse, call core.runner, print. Progress goes to stderr (redrawn with \\r only on a TTY,
+Thin: parse, call core.run.engine, print. Progress goes to stderr (redrawn with \\r only on a TTY,
 occasional plain lines otherwise), the summary table or `--json` object to stdout. Signals are
 handled here, never in the engine: the first Ctrl+C (or SIGTERM) asks the engine to stop
 gracefully, the second quits at once (committed rows stay; a resume redoes the calls in flight).
@@ -21,7 +21,7 @@ import click
 
 from cli.context import Workspace, echo_err, pass_ws
 from cli.output import print_json, safe, table
-from core import events as ev  # plain dataclasses: light enough for start-up
+from core.run import events as ev  # plain dataclasses: light enough for start-up
 
 # Plain lines on a non-TTY stderr at most this often (CI logs stay readable).
 PLAIN_EVERY_S = 5.0
@@ -178,8 +178,8 @@ def _mark_interrupted_quickly(ws: Workspace, run_id: str) -> None:
 def _run(ws: Workspace, request: Any, printer: ProgressPrinter, stream: bool | None = None) -> Any:
     import asyncio
 
-    from core.config import load_config
-    from core.runner import CancelToken, run
+    from core.config.schema import load_config
+    from core.run.engine import CancelToken, run
 
     cfg = load_config(ws.config_path)
     if stream is not None:  # --stream/--no-stream stands in for [run] stream
@@ -230,7 +230,7 @@ def register(cli: click.Group) -> None:
         --max-error-rate, 130 interrupted (the resume command is printed).
         """
         from core.errors import UsageError
-        from core.run_plan import RunRequest
+        from core.run.plan import RunRequest
 
         if resume and (dataset or models or prompt or repeat):
             raise UsageError("--resume takes the dataset, models, prompt and repeat from the run; drop them")
@@ -266,7 +266,7 @@ def register(cli: click.Group) -> None:
     @pass_ws
     def runs_cmd(ws: Workspace, as_json: bool, limit: int | None) -> None:
         """List runs, newest first."""
-        from core.liveness import shown_status
+        from core.run.liveness import shown_status
         from store import runs as store_runs
 
         rows = store_runs.list_runs(ws.db(), limit)

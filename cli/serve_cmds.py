@@ -71,7 +71,7 @@ def serve(port: int, host: str, allow_remote: bool, latency_ms: float, latency_j
     """
     import asyncio
 
-    from core.serve.state import ServerState
+    from demo.serve.state import ServerState
 
     if not _loopback(host) and not allow_remote:
         raise click.BadParameter(f"{host} is not a loopback address; add --allow-remote to bind it", param_hint="--host")
@@ -93,8 +93,8 @@ async def _serve(state: Any, host: str, port: int, port_file: Path | None) -> No
     import asyncio
     import signal
 
-    from core.serve.demo_models import MODELS
-    from core.serve.http import HttpServer
+    from demo.serve.demo_models import MODELS
+    from demo.serve.http import HttpServer
 
     server = HttpServer(state)
     bound = await server.start(host, port)

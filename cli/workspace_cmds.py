@@ -13,7 +13,7 @@ def register(cli: click.Group) -> None:
     @pass_ws
     def init(ws: Workspace) -> None:
         """Create assay.toml (commented starter) and the database in the workspace."""
-        from core.workspace_init import init_workspace
+        from core.workspace import init_workspace
 
         for line in init_workspace(ws.root, ws.db_path):
             echo_err(safe(line))  # the lines name paths the user chose

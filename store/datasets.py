@@ -176,7 +176,7 @@ class CaseFilter:
     difficulty: str | None = None
     labeled: bool | None = None  # None = both; judged on the stored expected output
     include_excluded: bool = True
-    # Case ids the label log decides (core.ground_truth.derived_labels): `labeled` counts them as
+    # Case ids the label log decides (core.datasets.ground_truth.derived_labels): `labeled` counts them as
     # labeled although their stored expected output is NULL.
     labeled_ids: frozenset[str] = frozenset()
     only_ids: frozenset[str] | None = None  # restrict to these case ids

@@ -13,7 +13,7 @@ os.environ.setdefault("ASSAY_USER_CONFIG", os.devnull)
 @pytest.fixture(scope="module")
 def srv():
     """The demo server on a background thread, shared by a test module."""
-    from core.serve import DemoServer
+    from demo.serve import DemoServer
 
     server = DemoServer(latency_ms=0)
     server.start()

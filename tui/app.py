@@ -19,8 +19,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from cli.context import Workspace
-from core.config import WorkspaceConfig
-from core.safe_text import safe_text
+from core.config.schema import WorkspaceConfig
+from core.common.safe_text import safe_text
 from store import connect
 from tui import keymap
 from tui.commands import AssayCommands

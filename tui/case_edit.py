@@ -14,8 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.errors import UsageError
-from core.models import EvalCase, describe_validation_error
-from core.safe_text import safe_text
+from core.records import EvalCase, describe_validation_error
+from core.common.safe_text import safe_text
 from store.datasets import CaseRow
 
 EDITABLE = ("expected_output", "task_type", "difficulty", "tags")

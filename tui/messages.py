@@ -12,8 +12,8 @@ from typing import Any
 
 from textual.message import Message
 
-from core.agreement import AgreementReport
-from core.labeling import CaseView
+from core.labeling.agreement import AgreementReport
+from core.labeling.session import CaseView
 from store.datasets import CaseRow
 
 
@@ -28,7 +28,7 @@ class DatasetDetailLoaded(Message):
     """What the label log says about one dataset, for the summary panel and the case table."""
 
     dataset_id: int
-    overview: dict[str, Any]  # core.labeling.label_overview: "derived" is case_id -> ground truth from the log
+    overview: dict[str, Any]  # core.labeling.session.label_overview: "derived" is case_id -> ground truth from the log
     excluded: frozenset[str]
     token: int
 

@@ -1,6 +1,6 @@
 """Untrusted data -> rich `Text`, the only form in which it reaches a widget.
 
-Everything here goes through `core.safe_text.safe_text` (control characters made visible, BiDi
+Everything here goes through `core.common.safe_text.safe_text` (control characters made visible, BiDi
 neutralised) and becomes a `Text` object, which Textual never parses as markup: `[/]` stays two
 brackets and a slash, `[@click=app.quit]` stays text.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.text import Text
 
-from core.safe_text import safe_text
+from core.common.safe_text import safe_text
 
 
 def plain(value: Any, *, style: str = "", max_len: int | None = None, single_line: bool = False) -> Text:

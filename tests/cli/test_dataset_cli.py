@@ -183,7 +183,7 @@ def test_promptfoo_dispatch(db: Path, tmp_path: Path, monkeypatch: pytest.Monkey
         calls.append((config_path, name, skip_unsupported))
         return ["imported 3 tests from \x1b[1mconfig"]
 
-    monkeypatch.setitem(sys.modules, "core.promptfoo_import", types.SimpleNamespace(run_import=run_import))
+    monkeypatch.setitem(sys.modules, "core.datasets.promptfoo.importer", types.SimpleNamespace(run_import=run_import))
     result = ok(db, "import", "promptfoo", str(tmp_path / "promptfooconfig.yaml"), "--name", "pf", "--skip-unsupported")
     assert calls == [(tmp_path / "promptfooconfig.yaml", "pf", True)]
     assert "imported 3 tests from \\x1b[1mconfig" in result.stderr
@@ -192,7 +192,7 @@ def test_promptfoo_dispatch(db: Path, tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_promptfoo_not_available(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "core.promptfoo_import", None)  # as if the module did not exist
+    monkeypatch.setitem(sys.modules, "core.datasets.promptfoo.importer", None)  # as if the module did not exist
     result = run(db, "import", "promptfoo", "c.yaml")
     assert result.exit_code == 2 and "error: promptfoo import is not available" in result.stderr
 

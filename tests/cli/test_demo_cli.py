@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.demo import DATASETS, load_cases
+from demo import DATASETS, load_cases
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 

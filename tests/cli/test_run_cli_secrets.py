@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
 from runner_helpers import make_dataset, toml_text  # noqa: E402
 
-from core.redact import MASK, Redactor  # noqa: E402
+from core.models.redact import MASK, Redactor  # noqa: E402
 
 ASSAY = str(Path(sys.executable).parent / "assay")
 CANARY = "sk-canary-XYZ123456789abcdefCANARY"

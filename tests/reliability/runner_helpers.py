@@ -8,8 +8,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from core.config import parse_config
-from core.runner import RunRequest, run
+from core.config.schema import parse_config
+from core.run.engine import RunRequest, run
 from store import connect, write
 from store import datasets as store_ds
 

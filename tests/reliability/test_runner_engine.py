@@ -12,9 +12,9 @@ import pytest
 from runner_helpers import TWO, config, make_dataset, max_in_window, rows, run_engine
 
 from core.errors import ResumeError
-from core.events import Progress, ResultEvent, RunFinished, RunStarted
-from core.hashing import content_hash
-from core.runner import CancelToken, RunRequest, run, run_sync
+from core.run.events import Progress, ResultEvent, RunFinished, RunStarted
+from core.common.hashing import content_hash
+from core.run.engine import CancelToken, RunRequest, run, run_sync
 from store import connect
 
 

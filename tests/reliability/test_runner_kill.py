@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from runner_helpers import make_dataset, rows, toml_text
 
-from core.serve import DemoServer
+from demo.serve import DemoServer
 
 ASSAY = str(Path(sys.executable).parent / "assay")
 CASES, MODELS, REPEATS = 100, ("strong", "fast"), 2

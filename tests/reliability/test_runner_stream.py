@@ -8,11 +8,11 @@ import pytest
 from click.testing import CliRunner
 from runner_helpers import TWO, config, make_dataset, rows, run_engine, toml_text
 
-import core.serve.app as serve_app
-from core.config import parse_config
+import demo.serve.app as serve_app
+from core.config.schema import parse_config
 from core.errors import ConfigError, ResumeError
-from core.report import ALL, build_report
-from core.run_plan import conditions
+from core.report.build import ALL, build_report
+from core.run.plan import conditions
 from store import connect
 
 pytestmark = pytest.mark.usefixtures("clean_srv")

@@ -6,7 +6,7 @@ import asyncio
 
 from tui_helpers import CONFIG, label_ready, make_app, press_and_render, seed, sentiment_cases, until
 
-from core.ground_truth import current_labels
+from core.datasets.ground_truth import current_labels
 from store import connect
 from store.labels import iter_events
 

@@ -8,7 +8,7 @@ import re
 
 from tui_helpers import CONFIG, label_ready, make_app, seed, until
 
-from core.versions import snapshot
+from core.datasets.versions import snapshot
 from store import connect, write
 from store.labels import append_event
 from store.timeutil import now_iso

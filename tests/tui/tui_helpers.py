@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.context import Workspace, resolve
-from core.config import load_config
+from core.config.schema import load_config
 from store import connect, write
 from store import datasets as store_ds
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlite_utils
 
-from core.versions import snapshot
+from core.datasets.versions import snapshot
 from store import connect
 from store import datasets as store_ds
 from store.db import write
@@ -71,8 +71,8 @@ def build_qa_run(db: sqlite_utils.Database, run_id: str = "r-qa") -> str:
     A's costs are all known; B's c0 cost is unknown. A's c11 answer came from the cache."""
     import asyncio
 
-    from core.config import WorkspaceConfig
-    from core.scoring import ScoringSession
+    from core.config.schema import WorkspaceConfig
+    from core.run.scoring import ScoringSession
 
     cases = [{"id": f"c{i}", "input_text": f"question {i}", "expected_output": f"answer {i}", "task_type": "qa"}
              for i in range(11)]

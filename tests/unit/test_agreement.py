@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.agreement import (
+from core.labeling.agreement import (
     agreement_report, cohen_kappa, confusion_matrix, krippendorff_alpha_nominal, load_agreement, percent_agreement,
 )
 from store import connect, write

@@ -8,9 +8,9 @@ import tomllib
 
 import pytest
 
-from core.config import load_config, model_overrides, model_params, parse_config
+from core.config.schema import load_config, model_overrides, model_params, parse_config
 from core.errors import ConfigError
-from core.workspace_init import STARTER_TOML, init_workspace
+from core.workspace import STARTER_TOML, init_workspace
 
 
 def _cfg(text: str, tmp_path):

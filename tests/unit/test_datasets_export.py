@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.datasets import export_dataset, import_file, take_snapshot, versions
+from core.datasets.importing import export_dataset, import_file, take_snapshot, versions
 from core.errors import NotFoundError, UsageError
 from store import connect
 from store import datasets as store_ds

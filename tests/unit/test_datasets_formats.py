@@ -9,7 +9,7 @@ import random
 import pytest
 
 from core.errors import InputError
-from core.formats import detect_flavour, object_cell, open_csv, read_json_array, read_jsonl
+from core.datasets.formats import detect_flavour, object_cell, open_csv, read_json_array, read_jsonl
 
 CHUNKS = (1, 2, 3, 7, 64, 1 << 16)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from core.datasets import export_dataset, import_file, parse_pairs, FIELDS
+from core.datasets.importing import export_dataset, import_file, parse_pairs, FIELDS
 from core.errors import InputError, NotFoundError, UsageError
-from core.hashing import case_id_for
+from core.common.hashing import case_id_for
 from store import connect
 from store import datasets as store_ds
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.config import load_config
-from core.demo import DATASETS, GUIDELINES, load_cases
-from core.demo.workspace import build_demo_workspace
+from core.config.schema import load_config
+from demo import DATASETS, GUIDELINES, load_cases
+from demo.workspace import build_demo_workspace
 from core.errors import UsageError
-from core.models import EvalCase
+from core.records import EvalCase
 
 LABELS = {"billing", "technical", "account", "cancellation", "other"}
 API_BASE = "http://127.0.0.1:8765/v1"

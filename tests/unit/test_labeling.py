@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from core.config import parse_config
-from core.ground_truth import derived_labels
-from core.labeling import LabelSession, build_schema, label_overview, load_guidelines, queue_key
+from core.config.schema import parse_config
+from core.datasets.ground_truth import derived_labels
+from core.labeling.session import LabelSession, build_schema, label_overview, load_guidelines, queue_key
 from store import connect, write
 from store import datasets as store_ds
 from store.labels import iter_events
@@ -53,7 +53,7 @@ def session(db, ds, annotator="ana", cfg=CFG, clock=None, **kw) -> LabelSession:
 
 
 def current(db, ds, annotator="ana"):
-    from core.ground_truth import current_labels
+    from core.datasets.ground_truth import current_labels
 
     return {c: v[annotator] for c, v in current_labels(iter_events(db, ds)).items() if annotator in v}
 
@@ -311,10 +311,10 @@ def test_resume_is_fast_at_10k_cases(tmp_path):
 _PROBE = """
 import sys, tempfile
 from pathlib import Path
-from core.config import parse_config
-from core.labeling import LabelSession
-from core.agreement import load_agreement
-from core.user_config import load_user_config
+from core.config.schema import parse_config
+from core.labeling.session import LabelSession
+from core.labeling.agreement import load_agreement
+from core.config.user import load_user_config
 from store import connect, write
 from store import datasets as store_ds
 tmp = Path(tempfile.mkdtemp())
@@ -337,7 +337,7 @@ def test_core_labeling_never_imports_textual_rich_or_litellm():
 
 
 def test_summaries_and_filters_count_label_log_ground_truth(tmp_path):
-    from core.labeling import summaries_with_labels
+    from core.labeling.session import summaries_with_labels
     from store.datasets import CaseFilter, count_cases, page_cases
 
     more = [{"id": "imported", "input_text": "x", "task_type": "sentiment", "expected_output": "pos"}]
@@ -357,14 +357,14 @@ def test_summaries_and_filters_count_label_log_ground_truth(tmp_path):
 
 
 def test_extraction_prefill_finds_a_fenced_or_embedded_object():
-    from core.labeling import _object_from
+    from core.labeling.session import _object_from
 
     assert _object_from('Here it is:\n```json\n{"vendor": "ACME"}\n```') == {"vendor": "ACME"}
     assert _object_from('{"total": 1}') == {"total": 1} and _object_from("no object") is None
 
 
 def _stored_output(db, ds, case_id: str, model: str, output: str) -> None:
-    from core.versions import snapshot
+    from core.datasets.versions import snapshot
 
     version, _ = snapshot(db, ds, "run")
     with write(db):

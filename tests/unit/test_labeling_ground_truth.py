@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.ground_truth import case_states, derived_labels
+from core.datasets.ground_truth import case_states, derived_labels
 from store import connect, write
 from store import datasets as store_ds
 from store.labels import append_event

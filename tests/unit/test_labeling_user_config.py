@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import ConfigError
-from core.user_config import load_user_config, resolve_annotator, user_config_path
+from core.config.user import load_user_config, resolve_annotator, user_config_path
 
 
 def test_path_from_env_and_xdg(monkeypatch, tmp_path):
@@ -46,7 +46,7 @@ def test_errors_name_file_and_key(tmp_path, body, where):
 
 
 def test_fallback_to_login_name(monkeypatch):
-    from core.user_config import UserConfig
+    from core.config.user import UserConfig
 
     monkeypatch.setenv("USER", "sam")
     assert resolve_annotator(None, UserConfig()) == "sam"

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from core.config import parse_config
+from core.config.schema import parse_config
 from core.errors import ResumeError
-from core.liveness import owner_alive, shown_status, this_process
-from core.run_plan import RunRequest, plan_run
+from core.run.liveness import owner_alive, shown_status, this_process
+from core.run.plan import RunRequest, plan_run
 from store import connect, write
 from store import datasets as store_ds
 from store import runs as store_runs

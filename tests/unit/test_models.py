@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from core.hashing import case_id_for, content_hash
-from core.models import EvalCase, ScoreRecord, describe_validation_error
-from core.safe_text import safe_text
+from core.common.hashing import case_id_for, content_hash
+from core.records import EvalCase, ScoreRecord, describe_validation_error
+from core.common.safe_text import safe_text
 
 
 def _msg(**kw) -> str:

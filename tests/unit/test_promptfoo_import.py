@@ -11,8 +11,8 @@ import pytest
 
 from cli.context import Workspace
 from core.errors import UsageError
-from core.promptfoo_convert import Problems, assertion_from_csv, convert_provider, litellm_id, render, template_problem
-from core.promptfoo_import import plan_import, run_import
+from core.datasets.promptfoo.convert import Problems, assertion_from_csv, convert_provider, litellm_id, render, template_problem
+from core.datasets.promptfoo.importer import plan_import, run_import
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "promptfoo"
 

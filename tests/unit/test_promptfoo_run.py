@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from cli.context import Workspace
-from core.config import load_config, parse_config
-from core.promptfoo_import import run_import
-from core.report import build_report
-from core.scoring import arescore
-from core.serve import DemoServer
+from core.config.schema import load_config, parse_config
+from core.datasets.promptfoo.importer import run_import
+from core.report.build import build_report
+from core.run.scoring import arescore
+from demo.serve import DemoServer
 from store import scores as store_scores
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "promptfoo"
@@ -49,8 +49,8 @@ def server():
 
 
 def test_import_run_and_verdicts(tmp_path, server):
-    from core.run_plan import RunRequest
-    from core.runner import run
+    from core.run.plan import RunRequest
+    from core.run.engine import run
 
     srv, base = server
     shutil.copytree(DATA / "greetings", tmp_path / "pf")

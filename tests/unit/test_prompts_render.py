@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.config import PromptConfig, PromptVariant
-from core.prompts import PromptError, check_template, render_messages
+from core.config.schema import PromptConfig, PromptVariant
+from core.config.prompts import PromptError, check_template, render_messages
 
 CASE = {"id": "c1", "input_text": "Where is my refund?", "task_type": "support", "difficulty": None,
         "metadata": {"tier": "gold", "n": 3, "nested": {"k": "v"}, "obj": {"a": [1, 2]}}}

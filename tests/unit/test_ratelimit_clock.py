@@ -7,7 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from core.ratelimit import RateLimiter, SlidingWindow
+from core.models.ratelimit import RateLimiter, SlidingWindow
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
 from runner_helpers import max_in_window  # noqa: E402  (the same check the on-the-wire tests use)

@@ -7,11 +7,11 @@ import asyncio
 import pytest
 from scoring_fixtures import add_dataset, add_result, add_run, build_qa_run, new_db
 
-from core.config import parse_config
+from core.config.schema import parse_config
 from core.errors import NotFoundError
-from core.report import build_report, confusion, gate, latest_run_id
-from core.scoring import ScoringSession
-from core.stats import wilson_interval
+from core.report.build import build_report, confusion, gate, latest_run_id
+from core.run.scoring import ScoringSession
+from core.common.stats import wilson_interval
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_field_accuracy_and_confusion_in_a_report(tmp_path):
 def test_latest_round_is_used(tmp_path):
     db = new_db(tmp_path)
     run_id = build_qa_run(db)
-    from core.scoring import arescore
+    from core.run.scoring import arescore
 
     asyncio.run(arescore(db, parse_config({"scorers": {"qa": {"type": "contains", "value": "answer"}}}), run_id))
     rep = build_report(db, run_id)

@@ -11,10 +11,10 @@ import xml.etree.ElementTree as ET
 import pytest
 from scoring_fixtures import add_dataset, add_result, add_run, build_qa_run, new_db
 
-from core.config import parse_config
-from core.report import build_report
-from core.report_render import FORMATS, render, xml_text
-from core.scoring import ScoringSession
+from core.config.schema import parse_config
+from core.report.build import build_report
+from core.report.render import FORMATS, render, xml_text
+from core.run.scoring import ScoringSession
 
 EVIL_ID = "c\x1b]8;;http://x\x07<b>&\"'\x00\x0b|*[x](http://e)\u202e"
 

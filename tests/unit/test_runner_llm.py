@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from core.config import ModelConfig, RunConfig
-from core.llm import CallCancelled, CallHooks, ModelClient, classify, litellm_module, prices_for, retry_after_s
+from core.config.schema import ModelConfig, RunConfig
+from core.models.client import CallCancelled, CallHooks, ModelClient, classify, litellm_module, prices_for, retry_after_s
 
 
 @pytest.fixture(scope="session")
@@ -168,7 +168,7 @@ def test_stop_during_backoff_cancels_the_call(litellm):
 
 
 def test_redacts_error_messages(litellm, monkeypatch):
-    from core.redact import Redactor
+    from core.models.redact import Redactor
 
     client, _ = _client([litellm.AuthenticationError("Incorrect API key provided: topsecretvalue99", "openai", "m")])
     client._redact = Redactor(["topsecretvalue99"])

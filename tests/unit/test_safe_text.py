@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from core.safe_text import safe_text
+from core.common.safe_text import safe_text
 
 HOSTILE = [
     "[/]", "[bold]x[/]", "[@click=app.quit]x[/]",

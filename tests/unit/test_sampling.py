@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import InputError, UsageError
-from core.sampling import (
+from core.datasets.sampling import (
     equal_quotas, even_split, parse_fields, plan_sample, proportional_quotas, write_sample,
 )
 from store import connect
@@ -170,7 +170,7 @@ def test_csv_logs_with_field_mapping(tmp_path: Path, db) -> None:
     got = {c.input_text: c for c in store_ds.iter_cases(db, store_ds.dataset_id(db, "csvlog"))}
     assert got['Classify: "ok"'].expected == {"label": "neutral"}
     assert got["Open question"].expected is None and got["Open question"].metadata == {"source": "production", "request_id": "r3"}
-    from core.hashing import case_id_for
+    from core.common.hashing import case_id_for
 
     assert got["No request id"].case_id == case_id_for("No request id")
     assert got["What is 2+2?"].metadata["timestamp"] == "2024-01-01"

@@ -10,9 +10,9 @@ import time
 import pytest
 from scoring_fixtures import add_dataset, add_result, add_run, new_db
 
-from core.config import parse_config
+from core.config.schema import parse_config
 from core.errors import ConfigError
-from core.scoring import ScoringSession, arescore
+from core.run.scoring import ScoringSession, arescore
 from scorers.base import JudgeReply
 from store import scores as store_scores
 
@@ -133,12 +133,12 @@ def test_raising_and_hanging_scorers_are_errors_and_the_run_goes_on(ws):
 
 
 def test_pure_scorers_run_inline_and_the_rest_in_a_thread(ws, monkeypatch):
-    import core.scoring
+    import core.run.scoring
     from scorers.assertions import AssertionSet
 
     threaded = []
-    real = core.scoring._in_daemon_thread
-    monkeypatch.setattr(core.scoring, "_in_daemon_thread", lambda fn: threaded.append(fn) or real(fn))
+    real = core.run.scoring._in_daemon_thread
+    monkeypatch.setattr(core.run.scoring, "_in_daemon_thread", lambda fn: threaded.append(fn) or real(fn))
     _, db, run = ws
     assert score(db, CFG, run, "x1", '{"total": 10, "who": "Ann"}')["passed"] is True
     assert score(db, CFG, run, "k1", "billing")["passed"] is True
@@ -146,7 +146,7 @@ def test_pure_scorers_run_inline_and_the_rest_in_a_thread(ws, monkeypatch):
     assert threaded == []
     # An output past INLINE_MAX_CHARS, an assertion with a regex from the data, and an explicit
     # timeout_s all go to the worker thread.
-    assert score(db, CFG, run, "q1", "x" * (core.scoring.INLINE_MAX_CHARS + 1))["passed"] is False
+    assert score(db, CFG, run, "q1", "x" * (core.run.scoring.INLINE_MAX_CHARS + 1))["passed"] is False
     assert score(db, {"scorers": {"qa": {"type": "exact", "timeout_s": 5}}}, run, "q1", "Paris")["passed"] is True
     assert len(threaded) == 2
     assert not AssertionSet([{"type": "regex", "value": "a+"}]).inline
@@ -202,7 +202,7 @@ def test_rescore_adds_a_round_and_keeps_old_rows(ws):
 
 
 def test_configured_scorers_can_be_checked_before_a_run(tmp_path):
-    from core.scoring import configured_scorers
+    from core.run.scoring import configured_scorers
 
     cfg = parse_config({"tasks": {"invoice": {"kind": "extraction", "fields": ["a", "b[0].c"]}},
                         "scorers": {"invoice": {"type": "extraction"}, "qa": {"assert": [{"type": "is-json"}]}}})

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from core.serve import MODELS, DemoServer
+from demo.serve import MODELS, DemoServer
 
 CANCEL = "Please cancel my subscription at the end of this billing period."
 
@@ -351,7 +351,7 @@ def test_latency_must_be_finite(srv):
 
 
 def test_arrivals_are_bounded_for_long_runs():
-    from core.serve.state import ARRIVALS_KEPT, ServerState
+    from demo.serve.state import ARRIVALS_KEPT, ServerState
 
     state = ServerState()
     for _ in range(ARRIVALS_KEPT + 10):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from core.serve import DemoServer
+from demo.serve import DemoServer
 
 TICKET = "Please cancel my subscription at the end of this billing period."
 

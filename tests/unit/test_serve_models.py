@@ -10,12 +10,12 @@ import tomllib
 import httpx
 import pytest
 
-from core.config import parse_config
-from core.demo import DATASETS, load_cases
-from core.demo.workspace import demo_config_text
-from core.serve import DemoServer
-from core.serve.demo_models import answer
-from core.serve.heuristics import extract_fields, judge_verdict, parse_fields, parse_labels, pick_label
+from core.config.schema import parse_config
+from demo import DATASETS, load_cases
+from demo.workspace import demo_config_text
+from demo.serve import DemoServer
+from demo.serve.demo_models import answer
+from demo.serve.heuristics import extract_fields, judge_verdict, parse_fields, parse_labels, pick_label
 
 CFG = parse_config(tomllib.loads(demo_config_text("http://127.0.0.1:1/v1")))
 

@@ -1,4 +1,4 @@
-"""core.stats against published worked examples.
+"""core.common.stats against published worked examples.
 
 Wilson score interval: Newcombe RG (1998), "Two-sided confidence intervals for the single
 proportion: comparison of seven methods", Statistics in Medicine 17:857-872: its worked examples,
@@ -20,7 +20,7 @@ from decimal import Decimal, getcontext
 
 import pytest
 
-from core.stats import Z95, mcnemar_exact, paired_bootstrap, percentile, wilson_interval
+from core.common.stats import Z95, mcnemar_exact, paired_bootstrap, percentile, wilson_interval
 
 
 def wilson_decimal(x: int, n: int) -> tuple[float, float]:

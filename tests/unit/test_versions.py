@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.versions import snapshot
+from core.datasets.versions import snapshot
 from store import connect, write
 from store import datasets as store_ds
 from store.labels import append_event

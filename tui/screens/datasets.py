@@ -22,11 +22,11 @@ from textual.app import ComposeResult, SuspendNotSupported
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Select, Static
 
-from core.agreement import AgreementReport
+from core.labeling.agreement import AgreementReport
 from core.errors import AssayError, UsageError
-from core.figures import num, pct
-from core.labeling import label_overview, summaries_with_labels
-from core.safe_text import safe_text
+from core.common.figures import num, pct
+from core.labeling.session import label_overview, summaries_with_labels
+from core.common.safe_text import safe_text
 from store import datasets as store_ds
 from store.datasets import CaseFilter, CaseRow
 from store.db import write
@@ -449,7 +449,7 @@ class DatasetsScreen(AssayScreen):
 
     @work(thread=True, group="write")
     def _run_import(self, request: ImportRequest) -> None:
-        from core.datasets import FIELDS, import_file, parse_pairs
+        from core.datasets.importing import FIELDS, import_file, parse_pairs
 
         def run(db: sqlite_utils.Database) -> None:
             mapping = parse_pairs(request.mapping or None, FIELDS, "mapping")
@@ -479,7 +479,7 @@ class DatasetsScreen(AssayScreen):
 
     @work(thread=True, group="write")
     def _run_export(self, name: str, request: ExportRequest) -> None:
-        from core.datasets import export_dataset
+        from core.datasets.importing import export_dataset
 
         def run(db: sqlite_utils.Database) -> None:
             if request.path.exists() and not request.overwrite:

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from core.errors import UsageError
-from core.safe_text import safe_text
+from core.common.safe_text import safe_text
 from store.datasets import CaseRow
 from tui import keymap
 from tui.case_edit import expected_from_text, expected_to_text, tags_from_text, validated_changes

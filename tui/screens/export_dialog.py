@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from core.formats import FILE_FORMATS
+from core.datasets.formats import FILE_FORMATS
 from tui.render import plain
 from tui.screens.dialog import FormDialog
 

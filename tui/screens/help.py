@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Static
 
-from core.user_config import user_config_path
+from core.config.user import user_config_path
 from tui import keymap
 from tui.render import plain, short_path
 

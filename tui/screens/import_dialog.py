@@ -1,6 +1,6 @@
 """Import a file as a new dataset: path, name, format, optional field mapping and task type.
 
-The dialog only collects the request; the Datasets screen runs `core.datasets.import_file` in a
+The dialog only collects the request; the Datasets screen runs `core.datasets.importing.import_file` in a
 worker and shows any error (file:line) in a message dialog.
 """
 
@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static
 
-from core.formats import IMPORT_FORMATS
+from core.datasets.formats import IMPORT_FORMATS
 from tui.screens.dialog import FormDialog
 
 

@@ -6,7 +6,7 @@ Extraction cases show a form (Tab between fields, Enter accepts), free-text case
 (ctrl+s accepts). `s` skip, `f` flag, `u` undo, `[` `]` move, `g` guidelines, `n` note,
 `a` adjudication queue. Digits never switch screens here: they are labels.
 
-Threads: one worker thread owns a `core.labeling.LabelSession` and its own connection for the
+Threads: one worker thread owns a `core.labeling.session.LabelSession` and its own connection for the
 life of the session. The screen sends it commands through a queue; it posts back a `CaseView`
 after each one, and only the handler touches widgets. Commands that act on "this case" carry the
 id of the case on screen; if the session has moved on (a key typed before the next case showed),
@@ -30,8 +30,8 @@ from textual.keys import key_to_character
 from textual.widgets import Input, Markdown, Static, TextArea
 from textual.worker import get_current_worker
 
-from core.labeling import CaseView, LabelSession, Progress
-from core.safe_text import safe_text
+from core.labeling.session import CaseView, LabelSession, Progress
+from core.common.safe_text import safe_text
 from tui import keymap
 from tui.messages import CaseRendered, LabelSessionFailed, LabelViewReady
 from tui.render import plain, pretty_value

@@ -1,5 +1,5 @@
 """Sample a dataset from a production log: first a dry run that shows the coverage report, then
-(only for exactly those settings) create the dataset. Calls core.sampling."""
+(only for exactly those settings) create the dataset. Calls core.datasets.sampling."""
 
 from __future__ import annotations
 
@@ -130,7 +130,7 @@ class SampleDialog(Dialog[SampleResult]):
 
     @work(thread=True, exclusive=True, group="sample")
     def _preview(self, params: tuple) -> None:
-        from core.sampling import parse_fields, plan_sample
+        from core.datasets.sampling import parse_fields, plan_sample
 
         path, by, size, seed, proportional, fields = params
         try:
@@ -146,7 +146,7 @@ class SampleDialog(Dialog[SampleResult]):
 
     @work(thread=True, exclusive=True, group="sample")
     def _write(self, name: str) -> None:
-        from core.sampling import write_sample
+        from core.datasets.sampling import write_sample
 
         db = self.app.open_db()
         try:

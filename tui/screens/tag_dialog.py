@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
-from core.safe_text import safe_text
+from core.common.safe_text import safe_text
 from store.datasets import CaseRow
 from tui.case_edit import tags_from_text
 from tui.render import plain

@@ -60,7 +60,7 @@ class VersionsDialog(Dialog[None]):
         try:
             note = ""
             if snapshot:
-                from core.versions import snapshot as take
+                from core.datasets.versions import snapshot as take
 
                 version, created = take(db, self.dataset_id, "snapshot",
                                         required=self.app.config.labeling.required_labels)

@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.widgets import Input, Label
 
-from core.safe_text import safe_text
+from core.common.safe_text import safe_text
 
 
 def _shown(value: Any) -> str:

@@ -1,0 +1,480 @@
+"""Dataset import and export: JSON (a list of cases), JSONL and CSV, plus inspect-ai / OpenAI-evals samples.
+
+Import streams records one at a time, validates each as an EvalCase, and inserts them in chunks
+inside ONE write transaction together with the "import" version, so a bad record anywhere rolls
+everything back and the error names the file and the line (and column for JSON) where that
+record starts.
+
+Field rules: `id` is optional (derived from the input when absent; integer ids keep their text);
+`expected_output` absent/null means unlabeled; unknown keys (JSON) and unmapped columns (CSV) go
+to `metadata`. In CSV an empty cell is an absent field, a cell holding a JSON object is an object
+expected output, `tags` is a JSON list or comma-separated, `metadata` a JSON object.
+CSV round trip caveat: a *string* expected output that is itself JSON-object text comes back as
+an object, and an empty string comes back as unlabeled.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
+
+import sqlite_utils
+from pydantic import ValidationError
+
+from core.datasets import formats
+from core.errors import InputError, NotFoundError, UsageError
+from core.datasets.formats import EXTENSIONS, FILE_FORMATS, IMPORT_FORMATS, SAMPLE_FLAVOURS
+from core.datasets.ground_truth import derived_labels
+from core.common.hashing import case_id_for
+from core.records import DatasetVersion, EvalCase, describe_validation_error
+from core.datasets.versions import snapshot
+from store import datasets as store_ds
+from store.db import write
+
+FIELDS = ("id", "input_text", "expected_output", "task_type", "difficulty", "metadata", "tags", "excluded")
+CSV_COLUMNS = ("id", "input_text", "expected_output", "task_type", "difficulty", "tags", "metadata", "excluded")
+_TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
+
+
+# --- names and options ------------------------------------------------------------------------
+
+
+def parse_pairs(text: str | None, allowed: tuple[str, ...], option: str) -> dict[str, str]:
+    """'a=x,b=y' -> {'a': 'x', 'b': 'y'}; keys must be in `allowed`, values distinct."""
+    out: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        key, sep, value = (s.strip() for s in part.partition("="))
+        if not sep or not key or not value:
+            raise UsageError(f"{option}: expected FIELD=NAME pairs separated by commas, got {part.strip()!r}")
+        if key not in allowed:
+            raise UsageError(f"{option}: unknown field {key!r}; fields are {', '.join(allowed)}")
+        if key in out:
+            raise UsageError(f"{option}: field {key!r} is mapped twice")
+        if value in out.values():
+            raise UsageError(f"{option}: {value!r} is mapped to two fields")
+        out[key] = value
+    return out
+
+
+def source_names(mapping: dict[str, str], fields: tuple[str, ...]) -> dict[str, str]:
+    """source key in the file -> our field. A default name already used by a mapping stays unmapped."""
+    sources = {src: field for field, src in mapping.items()}
+    for field in fields:
+        if field not in mapping and field not in sources:
+            sources[field] = field
+    return sources
+
+
+def split_record(data: dict[str, Any], sources: dict[str, str], *, csv: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(our fields, unmapped keys) of one record, through `sources`; in CSV an empty cell is an absent field."""
+    mapped: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in data.items():
+        if csv and value == "":
+            continue
+        field = sources.get(key)
+        if field is None:
+            extra[key] = value
+        else:
+            mapped[field] = value
+    return mapped, extra
+
+
+def check_name(name: str) -> str:
+    if not name or not name.strip():
+        raise UsageError("the dataset name must not be empty")
+    if len(name) > 200 or any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F for ch in name):
+        raise UsageError("the dataset name must be at most 200 printable characters")
+    return name
+
+
+def dataset_id(db: sqlite_utils.Database, name: str) -> int:
+    try:
+        return store_ds.dataset_id(db, name)
+    except store_ds.DatasetMissing:
+        raise NotFoundError(f"no dataset named {name!r} (see `assay datasets`)") from None
+
+
+def _format_for(path: Path, fmt: str | None) -> tuple[str, str | None]:
+    """(container format, sample flavour or None) from --format and the file extension."""
+    by_ext = EXTENSIONS.get(path.suffix.lower())
+    if fmt in FILE_FORMATS:
+        return fmt, None
+    if fmt in SAMPLE_FLAVOURS:
+        if by_ext == "csv":
+            raise UsageError(f"--format {fmt} reads JSON or JSONL samples, not CSV")
+        return by_ext or "jsonl", fmt
+    if fmt is not None:
+        raise UsageError(f"unknown format {fmt!r}; formats are {', '.join(IMPORT_FORMATS)}")
+    if by_ext is None:
+        raise UsageError(f"cannot tell the format of {path.name!r} from its extension; pass --format "
+                         f"{'|'.join(IMPORT_FORMATS)}")
+    return by_ext, None
+
+
+def open_input(path: Path, display: str) -> BinaryIO:
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        raise InputError(display, None, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(display, None, "is a directory, not a file") from None
+    except OSError as e:
+        raise InputError(display, None, f"cannot read the file: {e.strerror}") from None
+
+
+# --- records to cases -------------------------------------------------------------------------
+
+
+def csv_bool(text: str, field: str) -> bool:
+    low = text.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ValueError(f"field '{field}': expected true or false (got {text!r})")
+
+
+def _csv_value(field: str, text: str) -> Any:
+    if field == "expected_output":
+        return formats.object_cell(text)
+    if field == "metadata":
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        if not isinstance(value, dict):
+            raise ValueError(f"field 'metadata': must be a JSON object (got {text[:60]!r})")
+        return value
+    if field == "tags":
+        if text.lstrip().startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError:
+                raise ValueError(f"field 'tags': not a valid JSON list (got {text[:60]!r})") from None
+        return [t.strip() for t in text.split(",") if t.strip()]
+    if field == "excluded":
+        return csv_bool(text, field)
+    return text
+
+
+def _from_csv(cells: dict[str, str], sources: dict[str, str]) -> dict[str, Any]:
+    fields, extra = split_record(cells, sources, csv=True)
+    return _merge_extra({field: _csv_value(field, text) for field, text in fields.items()}, extra)
+
+
+def _from_json(data: Any, sources: dict[str, str]) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object (a case), got a {formats.type_name(data)}")
+    fields, extra = split_record(data, sources, csv=False)
+    if "input_text" not in fields:
+        src = next(s for s, f in sources.items() if f == "input_text")
+        mapped = "" if src == "input_text" else " (mapped to input_text)"
+        keys = ", ".join(map(repr, list(data)[:8])) or "none"
+        raise ValueError(f"missing required field {src!r}{mapped}; the record has keys {keys} "
+                         f"(use --map input_text=KEY)")
+    return _merge_extra(fields, extra)
+
+
+def _merge_extra(fields: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    if extra:
+        meta = fields.get("metadata")
+        if meta is None:
+            fields["metadata"] = extra
+        elif isinstance(meta, dict):
+            fields["metadata"] = {**extra, **meta}
+        # A non-object metadata is left as is for validation to reject.
+    return fields
+
+
+def to_case(fields: dict[str, Any], default_task_type: str | None) -> dict[str, Any]:
+    """Validate one record's fields as an EvalCase; returns the stored dict shape. Raises ValueError."""
+    fields = {k: v for k, v in fields.items() if v is not None or k in ("expected_output", "input_text")}
+    case_id = fields.get("id")
+    if case_id is None:
+        text = fields.get("input_text")
+        # With no usable input the input_text error is the one worth reporting, not a missing id.
+        fields["id"] = case_id_for(text) if isinstance(text, str) else "-"
+    elif isinstance(case_id, int) and not isinstance(case_id, bool):
+        fields["id"] = str(case_id)
+    if "task_type" not in fields and default_task_type:
+        fields["task_type"] = default_task_type
+    if isinstance(fields.get("difficulty"), str):
+        fields["difficulty"] = fields["difficulty"].strip().lower()
+    try:
+        return EvalCase.model_validate(fields).model_dump()
+    except ValidationError as e:
+        raise ValueError(describe_validation_error(e)) from None
+
+
+def _raw_records(f: BinaryIO, display: str, container: str, sources: dict[str, str]) -> Iterator[formats.RawRecord]:
+    if container == "json":
+        return formats.read_json_array(f, display)
+    if container == "jsonl":
+        return formats.read_jsonl(f, display)
+    table = formats.open_csv(f, display)
+    input_col = next(src for src, field in sources.items() if field == "input_text")
+    if input_col not in table.header:
+        mapped = "" if input_col == "input_text" else " (mapped to input_text)"
+        raise InputError(display, 1, f"no {input_col!r} column{mapped}; the header has: {', '.join(table.header)} "
+                                     f"(use --map input_text=COLUMN)")
+    return table.rows
+
+
+def iter_cases_from(
+    f: BinaryIO, display: str, container: str, flavour: str | None, sources: dict[str, str],
+    default_task_type: str | None, *, detect: bool,
+) -> tuple[str | None, Iterator[tuple[int, int | None, dict[str, Any]]]]:
+    """(flavour, validated (line, column, case) records). With `detect`, a first record shaped like an
+    inspect-ai or OpenAI-evals sample switches the whole file to that flavour."""
+    records = _raw_records(f, display, container, sources)
+    if detect and flavour is None and container != "csv":
+        first = next(records, None)
+        if first is not None:
+            flavour = formats.detect_flavour(first.data)
+            records = itertools.chain([first], records)
+
+    def convert() -> Iterator[tuple[int, int | None, dict[str, Any]]]:
+        for rec in records:
+            try:
+                if flavour is not None:
+                    fields = formats.sample_to_fields(rec.data, flavour)
+                elif container == "csv":
+                    fields = _from_csv(rec.data, sources)
+                else:
+                    fields = _from_json(rec.data, sources)
+                case = to_case(fields, default_task_type)
+            except ValueError as e:
+                raise InputError(display, rec.line, str(e), column=rec.column) from None
+            yield rec.line, rec.column, case
+
+    return flavour, convert()
+
+
+# --- writing cases ----------------------------------------------------------------------------
+
+
+class _CaseWriter:
+    """Inserts validated cases in chunks; refuses a duplicate id naming both lines.
+
+    Memory stays flat: one line number per case (8 bytes) plus the pending chunk. Earlier chunks
+    are checked in SQLite through the UNIQUE (dataset_id, case_id) index.
+    """
+
+    def __init__(self, db: sqlite_utils.Database, ds_id: int, ds_name: str, display: str, start_ord: int):
+        self.db, self.ds_id, self.ds_name, self.display, self.start_ord = db, ds_id, ds_name, display, start_ord
+        self.lines = array("q")
+        self.pending: list[tuple[int, int | None, dict[str, Any]]] = []
+        self.pending_ids: dict[str, int] = {}
+        self.written = 0
+        self.labeled = 0
+
+    def add(self, line: int, column: int | None, case: dict[str, Any]) -> None:
+        cid = case["id"]
+        first = self.pending_ids.get(cid)
+        if first is not None:
+            raise InputError(self.display, line, self._duplicate(case, first), column=column)
+        self.pending_ids[cid] = line
+        self.pending.append((line, column, case))
+        self.lines.append(line)
+        if case["expected_output"] is not None:
+            self.labeled += 1
+        if len(self.pending) >= store_ds.CHUNK:
+            self.flush()
+
+    @staticmethod
+    def _duplicate(case: dict[str, Any], first: int) -> str:
+        derived = case["id"] == case_id_for(case["input_text"])
+        why = "; the id comes from input_text, so both cases have the same input" if derived else ""
+        return f"duplicate case id {case['id']!r} (first seen on line {first}{why})"
+
+    def check(self) -> None:
+        """Raise for the earliest pending case whose id is already stored."""
+        if not self.pending_ids:
+            return
+        stored = dict(self.db.execute(
+            "SELECT case_id, ord FROM cases WHERE dataset_id = ? AND case_id IN (SELECT value FROM json_each(?))",
+            [self.ds_id, json.dumps(list(self.pending_ids))],
+        ).fetchall())
+        for line, column, case in self.pending:
+            ord_ = stored.get(case["id"])
+            if ord_ is None:
+                continue
+            if ord_ >= self.start_ord:
+                problem = self._duplicate(case, self.lines[ord_ - self.start_ord])
+            else:
+                problem = f"case id {case['id']!r} is already in dataset {self.ds_name!r}"
+            raise InputError(self.display, line, problem, column=column)
+
+    def flush(self) -> None:
+        self.check()
+        store_ds.insert_cases(self.db, self.ds_id, (c for _, _, c in self.pending), self.start_ord + self.written)
+        self.written += len(self.pending)
+        self.pending.clear()
+        self.pending_ids.clear()
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    dataset: str
+    dataset_id: int
+    format: str
+    imported: int
+    labeled: int
+    version: int
+    appended: bool
+
+    @property
+    def unlabeled(self) -> int:
+        return self.imported - self.labeled
+
+
+def import_file(
+    db: sqlite_utils.Database, path: str | Path, name: str, *, fmt: str | None = None,
+    mapping: dict[str, str] | None = None, task_type: str | None = None, append: bool = False,
+) -> ImportResult:
+    """Import a file into a new dataset (or append to one), all or nothing, and take a version."""
+    display = str(path)
+    path = Path(path)
+    check_name(name)
+    container, flavour = _format_for(path, fmt)
+    mapping = mapping or {}
+    if mapping and flavour:
+        raise UsageError(f"--map does not apply to --format {flavour}")
+    if mapping and "input_text" not in mapping and "input_text" in mapping.values():
+        raise UsageError("--map: 'input_text' is mapped away but no column is mapped to input_text")
+    sources = source_names(mapping, FIELDS)
+    with open_input(path, display) as f, write(db):
+        if append:
+            ds_id = dataset_id(db, name)
+        else:
+            try:
+                ds_id = store_ds.create_dataset(db, name)
+            except store_ds.DatasetExists:
+                raise UsageError(f"dataset {name!r} already exists (use --append to add cases to it)") from None
+        writer = _CaseWriter(db, ds_id, name, display, store_ds.next_ord(db, ds_id))
+        flavour, cases = iter_cases_from(f, display, container, flavour, sources, task_type, detect=not mapping)
+        try:
+            for line, column, case in cases:
+                writer.add(line, column, case)
+        except InputError:
+            writer.check()  # a duplicate earlier in the unflushed chunk is the first problem
+            raise
+        writer.flush()
+        version, _ = snapshot(db, ds_id, "import")
+    return ImportResult(
+        dataset=name, dataset_id=ds_id, format=container + (f" ({flavour})" if flavour else ""),
+        imported=writer.written, labeled=writer.labeled, version=version["version"], appended=append,
+    )
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+def _export_shape(case: dict[str, Any]) -> dict[str, Any]:
+    out = {k: case.get(k) for k in FIELDS if k != "excluded"}
+    out["metadata"] = out["metadata"] or {}
+    out["tags"] = out["tags"] or []
+    if case.get("excluded"):
+        out["excluded"] = True
+    return out
+
+
+def iter_export_cases(
+    db: sqlite_utils.Database, name: str, version: int | None = None, *, required: int = 1,
+) -> Iterator[dict[str, Any]]:
+    """The dataset's cases with their current ground truth ([labeling].required_labels agreeing
+    labels, or an adjudication), or the frozen cases of `version`."""
+    ds_id = dataset_id(db, name)
+    if version is not None:
+        row = store_ds.get_version(db, ds_id, version)
+        if row is None:
+            known = [v["version"] for v in store_ds.list_versions(db, ds_id)]
+            have = f"versions: {', '.join(map(str, known))}" if known else "no versions yet"
+            raise NotFoundError(f"dataset {name!r} has no version {version} ({have})")
+        return (_export_shape(c) for c in store_ds.iter_version_cases(db, row["id"]))
+    truth = derived_labels(db, ds_id, required=required)
+
+    def current() -> Iterator[dict[str, Any]]:
+        for row in store_ds.iter_cases(db, ds_id):
+            case = row.as_case_dict()
+            if row.case_id in truth:
+                case["expected_output"] = truth[row.case_id]
+            yield _export_shape(case)
+
+    return current()
+
+
+def _csv_row(case: dict[str, Any]) -> list[str]:
+    exp = case["expected_output"]
+    return [
+        case["id"], case["input_text"],
+        "" if exp is None else exp if isinstance(exp, str) else json.dumps(exp, ensure_ascii=False),
+        case["task_type"], case["difficulty"] or "",
+        json.dumps(case["tags"], ensure_ascii=False) if case["tags"] else "",
+        json.dumps(case["metadata"], ensure_ascii=False) if case["metadata"] else "",
+        "true" if case.get("excluded") else "",
+    ]
+
+
+def export_dataset(
+    db: sqlite_utils.Database, name: str, fmt: str, out: TextIO, version: int | None = None, *, required: int = 1,
+) -> int:
+    """Write the dataset (or one of its versions) to `out` as json, jsonl or csv. Returns the case count."""
+    if fmt not in FILE_FORMATS:
+        raise UsageError(f"unknown export format {fmt!r}; formats are {', '.join(FILE_FORMATS)}")
+    cases = iter_export_cases(db, name, version, required=required)
+    n = 0
+    if fmt == "csv":
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(CSV_COLUMNS)
+        for n, case in enumerate(cases, 1):
+            w.writerow(_csv_row(case))
+    elif fmt == "jsonl":
+        for n, case in enumerate(cases, 1):
+            out.write(json.dumps(case, ensure_ascii=False) + "\n")
+    else:
+        out.write("[")
+        for n, case in enumerate(cases, 1):
+            out.write(("," if n > 1 else "") + "\n  " + json.dumps(case, ensure_ascii=False))
+        out.write("\n]\n" if n else "]\n")
+    return n
+
+
+# --- browsing and versions --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CasePage:
+    cases: list[store_ds.CaseRow]
+    next_after: int | None  # pass as --after for the next page; None on the last page
+
+
+def page(
+    db: sqlite_utils.Database, name: str, *, after: int = -1, limit: int = 50,
+    flt: store_ds.CaseFilter | None = None,
+) -> CasePage:
+    if limit < 1:
+        raise UsageError("--limit must be at least 1")
+    rows = store_ds.page_cases(db, dataset_id(db, name), after_ord=after, limit=limit + 1, flt=flt)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return CasePage(rows, rows[-1].ord if more else None)
+
+
+def take_snapshot(
+    db: sqlite_utils.Database, name: str, reason: str = "snapshot", *, required: int = 1,
+) -> tuple[dict[str, Any], bool]:
+    return snapshot(db, dataset_id(db, name), reason, required=required)
+
+
+def versions(db: sqlite_utils.Database, name: str) -> list[DatasetVersion]:
+    return [DatasetVersion(**row) for row in store_ds.list_versions(db, dataset_id(db, name))]

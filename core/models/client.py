@@ -1,0 +1,656 @@
+"""One model, called the way an evaluation needs: paced, bounded, retried on our terms, cached.
+
+`ModelClient.complete(messages)` never raises for a provider problem: it returns a `CallOutcome`
+whose status is ok, error (with a class) or skipped (open circuit breaker). Only cancellation
+(`CallCancelled`, `asyncio.CancelledError`) escapes, so the caller writes no row and a resume
+redoes the call.
+
+Choices, and why:
+- litellm is imported lazily (seconds to import) with LITELLM_LOCAL_MODEL_COST_MAP=True first,
+  called with num_retries=0 inside asyncio.wait_for: litellm's own retries honour any Retry-After
+  and retry daily quotas like transient errors; ours do not.
+- Failures are classified from litellm's exception types, the HTTP status and the body text
+  ("insufficient_quota"). Transient classes (rate_limited, timeout, network, server) are retried
+  `run.retries` times with exponential backoff and full jitter; bad_response at most twice;
+  quota_exhausted, auth and bad_request never.
+- Retry-After (seconds or HTTP-date, also retry-after-ms) is honoured up to `retry_after_cap_s`.
+  Above the cap Assay waits the cap and retries: the retry budget bounds the total wait
+  (retries x cap), so a provider asking for an hour cannot stall the run. A 429's Retry-After
+  pauses every call to that model, not just the one that got it.
+- auth and quota_exhausted errors feed a per-model circuit breaker: after `breaker_threshold`
+  of them with no success in between, every remaining call is `skipped` without a request.
+- Streaming is opt-in (`stream = true` in [run], or per model when allow_overrides lists it):
+  only then is latency_first_ms measured. Off by default because litellm spends CPU on every
+  chunk. Unstreamed, latency_first_ms is None and latency_ms is the full request time.
+- Streamed (`stream=True, stream_options={"include_usage": True}`): the same hard timeout covers
+  the whole stream, not just the first chunk. latency_first_ms is the time to the first chunk
+  that carries content (text or a tool-call delta), not to the role-only chunk a server sends
+  first; None when no chunk carries content. latency_ms is the time to the end of the stream.
+  Token counts come only from usage the provider itself sent (litellm computes a usage chunk
+  from its tokenizer when the provider sent none; that estimate is discarded, so tokens and cost
+  stay NULL as they would for an unstreamed response without usage). A stream that breaks
+  (connection dropped, truncated SSE, an invalid JSON chunk) or ends without a finish_reason is
+  a retryable network/bad_response error, never an ok row with partial output.
+- Cost comes from prices in the model's config when set (a user's negotiated price wins), else
+  litellm's local price map when it knows the model, else NULL ("unknown", never 0).
+- Responses are cached in the DB on the hash of the whole request (model id, api_base,
+  messages, every param, repeat index, and the stream flag when streaming); errors are never
+  cached. A cached outcome reports the tokens and cost of the original call, latency None (first
+  and total, streamed or not) and cost_status "cached".
+- Secrets: the key is read from os.environ[api_key_env] at call time only, and every error
+  message is redacted (by value and by pattern) before it leaves this module. A model with an
+  api_base and no api_key_env gets the placeholder key "assay-no-key" (litellm's openai/*
+  provider refuses to call without one; local servers ignore it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from core.config.schema import ModelConfig, RunConfig, model_params, model_stream
+from core.common.hashing import content_hash
+from core.models.ratelimit import RateLimiter
+from core.models.redact import Redactor, from_env
+from store import runs as store_runs
+
+NO_KEY = "assay-no-key"
+# Retried at most this many times, whatever `retries` says: a server sending garbage twice in a
+# row will likely keep doing it.
+BAD_RESPONSE_RETRIES = 2
+TRANSIENT = frozenset({"rate_limited", "timeout", "network", "server", "bad_response"})
+BREAKER_CLASSES = frozenset({"auth", "quota_exhausted"})
+_QUOTA_MARKERS = ("insufficient_quota", "quota exceeded", "exceeded your current quota", "quota_exceeded",
+                  "billing", "credit balance", "out of credits", "resource_exhausted")
+_MAX_MESSAGE = 2000
+
+_litellm: Any = None
+
+
+def litellm_module() -> Any:
+    """Import litellm once, offline and quiet (no debug banners on stdout, no telemetry)."""
+    global _litellm
+    if _litellm is None:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        import logging
+
+        import litellm
+
+        litellm.suppress_debug_info = True
+        litellm.telemetry = False
+        # Its loggers print exception text (which can carry request details) to stderr.
+        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        _litellm = litellm
+    return _litellm
+
+
+async def close_clients() -> None:
+    """Close litellm's cached aiohttp/httpx clients (no "Unclosed client session" at exit)."""
+    if _litellm is None:
+        return
+    closer = getattr(_litellm, "close_litellm_async_clients", None)
+    if closer is not None:
+        await closer()
+    # The cache keeps the closed clients; drop them so a later event loop (a second run in the
+    # same process, e.g. the TUI) builds fresh ones instead of reusing a closed session.
+    cache = getattr(_litellm, "in_memory_llm_clients_cache", None)
+    if cache is not None and hasattr(cache, "flush_cache"):
+        cache.flush_cache()
+
+
+class CallCancelled(Exception):
+    """The run is stopping and this call had not started its request: no row is written."""
+
+
+@dataclass(slots=True)
+class CallHooks:
+    """Per-call wiring between the runner and a client. `in_request` is True while a request
+    (or its result handling) is under way: a stopping runner lets those finish and cancels the rest."""
+
+    on_retry: Callable[[int, str, float, str], None] | None = None  # (attempt, class, wait_s, message)
+    stop: asyncio.Event | None = None
+    in_request: bool = False
+    # The caller writes `CallOutcome.cache_entry` itself (in the same transaction as its result row:
+    # one commit per call instead of two).
+    defer_cache_write: bool = False
+
+
+@dataclass(slots=True)
+class CallOutcome:
+    status: str  # ok | error | skipped
+    output: str | None = None
+    finish_reason: str | None = None
+    latency_first_ms: float | None = None  # streamed calls only: time to the first content chunk
+    latency_ms: float | None = None  # None for cached and unsent calls
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None  # None = unknown, never 0
+    cost_status: str = "unknown"  # price_map | config | unknown | cached
+    cached: bool = False
+    attempts: int = 0  # requests sent
+    error_class: str | None = None
+    error_message: str | None = None  # redacted
+    request_hash: str | None = None
+    attempt_log: list[dict[str, Any]] = field(default_factory=list)
+    cache_entry: dict[str, Any] | None = None  # set on a fresh ok call when the caller defers the cache write
+
+    def result_row(self) -> dict[str, Any]:
+        """The columns of a results row this outcome fills."""
+        return {
+            "status": self.status, "output": self.output, "finish_reason": self.finish_reason,
+            "latency_first_ms": self.latency_first_ms, "latency_ms": self.latency_ms,
+            "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+            "cost_usd": self.cost_usd, "cost_status": self.cost_status, "cached": self.cached,
+            "attempts": self.attempts, "error_class": self.error_class,
+            "error_message": self.error_message, "request_hash": self.request_hash,
+        }
+
+
+# --- prices -----------------------------------------------------------------------------------
+
+
+def price_map_entry(model_id: str) -> dict[str, Any] | None:
+    """litellm's local price-map entry for a model id (with or without its provider prefix)."""
+    cost_map = litellm_module().model_cost
+    entry = cost_map.get(model_id)
+    if entry is None and "/" in model_id:
+        provider, bare = model_id.split("/", 1)
+        candidate = cost_map.get(bare)
+        if candidate is not None and candidate.get("litellm_provider") == provider:
+            entry = candidate
+    if entry and entry.get("input_cost_per_token") is not None and entry.get("output_cost_per_token") is not None:
+        return entry
+    return None
+
+
+def prices_for(model: ModelConfig) -> tuple[str, float | None, float | None]:
+    """(cost source, $ per input token, $ per output token)."""
+    if model.input_price_per_1m is not None and model.output_price_per_1m is not None:
+        return "config", model.input_price_per_1m / 1e6, model.output_price_per_1m / 1e6
+    entry = price_map_entry(model.model)
+    if entry is not None:
+        return "price_map", float(entry["input_cost_per_token"]), float(entry["output_cost_per_token"])
+    return "unknown", None, None
+
+
+# --- failure classification -------------------------------------------------------------------
+
+
+def _headers(exc: BaseException) -> Any:
+    for holder in (getattr(exc, "litellm_response_headers", None), getattr(getattr(exc, "response", None), "headers", None)):
+        if holder:
+            return holder
+    return None
+
+
+def retry_after_s(exc: BaseException, now: float | None = None) -> float | None:
+    """Seconds the provider asked us to wait (Retry-After as seconds or HTTP-date, or retry-after-ms)."""
+    headers = _headers(exc)
+    if not headers:
+        return None
+    try:
+        ms = headers.get("retry-after-ms")
+        if ms is not None:
+            return max(0.0, float(ms) / 1000)
+        value = headers.get("retry-after")
+    except (TypeError, ValueError, AttributeError):
+        return None
+    if value is None:
+        return None
+    value = str(value).strip()
+    try:
+        seconds = float(value)
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _body_text(exc: BaseException) -> str:
+    parts = [str(exc)]
+    body = getattr(exc, "body", None)
+    if body:
+        parts.append(body if isinstance(body, str) else json.dumps(body, default=str))
+    return " ".join(parts).lower()
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in out:
+        out.append(cur)
+        nxt = cur.__cause__ or cur.__context__
+        if nxt is None:  # litellm's MidStreamFallbackError keeps the real failure here
+            original = getattr(cur, "original_exception", None)
+            nxt = original if isinstance(original, BaseException) else None
+        cur = nxt
+    return out
+
+
+def _transport_failure(chain: list[BaseException]) -> str | None:
+    """litellm reports a dropped connection, a truncated body and a 200 with invalid JSON all as
+    InternalServerError(500); the cause chain tells them apart from a real 500."""
+    if any(isinstance(e, json.JSONDecodeError) for e in chain):
+        return "bad_response"
+    for e in chain:
+        cls = type(e)
+        module = cls.__module__.split(".")[0]
+        if cls.__name__ in ("APIConnectionError", "ContentLengthError") or isinstance(e, (ConnectionError, EOFError)):
+            return "network"
+        if module in ("httpx", "httpcore", "aiohttp") and cls.__name__ != "HTTPStatusError":
+            return "network"
+    return None
+
+
+def classify(exc: BaseException) -> tuple[str, int | None]:
+    """(error class, HTTP status if known) for a failed attempt."""
+    litellm = litellm_module()
+    if isinstance(exc, (asyncio.TimeoutError, litellm.Timeout)):
+        return "timeout", None
+    chain = _chain(exc)
+    if any(isinstance(e, asyncio.TimeoutError) for e in chain[1:]):
+        return "timeout", None
+    transport = _transport_failure(chain)
+    if transport is not None:
+        return transport, None
+    mid_stream = getattr(litellm, "MidStreamFallbackError", None)
+    if mid_stream is not None and isinstance(exc, mid_stream):
+        # A stream that broke after it started. litellm gives it a 503 of its own; only an error
+        # the provider itself sent mid-stream (a 429, an auth error...) keeps its own class.
+        original = getattr(exc, "original_exception", None)
+        if isinstance(original, BaseException) and not isinstance(original, mid_stream):
+            cls, status = classify(original)
+            if cls not in ("server", "unknown"):
+                return cls, status
+        return "network", None
+    status = getattr(exc, "status_code", None)
+    status = status if isinstance(status, int) else None
+    text = _body_text(exc)
+    if status in (402, 403, 429) or isinstance(exc, litellm.RateLimitError):
+        if any(m in text for m in _QUOTA_MARKERS):
+            return "quota_exhausted", status
+    if status == 429 or isinstance(exc, litellm.RateLimitError):
+        return "rate_limited", status
+    if status in (401, 403) or isinstance(exc, (litellm.AuthenticationError, litellm.PermissionDeniedError)):
+        return "auth", status
+    if status == 408:
+        return "timeout", status
+    if (status is not None and status >= 500) or isinstance(
+            exc, (litellm.InternalServerError, litellm.ServiceUnavailableError, litellm.BadGatewayError)):
+        return "server", status
+    if (status is not None and 400 <= status < 500) or isinstance(exc, litellm.BadRequestError):
+        return "bad_request", status
+    if isinstance(exc, (litellm.APIConnectionError, ConnectionError, OSError)):
+        return "network", status
+    if isinstance(exc, (ValueError, KeyError, TypeError, AttributeError)):
+        return "bad_response", status
+    return "unknown", status
+
+
+class BadResponse(ValueError):
+    """A 200 whose body is not a usable completion."""
+
+
+Parsed = tuple[str | None, str | None, int | None, int | None]  # output, finish_reason, tokens in, out
+
+
+def _completion_fields(content: Any, finish: str | None, tool_calls: Any, usage: Any) -> Parsed:
+    """The checks and extraction shared by plain and streamed responses; raises BadResponse."""
+    if content is None:
+        if tool_calls:
+            content = json.dumps([tc.model_dump() if hasattr(tc, "model_dump") else tc for tc in tool_calls], default=str)
+        elif finish != "content_filter":
+            raise BadResponse(f"no content (finish_reason={finish!r})")
+    elif not isinstance(content, str):
+        raise BadResponse(f"content is {type(content).__name__}, not text")
+    n_in = getattr(usage, "prompt_tokens", None) if usage is not None else None
+    n_out = getattr(usage, "completion_tokens", None) if usage is not None else None
+    if not n_in and not n_out:
+        # A request always has prompt tokens: 0/0 is litellm's filler for a response that carried
+        # no usage, and must stay unknown (NULL tokens, NULL cost), never a cost of 0.
+        return content, finish, None, None
+    return content, finish, n_in if isinstance(n_in, int) else None, n_out if isinstance(n_out, int) else None
+
+
+def _parse_response(resp: Any) -> Parsed:
+    """(output, finish_reason, input tokens, output tokens); raises BadResponse on an unusable body."""
+    choices = getattr(resp, "choices", None)
+    if not choices:
+        raise BadResponse("no choices in the completion")
+    choice = choices[0]
+    message = getattr(choice, "message", None)
+    return _completion_fields(getattr(message, "content", None), getattr(choice, "finish_reason", None),
+                              getattr(message, "tool_calls", None), getattr(resp, "usage", None))
+
+
+def _content_chars(content: Any) -> int:
+    """Characters of a message's text, whether content is a string or a list of parts."""
+    if isinstance(content, str):
+        return len(content)
+    if isinstance(content, list):
+        return sum(len(p.get("text") or "") for p in content if isinstance(p, dict))
+    return 0
+
+
+class _StreamAssembly:
+    """Collects a streamed completion chunk by chunk (choice 0, the only one we ask for)."""
+
+    __slots__ = ("finish", "first_ms", "has_content", "parts", "t0", "tools", "usage")
+
+    def __init__(self, t0: float):
+        self.t0 = t0
+        self.first_ms: float | None = None
+        self.parts: list[str] = []
+        self.has_content = False
+        self.finish: str | None = None
+        self.usage: Any = None
+        self.tools: dict[int, dict[str, Any]] = {}
+
+    def add(self, chunk: Any) -> None:
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            self.usage = usage
+        choices = getattr(chunk, "choices", None)
+        if not choices:
+            return
+        choice = choices[0]
+        delta = getattr(choice, "delta", None)
+        text = getattr(delta, "content", None)
+        tool_deltas = getattr(delta, "tool_calls", None)
+        if text is not None:
+            if not isinstance(text, str):
+                raise BadResponse(f"streamed content is {type(text).__name__}, not text")
+            self.has_content = True
+            self.parts.append(text)
+        if tool_deltas:
+            for td in tool_deltas:
+                self._add_tool(td)
+        if self.first_ms is None and (text or tool_deltas):
+            self.first_ms = (time.perf_counter() - self.t0) * 1000
+        finish = getattr(choice, "finish_reason", None)
+        if finish is not None:
+            self.finish = finish
+
+    def _add_tool(self, td: Any) -> None:
+        index = getattr(td, "index", None)
+        call = self.tools.setdefault(index if isinstance(index, int) else len(self.tools),
+                                     {"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+        if getattr(td, "id", None):
+            call["id"] = td.id
+        if getattr(td, "type", None):
+            call["type"] = td.type
+        fn = getattr(td, "function", None)
+        for key in ("name", "arguments"):
+            piece = getattr(fn, key, None)
+            if isinstance(piece, str):
+                call["function"][key] += piece
+
+    def result(self, provider_usage: bool) -> Parsed:
+        if self.finish is None:
+            raise BadResponse("the stream ended without a finish_reason (truncated)")
+        content = "".join(self.parts) if self.has_content else None
+        tool_calls = [self.tools[k] for k in sorted(self.tools)] if self.tools else None
+        if content == "" and tool_calls:  # a role chunk's empty text before tool-call deltas
+            content = None
+        return _completion_fields(content, self.finish, tool_calls, self.usage if provider_usage else None)
+
+
+def _provider_sent_usage(stream: Any) -> bool:
+    """Whether the usage litellm yielded came from the provider. When the provider sent none,
+    litellm (asked for include_usage) builds a usage chunk from its own token count; its raw
+    chunks (`stream.chunks`) show which it was. Without that attribute, trust the usage chunk."""
+    raw = getattr(stream, "chunks", None)
+    if not isinstance(raw, list):
+        return True
+    return any(getattr(c, "usage", None) is not None for c in reversed(raw))  # usage comes last
+
+
+# --- the client -------------------------------------------------------------------------------
+
+
+class ModelClient:
+    """Calls one configured model. Create it inside the event loop that will use it."""
+
+    def __init__(
+        self, name: str, model: ModelConfig, run: RunConfig, db: sqlite_utils.Database | None = None, *,
+        global_slots: asyncio.Semaphore | None = None, redactor: Redactor | None = None,
+        rng: random.Random | None = None,
+    ):
+        self.name, self.model, self.run, self.db = name, model, run, db
+        self.params = model_params(model, run)
+        self.stream = model_stream(model, run)
+        self.timeout_s = model.timeout_s or run.timeout_s
+        self.concurrency = model.max_concurrency or run.concurrency
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._global = global_slots
+        self.limiter = RateLimiter(model.rpm, model.tpm)
+        self.cost_source, self._in_price, self._out_price = prices_for(model)
+        # Without a shared redactor (a judge client), still redact this model's own key by value.
+        self._redact = redactor or from_env([model.api_key_env])
+        self._rng = rng or random.Random()
+        self._breaker_strikes = 0
+        self.breaker_open = False
+        self.breaker_class: str | None = None
+        self.breaker_reason: str | None = None
+        self.on_breaker: Callable[[str, str], None] | None = None  # (error class, reason)
+
+    # The request identity: everything that can change the response, nothing that cannot.
+    def request_hash(self, messages: list[dict[str, Any]], repeat: int = 0) -> str:
+        request: dict[str, Any] = {
+            "model": self.model.model, "api_base": self.model.api_base, "messages": messages,
+            "params": self.params, "repeat": repeat,
+        }
+        if self.stream:  # only when set: unstreamed requests keep the keys they always had
+            request["stream"] = True
+        return content_hash(request)
+
+    def _api_key(self) -> str | None:
+        if self.model.api_key_env:
+            return os.environ.get(self.model.api_key_env)
+        return NO_KEY if self.model.api_base else None
+
+    def _estimate_tokens(self, messages: list[dict[str, Any]]) -> int:
+        # ~4 characters per token; corrected to actual usage once the call returns.
+        chars = sum(_content_chars(m.get("content")) for m in messages)
+        return chars // 4 + len(messages) * 4 + int(self.params.get("max_tokens") or 0)
+
+    def _cost(self, n_in: int | None, n_out: int | None) -> float | None:
+        if self._in_price is None or self._out_price is None or n_in is None or n_out is None:
+            return None
+        return n_in * self._in_price + n_out * self._out_price
+
+    def _strike(self, error_class: str, message: str) -> None:
+        self._breaker_strikes += 1
+        if not self.breaker_open and self._breaker_strikes >= self.run.breaker_threshold:
+            self.breaker_open = True
+            self.breaker_class = error_class
+            self.breaker_reason = (f"circuit breaker open after {self._breaker_strikes} {error_class} errors "
+                                   f"for model '{self.name}': {message}")[:_MAX_MESSAGE]
+            if self.on_breaker is not None:
+                self.on_breaker(error_class, self.breaker_reason)
+
+    def _skipped(self, request_hash: str, attempts: int = 0,
+                 attempt_log: list[dict[str, Any]] | None = None) -> CallOutcome:
+        return CallOutcome(status="skipped", error_class=self.breaker_class, error_message=self.breaker_reason,
+                           request_hash=request_hash, attempts=attempts, attempt_log=attempt_log or [])
+
+    def _from_cache(self, request_hash: str, hit: dict[str, Any]) -> CallOutcome:
+        return CallOutcome(
+            status="ok", output=hit.get("output"), finish_reason=hit.get("finish_reason"),
+            input_tokens=hit.get("input_tokens"), output_tokens=hit.get("output_tokens"),
+            cost_usd=hit.get("cost_usd"), cost_status="cached", cached=True, request_hash=request_hash,
+        )
+
+    def _request(self, messages: list[dict[str, Any]], api_key: str | None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = dict(self.params)
+        if self.model.api_base:
+            kwargs["api_base"] = self.model.api_base
+        if api_key is not None:
+            kwargs["api_key"] = api_key
+        return dict(model=self.model.model, messages=messages, num_retries=0, timeout=self.timeout_s, **kwargs)
+
+    async def _send(self, messages: list[dict[str, Any]], api_key: str | None) -> Any:
+        return await asyncio.wait_for(litellm_module().acompletion(**self._request(messages, api_key)),
+                                      self.timeout_s)
+
+    async def _send_stream(self, messages: list[dict[str, Any]], api_key: str | None,
+                           t0: float) -> tuple[Parsed, float | None]:
+        """A streamed call, the whole stream inside one hard timeout: (parsed, latency_first_ms)."""
+
+        async def consume() -> tuple[Parsed, float | None]:
+            stream = await litellm_module().acompletion(**self._request(messages, api_key), stream=True,
+                                                        stream_options={"include_usage": True})
+            got = _StreamAssembly(t0)
+            done = False
+            try:
+                async for chunk in stream:
+                    got.add(chunk)
+                done = True
+            finally:
+                closer = getattr(stream, "aclose", None)
+                if not done and closer is not None:  # timed out, cancelled or a bad chunk: free the connection
+                    with contextlib.suppress(Exception):  # the attempt has failed already
+                        await closer()
+            return got.result(_provider_sent_usage(stream)), got.first_ms
+
+        return await asyncio.wait_for(consume(), self.timeout_s)
+
+    async def _wait(self, seconds: float, hooks: CallHooks | None) -> None:
+        if seconds > 0:
+            await asyncio.sleep(seconds)
+        if hooks is not None and hooks.stop is not None and hooks.stop.is_set():
+            raise CallCancelled()
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.run.backoff_max_s, self.run.backoff_base_s * (2 ** (attempt - 1)))
+        return self._rng.uniform(0, ceiling)
+
+    async def complete(
+        self, messages: list[dict[str, Any]], *, repeat: int = 0, use_cache: bool = True,
+        hooks: CallHooks | None = None,
+    ) -> CallOutcome:
+        """Call the model once (plus retries). Never raises for provider errors."""
+        request_hash = self.request_hash(messages, repeat)
+        if use_cache and self.db is not None:
+            hit = store_runs.cache_get(self.db, request_hash)
+            if hit is not None:
+                return self._from_cache(request_hash, hit)
+        if self.breaker_open:
+            return self._skipped(request_hash)
+        api_key = self._api_key()
+        if self.model.api_key_env and not api_key:
+            out = CallOutcome(status="error", error_class="auth", request_hash=request_hash,
+                              error_message=f"environment variable {self.model.api_key_env} is not set")
+            self._strike("auth", out.error_message or "")
+            return out
+
+        est_tokens = self._estimate_tokens(messages) if self.model.tpm else 0
+        log: list[dict[str, Any]] = []
+        bad_responses = 0
+        attempt = 0
+        max_attempts = 1 + self.run.retries
+        while True:
+            attempt += 1
+            if self.breaker_open:  # opened by another call while this one waited to retry
+                return self._skipped(request_hash, attempt - 1, log)
+            async with self._slots:
+                # The global slot is taken inside the limiter, so a request starts the moment the
+                # limiter records it (pacing holds on the wire, not just on paper).
+                reservation = await self.limiter.acquire(est_tokens, gate=self._global)
+                try:
+                    if hooks is not None and hooks.stop is not None and hooks.stop.is_set():
+                        raise CallCancelled()
+                    if self.breaker_open:  # opened while this call waited for a slot: send nothing
+                        return self._skipped(request_hash, attempt - 1, log)
+                    if hooks is not None:
+                        hooks.in_request = True
+                    t0 = time.perf_counter()
+                    first_ms: float | None = None
+                    try:
+                        if self.stream:
+                            (output, finish, n_in, n_out), first_ms = await self._send_stream(messages, api_key, t0)
+                        else:
+                            output, finish, n_in, n_out = _parse_response(await self._send(messages, api_key))
+                        exc: BaseException | None = None
+                    except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+                        raise
+                    except BaseException as e:  # noqa: BLE001 - every provider failure becomes a row
+                        exc = e
+                    latency_ms = (time.perf_counter() - t0) * 1000
+                finally:
+                    if self._global is not None:
+                        self._global.release()
+                    if hooks is not None:
+                        hooks.in_request = False
+
+            if exc is None:
+                self.limiter.settle(reservation, (n_in or 0) + (n_out or 0) if n_in is not None else None)
+                self._breaker_strikes = 0
+                log.append({"attempt": attempt, "outcome": "ok", "http_status": 200, "latency_ms": latency_ms})
+                cost = self._cost(n_in, n_out)
+                out = CallOutcome(
+                    status="ok", output=output, finish_reason=finish, latency_first_ms=first_ms,
+                    latency_ms=latency_ms,
+                    input_tokens=n_in, output_tokens=n_out, cost_usd=cost,
+                    cost_status=self.cost_source if cost is not None else "unknown",
+                    attempts=attempt, request_hash=request_hash, attempt_log=log,
+                )
+                if use_cache:
+                    payload = {"output": output, "finish_reason": finish, "input_tokens": n_in,
+                               "output_tokens": n_out, "cost_usd": cost}
+                    if hooks is not None and hooks.defer_cache_write:
+                        out.cache_entry = payload
+                    elif self.db is not None:
+                        store_runs.cache_put(self.db, request_hash, self.name, payload)
+                return out
+
+            error_class, status = ("bad_response", 200) if isinstance(exc, BadResponse) else classify(exc)
+            if isinstance(exc, asyncio.TimeoutError):
+                message = (f"timeout: the stream did not finish within {self.timeout_s:g} s" if self.stream
+                           else f"timeout: no response within {self.timeout_s:g} s")
+            else:
+                message = (self._redact(f"{type(exc).__name__}: {exc}") or "")[:_MAX_MESSAGE]
+            entry: dict[str, Any] = {"attempt": attempt, "outcome": "error", "error_class": error_class,
+                                     "http_status": status, "latency_ms": latency_ms}
+            log.append(entry)
+            if error_class == "bad_response":
+                bad_responses += 1
+            retry = (error_class in TRANSIENT and attempt < max_attempts
+                     and (error_class != "bad_response" or bad_responses <= BAD_RESPONSE_RETRIES))
+            if error_class in BREAKER_CLASSES:
+                self._strike(error_class, message)
+            if not retry:
+                return CallOutcome(status="error", error_class=error_class, error_message=message,
+                                   latency_ms=latency_ms, attempts=attempt, request_hash=request_hash,
+                                   attempt_log=log)
+            asked = retry_after_s(exc)
+            if asked is not None:
+                wait = min(asked, self.run.retry_after_cap_s)
+                if error_class == "rate_limited":
+                    self.limiter.pause_for(wait)
+            else:
+                wait = self._backoff(attempt)
+            entry["wait_s"] = wait
+            if hooks is not None and hooks.stop is not None and hooks.stop.is_set():
+                raise CallCancelled()
+            if hooks is not None and hooks.on_retry is not None:
+                hooks.on_retry(attempt, error_class, wait, message)
+            await self._wait(wait, hooks)
