@@ -5,7 +5,8 @@ command palette (ctrl+p). Every binding has an id (tui/keymap.py) that the user 
 [keymap] can rebind. The app never imports litellm: nothing on these screens calls a model.
 
 Threads: the app's thread owns the widgets. Every database read or write runs in a thread worker
-on its own connection (`open_db()`), and posts a message with the result.
+(`tui.workers.background`) on its own connection (`open_db()`), and posts a message with the
+result; a worker's unexpected failure reaches `on_worker_failed`, which shows it and keeps the app up.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from store import connect
 from tui import keymap
 from tui.commands import AssayCommands
 from tui.screens.help import HelpScreen
+from tui.screens.message_dialog import MessageDialog
+from tui.workers import WorkerFailed, describe_error
 
 
 def _lazy(module: str, name: str) -> Callable[[], Screen]:
@@ -83,6 +86,11 @@ class AssayApp(App[None], inherit_bindings=False):
                 names = safe_text(", ".join(unknown), single_line=True, max_len=200)
                 self.notify(f"[keymap] in your user config names unknown bindings: {names}. "
                             "Press ? to see the ids.", severity="warning", markup=False, timeout=10)
+
+    def on_worker_failed(self, message: WorkerFailed) -> None:
+        """The one funnel for failed background work (tui/workers.py): a dialog, never an exit."""
+        title, text = describe_error(message.error)
+        self.push_screen(MessageDialog(title, text))
 
     def select_dataset(self, dataset_id: int | None, name: str) -> None:
         self.dataset_id, self.dataset_name = dataset_id, name
