@@ -180,7 +180,7 @@ def main() -> None:
     base = root + "/v1"
     try:
         t0 = time.perf_counter()
-        from core.models.client import litellm_module
+        from core.models.provider import litellm_module
 
         litellm_module()
         print(f"import litellm: {time.perf_counter() - t0:.1f} s")

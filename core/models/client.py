@@ -6,13 +6,13 @@ whose status is ok, error (with a class) or skipped (open circuit breaker). Only
 redoes the call.
 
 Choices, and why:
-- litellm is imported lazily (seconds to import) with LITELLM_LOCAL_MODEL_COST_MAP=True first,
-  called with num_retries=0 inside asyncio.wait_for: litellm's own retries honour any Retry-After
-  and retry daily quotas like transient errors; ours do not.
-- Failures are classified from litellm's exception types, the HTTP status and the body text
-  ("insufficient_quota"). Transient classes (rate_limited, timeout, network, server) are retried
-  `run.retries` times with exponential backoff and full jitter; bad_response at most twice;
-  quota_exhausted, auth and bad_request never.
+- litellm is loaded by `core.models.provider` (lazily, offline) and called with num_retries=0
+  inside asyncio.wait_for: litellm's own retries honour any Retry-After and retry daily quotas
+  like transient errors; ours do not.
+- Failures are classified by `core.models.failures` (litellm's exception types, the HTTP status,
+  the body text such as "insufficient_quota"). Transient classes (rate_limited, timeout,
+  network, server) are retried `run.retries` times with exponential backoff and full jitter;
+  bad_response at most twice; quota_exhausted, auth and bad_request never.
 - Retry-After (seconds or HTTP-date, also retry-after-ms) is honoured up to `retry_after_cap_s`.
   Above the cap Assay waits the cap and retries: the retry budget bounds the total wait
   (retries x cap), so a provider asking for an hour cannot stall the run. A 429's Retry-After
@@ -26,13 +26,11 @@ Choices, and why:
   the whole stream, not just the first chunk. latency_first_ms is the time to the first chunk
   that carries content (text or a tool-call delta), not to the role-only chunk a server sends
   first; None when no chunk carries content. latency_ms is the time to the end of the stream.
-  Token counts come only from usage the provider itself sent (litellm computes a usage chunk
-  from its tokenizer when the provider sent none; that estimate is discarded, so tokens and cost
-  stay NULL as they would for an unstreamed response without usage). A stream that breaks
-  (connection dropped, truncated SSE, an invalid JSON chunk) or ends without a finish_reason is
-  a retryable network/bad_response error, never an ok row with partial output.
-- Cost comes from prices in the model's config when set (a user's negotiated price wins), else
-  litellm's local price map when it knows the model, else NULL ("unknown", never 0).
+  Token counts come only from usage the provider itself sent (`core.models.responses`). A
+  stream that breaks (connection dropped, truncated SSE, an invalid JSON chunk) or ends without
+  a finish_reason is a retryable network/bad_response error, never an ok row with partial output.
+- Cost comes from `core.models.prices` (config prices, else litellm's local price map, else NULL:
+  "unknown", never 0).
 - Responses are cached in the DB on the hash of the whole request (model id, api_base,
   messages, every param, repeat index, and the stream flag when streaming); errors are never
   cached. A cached outcome reports the tokens and cost of the original call, latency None (first
@@ -47,9 +45,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
-import json
-import math
 import os
 import random
 import time
@@ -61,53 +56,18 @@ import sqlite_utils
 
 from core.config.schema import ModelConfig, RunConfig, model_params, model_stream
 from core.common.hashing import content_hash
+from core.models.failures import BREAKER_CLASSES, TRANSIENT, classify, retry_after_s
+from core.models.prices import prices_for
+from core.models.provider import NO_KEY, litellm_module
 from core.models.ratelimit import RateLimiter
 from core.models.redact import Redactor, from_env
+from core.models.responses import BadResponse, Parsed, StreamAssembly, parse_response, provider_sent_usage
 from store import runs as store_runs
 
-NO_KEY = "assay-no-key"
 # Retried at most this many times, whatever `retries` says: a server sending garbage twice in a
 # row will likely keep doing it.
 BAD_RESPONSE_RETRIES = 2
-TRANSIENT = frozenset({"rate_limited", "timeout", "network", "server", "bad_response"})
-BREAKER_CLASSES = frozenset({"auth", "quota_exhausted"})
-_QUOTA_MARKERS = ("insufficient_quota", "quota exceeded", "exceeded your current quota", "quota_exceeded",
-                  "billing", "credit balance", "out of credits", "resource_exhausted")
 _MAX_MESSAGE = 2000
-
-_litellm: Any = None
-
-
-def litellm_module() -> Any:
-    """Import litellm once, offline and quiet (no debug banners on stdout, no telemetry)."""
-    global _litellm
-    if _litellm is None:
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        import logging
-
-        import litellm
-
-        litellm.suppress_debug_info = True
-        litellm.telemetry = False
-        # Its loggers print exception text (which can carry request details) to stderr.
-        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
-        _litellm = litellm
-    return _litellm
-
-
-async def close_clients() -> None:
-    """Close litellm's cached aiohttp/httpx clients (no "Unclosed client session" at exit)."""
-    if _litellm is None:
-        return
-    closer = getattr(_litellm, "close_litellm_async_clients", None)
-    if closer is not None:
-        await closer()
-    # The cache keeps the closed clients; drop them so a later event loop (a second run in the
-    # same process, e.g. the TUI) builds fresh ones instead of reusing a closed session.
-    cache = getattr(_litellm, "in_memory_llm_clients_cache", None)
-    if cache is not None and hasattr(cache, "flush_cache"):
-        cache.flush_cache()
 
 
 class CallCancelled(Exception):
@@ -158,189 +118,6 @@ class CallOutcome:
         }
 
 
-# --- prices -----------------------------------------------------------------------------------
-
-
-def price_map_entry(model_id: str) -> dict[str, Any] | None:
-    """litellm's local price-map entry for a model id (with or without its provider prefix)."""
-    cost_map = litellm_module().model_cost
-    entry = cost_map.get(model_id)
-    if entry is None and "/" in model_id:
-        provider, bare = model_id.split("/", 1)
-        candidate = cost_map.get(bare)
-        if candidate is not None and candidate.get("litellm_provider") == provider:
-            entry = candidate
-    if entry and entry.get("input_cost_per_token") is not None and entry.get("output_cost_per_token") is not None:
-        return entry
-    return None
-
-
-def prices_for(model: ModelConfig) -> tuple[str, float | None, float | None]:
-    """(cost source, $ per input token, $ per output token)."""
-    if model.input_price_per_1m is not None and model.output_price_per_1m is not None:
-        return "config", model.input_price_per_1m / 1e6, model.output_price_per_1m / 1e6
-    entry = price_map_entry(model.model)
-    if entry is not None:
-        return "price_map", float(entry["input_cost_per_token"]), float(entry["output_cost_per_token"])
-    return "unknown", None, None
-
-
-# --- failure classification -------------------------------------------------------------------
-
-
-def _headers(exc: BaseException) -> Any:
-    for holder in (getattr(exc, "litellm_response_headers", None), getattr(getattr(exc, "response", None), "headers", None)):
-        if holder:
-            return holder
-    return None
-
-
-def retry_after_s(exc: BaseException, now: float | None = None) -> float | None:
-    """Seconds the provider asked us to wait (Retry-After as seconds or HTTP-date, or retry-after-ms)."""
-    headers = _headers(exc)
-    if not headers:
-        return None
-    try:
-        ms = headers.get("retry-after-ms")
-        if ms is not None:
-            return max(0.0, float(ms) / 1000)
-        value = headers.get("retry-after")
-    except (TypeError, ValueError, AttributeError):
-        return None
-    if value is None:
-        return None
-    value = str(value).strip()
-    try:
-        seconds = float(value)
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def _body_text(exc: BaseException) -> str:
-    parts = [str(exc)]
-    body = getattr(exc, "body", None)
-    if body:
-        parts.append(body if isinstance(body, str) else json.dumps(body, default=str))
-    return " ".join(parts).lower()
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    out: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and cur not in out:
-        out.append(cur)
-        nxt = cur.__cause__ or cur.__context__
-        if nxt is None:  # litellm's MidStreamFallbackError keeps the real failure here
-            original = getattr(cur, "original_exception", None)
-            nxt = original if isinstance(original, BaseException) else None
-        cur = nxt
-    return out
-
-
-def _transport_failure(chain: list[BaseException]) -> str | None:
-    """litellm reports a dropped connection, a truncated body and a 200 with invalid JSON all as
-    InternalServerError(500); the cause chain tells them apart from a real 500."""
-    if any(isinstance(e, json.JSONDecodeError) for e in chain):
-        return "bad_response"
-    for e in chain:
-        cls = type(e)
-        module = cls.__module__.split(".")[0]
-        if cls.__name__ in ("APIConnectionError", "ContentLengthError") or isinstance(e, (ConnectionError, EOFError)):
-            return "network"
-        if module in ("httpx", "httpcore", "aiohttp") and cls.__name__ != "HTTPStatusError":
-            return "network"
-    return None
-
-
-def classify(exc: BaseException) -> tuple[str, int | None]:
-    """(error class, HTTP status if known) for a failed attempt."""
-    litellm = litellm_module()
-    if isinstance(exc, (asyncio.TimeoutError, litellm.Timeout)):
-        return "timeout", None
-    chain = _chain(exc)
-    if any(isinstance(e, asyncio.TimeoutError) for e in chain[1:]):
-        return "timeout", None
-    transport = _transport_failure(chain)
-    if transport is not None:
-        return transport, None
-    mid_stream = getattr(litellm, "MidStreamFallbackError", None)
-    if mid_stream is not None and isinstance(exc, mid_stream):
-        # A stream that broke after it started. litellm gives it a 503 of its own; only an error
-        # the provider itself sent mid-stream (a 429, an auth error...) keeps its own class.
-        original = getattr(exc, "original_exception", None)
-        if isinstance(original, BaseException) and not isinstance(original, mid_stream):
-            cls, status = classify(original)
-            if cls not in ("server", "unknown"):
-                return cls, status
-        return "network", None
-    status = getattr(exc, "status_code", None)
-    status = status if isinstance(status, int) else None
-    text = _body_text(exc)
-    if status in (402, 403, 429) or isinstance(exc, litellm.RateLimitError):
-        if any(m in text for m in _QUOTA_MARKERS):
-            return "quota_exhausted", status
-    if status == 429 or isinstance(exc, litellm.RateLimitError):
-        return "rate_limited", status
-    if status in (401, 403) or isinstance(exc, (litellm.AuthenticationError, litellm.PermissionDeniedError)):
-        return "auth", status
-    if status == 408:
-        return "timeout", status
-    if (status is not None and status >= 500) or isinstance(
-            exc, (litellm.InternalServerError, litellm.ServiceUnavailableError, litellm.BadGatewayError)):
-        return "server", status
-    if (status is not None and 400 <= status < 500) or isinstance(exc, litellm.BadRequestError):
-        return "bad_request", status
-    if isinstance(exc, (litellm.APIConnectionError, ConnectionError, OSError)):
-        return "network", status
-    if isinstance(exc, (ValueError, KeyError, TypeError, AttributeError)):
-        return "bad_response", status
-    return "unknown", status
-
-
-class BadResponse(ValueError):
-    """A 200 whose body is not a usable completion."""
-
-
-Parsed = tuple[str | None, str | None, int | None, int | None]  # output, finish_reason, tokens in, out
-
-
-def _completion_fields(content: Any, finish: str | None, tool_calls: Any, usage: Any) -> Parsed:
-    """The checks and extraction shared by plain and streamed responses; raises BadResponse."""
-    if content is None:
-        if tool_calls:
-            content = json.dumps([tc.model_dump() if hasattr(tc, "model_dump") else tc for tc in tool_calls], default=str)
-        elif finish != "content_filter":
-            raise BadResponse(f"no content (finish_reason={finish!r})")
-    elif not isinstance(content, str):
-        raise BadResponse(f"content is {type(content).__name__}, not text")
-    n_in = getattr(usage, "prompt_tokens", None) if usage is not None else None
-    n_out = getattr(usage, "completion_tokens", None) if usage is not None else None
-    if not n_in and not n_out:
-        # A request always has prompt tokens: 0/0 is litellm's filler for a response that carried
-        # no usage, and must stay unknown (NULL tokens, NULL cost), never a cost of 0.
-        return content, finish, None, None
-    return content, finish, n_in if isinstance(n_in, int) else None, n_out if isinstance(n_out, int) else None
-
-
-def _parse_response(resp: Any) -> Parsed:
-    """(output, finish_reason, input tokens, output tokens); raises BadResponse on an unusable body."""
-    choices = getattr(resp, "choices", None)
-    if not choices:
-        raise BadResponse("no choices in the completion")
-    choice = choices[0]
-    message = getattr(choice, "message", None)
-    return _completion_fields(getattr(message, "content", None), getattr(choice, "finish_reason", None),
-                              getattr(message, "tool_calls", None), getattr(resp, "usage", None))
-
-
 def _content_chars(content: Any) -> int:
     """Characters of a message's text, whether content is a string or a list of parts."""
     if isinstance(content, str):
@@ -348,79 +125,6 @@ def _content_chars(content: Any) -> int:
     if isinstance(content, list):
         return sum(len(p.get("text") or "") for p in content if isinstance(p, dict))
     return 0
-
-
-class _StreamAssembly:
-    """Collects a streamed completion chunk by chunk (choice 0, the only one we ask for)."""
-
-    __slots__ = ("finish", "first_ms", "has_content", "parts", "t0", "tools", "usage")
-
-    def __init__(self, t0: float):
-        self.t0 = t0
-        self.first_ms: float | None = None
-        self.parts: list[str] = []
-        self.has_content = False
-        self.finish: str | None = None
-        self.usage: Any = None
-        self.tools: dict[int, dict[str, Any]] = {}
-
-    def add(self, chunk: Any) -> None:
-        usage = getattr(chunk, "usage", None)
-        if usage is not None:
-            self.usage = usage
-        choices = getattr(chunk, "choices", None)
-        if not choices:
-            return
-        choice = choices[0]
-        delta = getattr(choice, "delta", None)
-        text = getattr(delta, "content", None)
-        tool_deltas = getattr(delta, "tool_calls", None)
-        if text is not None:
-            if not isinstance(text, str):
-                raise BadResponse(f"streamed content is {type(text).__name__}, not text")
-            self.has_content = True
-            self.parts.append(text)
-        if tool_deltas:
-            for td in tool_deltas:
-                self._add_tool(td)
-        if self.first_ms is None and (text or tool_deltas):
-            self.first_ms = (time.perf_counter() - self.t0) * 1000
-        finish = getattr(choice, "finish_reason", None)
-        if finish is not None:
-            self.finish = finish
-
-    def _add_tool(self, td: Any) -> None:
-        index = getattr(td, "index", None)
-        call = self.tools.setdefault(index if isinstance(index, int) else len(self.tools),
-                                     {"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
-        if getattr(td, "id", None):
-            call["id"] = td.id
-        if getattr(td, "type", None):
-            call["type"] = td.type
-        fn = getattr(td, "function", None)
-        for key in ("name", "arguments"):
-            piece = getattr(fn, key, None)
-            if isinstance(piece, str):
-                call["function"][key] += piece
-
-    def result(self, provider_usage: bool) -> Parsed:
-        if self.finish is None:
-            raise BadResponse("the stream ended without a finish_reason (truncated)")
-        content = "".join(self.parts) if self.has_content else None
-        tool_calls = [self.tools[k] for k in sorted(self.tools)] if self.tools else None
-        if content == "" and tool_calls:  # a role chunk's empty text before tool-call deltas
-            content = None
-        return _completion_fields(content, self.finish, tool_calls, self.usage if provider_usage else None)
-
-
-def _provider_sent_usage(stream: Any) -> bool:
-    """Whether the usage litellm yielded came from the provider. When the provider sent none,
-    litellm (asked for include_usage) builds a usage chunk from its own token count; its raw
-    chunks (`stream.chunks`) show which it was. Without that attribute, trust the usage chunk."""
-    raw = getattr(stream, "chunks", None)
-    if not isinstance(raw, list):
-        return True
-    return any(getattr(c, "usage", None) is not None for c in reversed(raw))  # usage comes last
 
 
 # --- the client -------------------------------------------------------------------------------
@@ -518,7 +222,7 @@ class ModelClient:
         async def consume() -> tuple[Parsed, float | None]:
             stream = await litellm_module().acompletion(**self._request(messages, api_key), stream=True,
                                                         stream_options={"include_usage": True})
-            got = _StreamAssembly(t0)
+            got = StreamAssembly(t0)
             done = False
             try:
                 async for chunk in stream:
@@ -529,7 +233,7 @@ class ModelClient:
                 if not done and closer is not None:  # timed out, cancelled or a bad chunk: free the connection
                     with contextlib.suppress(Exception):  # the attempt has failed already
                         await closer()
-            return got.result(_provider_sent_usage(stream)), got.first_ms
+            return got.result(provider_sent_usage(stream)), got.first_ms
 
         return await asyncio.wait_for(consume(), self.timeout_s)
 
@@ -588,7 +292,7 @@ class ModelClient:
                         if self.stream:
                             (output, finish, n_in, n_out), first_ms = await self._send_stream(messages, api_key, t0)
                         else:
-                            output, finish, n_in, n_out = _parse_response(await self._send(messages, api_key))
+                            output, finish, n_in, n_out = parse_response(await self._send(messages, api_key))
                         exc: BaseException | None = None
                     except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
                         raise

@@ -32,7 +32,8 @@ import sqlite_utils
 from core.config.schema import WorkspaceConfig, load_config
 from core.run.events import (BreakerOpened, ModelFigures, Progress, ResultEvent, Retrying, RunFinished, RunStarted,
                          Sink)
-from core.models.client import CallCancelled, CallHooks, CallOutcome, ModelClient, close_clients
+from core.models.client import CallCancelled, CallHooks, CallOutcome, ModelClient
+from core.models.provider import close_clients
 from core.records import ResultRecord
 from core.models.redact import Redactor, from_env
 from core.run.plan import RunPlan, RunRequest, plan_run

@@ -165,7 +165,7 @@ def _render_all(prompt: PromptConfig, prompt_name: str, cases: list[dict[str, An
 
 
 def _cost_sources(cfg: WorkspaceConfig, models: Sequence[str]) -> dict[str, str]:
-    from core.models.client import prices_for
+    from core.models.prices import prices_for
 
     return {name: prices_for(cfg.models[name])[0] for name in models}
 

@@ -294,7 +294,7 @@ async def arescore(db: sqlite_utils.Database, cfg: WorkspaceConfig, run_id: str,
     finally:
         await session.aclose()
         if session.uses_model_judge:
-            from core.models.client import close_clients
+            from core.models.provider import close_clients
 
             await close_clients()
     return rnd

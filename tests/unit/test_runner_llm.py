@@ -13,7 +13,10 @@ import httpx
 import pytest
 
 from core.config.schema import ModelConfig, RunConfig
-from core.models.client import CallCancelled, CallHooks, ModelClient, classify, litellm_module, prices_for, retry_after_s
+from core.models.client import CallCancelled, CallHooks, ModelClient
+from core.models.failures import classify, retry_after_s
+from core.models.prices import prices_for
+from core.models.provider import litellm_module
 
 
 @pytest.fixture(scope="session")

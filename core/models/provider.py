@@ -1,0 +1,53 @@
+"""litellm, loaded the way Assay needs it: once, lazily, offline and quiet; its clients closed at the end.
+
+- The import is lazy: it takes seconds and ~200 MB, and commands that never call a model
+  (`assay --help`, the TUI's screens) must not pay for it.
+- LITELLM_LOCAL_MODEL_COST_MAP=True is set before the import; otherwise litellm fetches its price
+  map from the network.
+- `close_clients()` is awaited at the end of every run: litellm caches aiohttp/httpx clients that
+  otherwise warn "Unclosed client session" at exit.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+# The key sent to a model with an api_base and no api_key_env: litellm's openai/* provider
+# refuses to call without one, and local servers ignore it.
+NO_KEY = "assay-no-key"
+
+_litellm: Any = None
+
+
+def litellm_module() -> Any:
+    """Import litellm once, offline and quiet (no debug banners on stdout, no telemetry)."""
+    global _litellm
+    if _litellm is None:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        import logging
+
+        import litellm
+
+        litellm.suppress_debug_info = True
+        litellm.telemetry = False
+        # Its loggers print exception text (which can carry request details) to stderr.
+        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        _litellm = litellm
+    return _litellm
+
+
+async def close_clients() -> None:
+    """Close litellm's cached aiohttp/httpx clients (no "Unclosed client session" at exit)."""
+    if _litellm is None:
+        return
+    closer = getattr(_litellm, "close_litellm_async_clients", None)
+    if closer is not None:
+        await closer()
+    # The cache keeps the closed clients; drop them so a later event loop (a second run in the
+    # same process, e.g. the TUI) builds fresh ones instead of reusing a closed session.
+    cache = getattr(_litellm, "in_memory_llm_clients_cache", None)
+    if cache is not None and hasattr(cache, "flush_cache"):
+        cache.flush_cache()
+
