@@ -202,6 +202,28 @@ def m002_run_owner(db: sqlite_utils.Database) -> None:
     db.conn.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
 
 
+@migrations()
+def m003_verdict_overrides(db: sqlite_utils.Database) -> None:
+    # Human verdicts that replace a result's scored verdict (Review screen). Append-only: the
+    # latest row per result is in force; `replaces` is the verdict it replaced when written.
+    _run_script(
+        db,
+        """
+        CREATE TABLE verdict_overrides (
+            id INTEGER PRIMARY KEY,
+            result_id INTEGER NOT NULL REFERENCES results(id) ON DELETE CASCADE,
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            passed INTEGER NOT NULL CHECK (passed IN (0, 1)),
+            replaces TEXT NOT NULL,
+            reason TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+            annotator TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX idx_verdict_overrides_run ON verdict_overrides(run_id, result_id)
+        """,
+    )
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply pending migrations; safe when several processes start at once."""
     if not migrations.pending(db):

@@ -27,6 +27,7 @@ EXPECTED_COLUMNS = {
     "scores": ["id", "result_id", "run_id", "round", "scorer", "status", "score", "passed", "details_json",
                "judge_model", "judge_prompt_hash", "judge_temperature", "judge_cost_usd", "created_at"],
     "response_cache": ["request_hash", "model", "response_json", "created_at"],
+    "verdict_overrides": ["id", "result_id", "run_id", "passed", "replaces", "reason", "annotator", "created_at"],
 }
 
 EXPECTED_FOREIGN_KEYS = {
@@ -43,6 +44,8 @@ EXPECTED_FOREIGN_KEYS = {
     ("attempts", "run_id", "runs", "id"),
     ("scores", "result_id", "results", "id"),
     ("scores", "run_id", "runs", "id"),
+    ("verdict_overrides", "result_id", "results", "id"),
+    ("verdict_overrides", "run_id", "runs", "id"),
 }
 
 EXPECTED_INDEXES = {
@@ -56,6 +59,7 @@ EXPECTED_INDEXES = {
     "idx_attempts_run": ("attempts", ["run_id", "case_id", "model", "repeat"], False),
     "idx_scores_run_round": ("scores", ["run_id", "round"], False),
     "idx_scores_result": ("scores", ["result_id"], False),
+    "idx_verdict_overrides_run": ("verdict_overrides", ["run_id", "result_id"], False),
 }
 
 EXPECTED_UNIQUE = {
@@ -112,5 +116,5 @@ def test_migrations_recorded_once(tmp_path):
     connect(tmp_path / "assay.db").close()
     db = connect(tmp_path / "assay.db")
     names = [r[0] for r in db.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = 'assay'")]
-    assert names == ["m001_initial", "m002_run_owner"]
+    assert names == ["m001_initial", "m002_run_owner", "m003_verdict_overrides"]
     assert len(names) == len(set(names))
