@@ -206,22 +206,22 @@ def datasets_group(ctx: click.Context, as_json: bool) -> None:
     """List datasets with their counts; `snapshot` and `versions` manage versions."""
     if ctx.invoked_subcommand is not None:
         return
-    from core.labeling.session import summaries_with_labels
+    from core.labeling.overview import summaries_with_labels
 
     ws = ctx.find_object(Workspace)
     # Labeled as everywhere else: ground truth decided by the label log counts, not only imported values.
     summaries = summaries_with_labels(ws.db(), _required_labels(ws))
     if as_json:
-        print_json(summaries)
+        print_json([s.as_dict() for s in summaries])
         return
     if not summaries:
         echo_err("no datasets yet; import one with `assay import FILE --name NAME`")
         return
     rows = []
     for s in summaries:
-        tasks = ", ".join(f"{safe(t, 30)} {c['cases']:,} ({c['labeled']:,} labeled)" for t, c in s["task_types"].items())
-        rows.append([safe(s["name"], 40), f"{s['cases']:,}", f"{s['labeled']:,}", f"{s['unlabeled']:,}",
-                     str(s["versions"]), tasks or "-"])
+        tasks = ", ".join(f"{safe(t, 30)} {c.cases:,} ({c.labeled:,} labeled)" for t, c in s.task_types.items())
+        rows.append([safe(s.name, 40), f"{s.cases:,}", f"{s.labeled:,}", f"{s.unlabeled:,}",
+                     str(s.versions), tasks or "-"])
     click.echo(table(["name", "cases", "labeled", "unlabeled", "versions", "task types"], rows, "lrrrrl"))
 
 

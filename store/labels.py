@@ -1,4 +1,5 @@
-"""Append-only label events. Nothing here updates or deletes a row."""
+"""Append-only label events (nothing here updates or deletes a row), and the reads of cases a
+label queue is built from."""
 
 from __future__ import annotations
 
@@ -69,3 +70,35 @@ def latest_undoable(
         [dataset_id, annotator, *kinds],
     ).fetchone()
     return None if r is None else _decode(r)
+
+
+def recent_times_on_case(db: sqlite_utils.Database, dataset_id: int, annotator: str, limit: int) -> list[int]:
+    """Time on case (ms) of the annotator's latest `limit` label decisions, oldest first."""
+    rows = db.execute(
+        "SELECT time_on_case_ms FROM label_events WHERE dataset_id = ? AND annotator = ? AND kind = 'label' "
+        "AND time_on_case_ms IS NOT NULL ORDER BY id DESC LIMIT ?", [dataset_id, annotator, limit],
+    ).fetchall()
+    return [r[0] for r in reversed(rows)]
+
+
+def queue_candidates(db: sqlite_utils.Database, dataset_id: int) -> Iterator[tuple[str, bool]]:
+    """(case_id, has imported expected output) of every case that is not excluded: what a label
+    queue is built from."""
+    for case_id, has_expected in db.execute(
+        "SELECT case_id, expected_json IS NOT NULL FROM cases WHERE dataset_id = ? AND excluded = 0", [dataset_id]
+    ):
+        yield case_id, bool(has_expected)
+
+
+def case_order(db: sqlite_utils.Database, dataset_id: int) -> dict[str, int]:
+    """case_id -> position in the dataset, for the cases that are not excluded."""
+    return dict(db.execute(
+        "SELECT case_id, ord FROM cases WHERE dataset_id = ? AND excluded = 0", [dataset_id]).fetchall())
+
+
+def datasets_with_unlabeled_cases(db: sqlite_utils.Database) -> list[tuple[int, str]]:
+    """(id, name) of each dataset with a case that is neither excluded nor imported with an expected
+    output, in name order: the only datasets where anyone may still have something to label."""
+    return db.execute(
+        "SELECT d.id, d.name FROM datasets d WHERE EXISTS (SELECT 1 FROM cases c WHERE c.dataset_id = d.id "
+        "AND c.excluded = 0 AND c.expected_json IS NULL) ORDER BY d.name").fetchall()

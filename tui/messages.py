@@ -8,18 +8,18 @@ newer one has replaced (typing in a filter starts a new page load before the las
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual.message import Message
 
 from core.labeling.agreement import AgreementReport
+from core.labeling.overview import DatasetSummary, LabelOverview
 from core.labeling.session import CaseView
 from store.datasets import CaseRow
 
 
 @dataclass
 class DatasetsLoaded(Message):
-    summaries: list[dict[str, Any]]
+    summaries: list[DatasetSummary]
     token: int
 
 
@@ -28,7 +28,7 @@ class DatasetDetailLoaded(Message):
     """What the label log says about one dataset, for the summary panel and the case table."""
 
     dataset_id: int
-    overview: dict[str, Any]  # core.labeling.session.label_overview: "derived" is case_id -> ground truth from the log
+    overview: LabelOverview
     excluded: frozenset[str]
     token: int
 

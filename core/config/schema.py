@@ -143,6 +143,15 @@ class TaskConfig(_Section):
     guidelines: str | None = None
     guidelines_file: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_from_labels(cls, data: Any) -> Any:
+        """A task that lists `labels` but names no `kind` is a classification task: the labels say
+        so, and falling back to free text would hand the annotator an editor where keys were meant."""
+        if isinstance(data, dict) and "kind" not in data and data.get("labels"):
+            return {**data, "kind": "classification"}
+        return data
+
     @model_validator(mode="after")
     def _labels_for_classification(self) -> "TaskConfig":
         if self.kind == "classification" and not self.labels:

@@ -1,18 +1,13 @@
-"""Expert labeling without a UI: label schemas, an annotator's queue, and a session that records
-every decision as an append-only label event (committed before the next case is shown).
+"""Expert labeling without a UI: a session that walks one annotator through their queue
+(core.labeling.queue) and records every decision as an append-only label event (committed before
+the next case is shown).
 
 The Textual Label screen drives a `LabelSession` from one worker thread; `assay` tests drive it
 directly. Nothing here imports textual or rich.
-
-Queue: the cases that still need this annotator's label (not excluded, no imported expected
-output, not yet decided by the label log, fewer than `required_labels` labels, not flagged) plus
-the cases this annotator already decided, in a stable per-annotator order: sha256(annotator,
-case_id). Stable means resume, `[`/`]` and "case 57 of 300" mean the same thing next week.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections import deque
@@ -23,162 +18,19 @@ from typing import Any, Literal
 
 import sqlite_utils
 
-from core.labeling.agreement import agreement_report
-from core.config.schema import TaskConfig, WorkspaceConfig
-from core.datasets.ground_truth import STANCE_KINDS, CaseLabels, case_states, decided_values, derived_labels
+from core.config.schema import WorkspaceConfig
+from core.datasets.ground_truth import STANCE_KINDS, CaseLabels, case_states
+from core.labeling.queue import build_queue
+from core.labeling.schema import Guidelines, LabelSchema, build_schema, load_guidelines
 from core.records import LabelEvent
 from store import datasets as store_ds
 from store.datasets import CaseRow
 from store.db import write
-from store.labels import append_event, case_events, iter_events, latest_undoable
+from store.labels import append_event, case_events, case_order, iter_events, latest_undoable, recent_times_on_case
+from store.outputs import latest_ok_outputs
 
 Mode = Literal["label", "adjudicate"]
 RATE_WINDOW = 20  # recent decisions that set the rate and ETA
-
-
-# --- label schemas --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Choice:
-    value: str
-    keys: tuple[str, ...]
-    hint: str = ""
-
-
-@dataclass(frozen=True)
-class LabelSchema:
-    """How one task type is labeled: single-key choices, or a form of fields, or free text."""
-
-    task_type: str
-    kind: str
-    choices: tuple[Choice, ...] = ()
-    fields: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def single_key(self) -> bool:
-        return self.kind in ("classification", "pass_fail", "rating")
-
-    @property
-    def judges_outputs(self) -> bool:
-        """pass/fail and ratings grade model outputs, so those outputs are never blinded."""
-        return self.kind in ("pass_fail", "rating")
-
-    def choice_for(self, key: str, character: str | None = None) -> Choice | None:
-        for choice in self.choices:
-            if key in choice.keys or (character is not None and character in choice.keys):
-                return choice
-        return None
-
-
-@dataclass(frozen=True)
-class Guidelines:
-    text: str  # Markdown
-    version: str | None  # content hash, stored with each label event; None = no guidelines
-    warnings: tuple[str, ...] = ()
-
-
-def _task(cfg: WorkspaceConfig, task_type: str) -> TaskConfig:
-    return cfg.tasks.get(task_type) or TaskConfig()
-
-
-def build_schema(cfg: WorkspaceConfig, task_type: str, reserved_keys: Collection[str] = ()) -> LabelSchema:
-    """The label schema of a task type. A key that clashes with a screen action is dropped, with a warning."""
-    task = _task(cfg, task_type)
-    warnings: list[str] = []
-    reserved = set(reserved_keys)
-
-    def usable(key: str, label: str) -> bool:
-        if key in reserved:
-            warnings.append(f"key '{key}' for '{label}' clashes with a screen action; not used")
-            return False
-        return True
-
-    if task.kind == "classification":
-        explicit = {label: key for label, key in task.keys.items() if usable(key, label)}
-        free_digits = [str(d) for d in range(1, 10) if str(d) not in explicit.values() and str(d) not in reserved]
-        choices = []
-        for label in task.labels:
-            if label in explicit:
-                keys: tuple[str, ...] = (explicit[label],)
-            elif label in task.keys:
-                keys = ()
-            elif free_digits:
-                keys = (free_digits.pop(0),)
-            else:
-                keys = ()
-                warnings.append(f"no key left for '{label}': set [tasks.{task_type}].keys")
-            choices.append(Choice(label, keys, task.hints.get(label, "")))
-        return LabelSchema(task_type, task.kind, tuple(choices), warnings=tuple(warnings))
-    if task.kind == "pass_fail":
-        choices = [
-            Choice("pass", tuple(k for k in ("p", "1") if usable(k, "pass")), task.hints.get("pass", "")),
-            Choice("fail", tuple(k for k in ("x", "2") if usable(k, "fail")), task.hints.get("fail", "")),
-        ]
-        return LabelSchema(task_type, task.kind, tuple(choices), warnings=tuple(warnings))
-    if task.kind == "rating":
-        choices = [Choice(str(r), (str(r),) if usable(str(r), str(r)) else (), task.hints.get(str(r), ""))
-                   for r in range(1, 6)]
-        return LabelSchema(task_type, task.kind, tuple(choices), warnings=tuple(warnings))
-    if task.kind == "extraction":
-        return LabelSchema(task_type, task.kind, fields=tuple(task.fields))
-    return LabelSchema(task_type, "free_text")
-
-
-def load_guidelines(cfg: WorkspaceConfig, task_type: str, root: Path) -> Guidelines:
-    """[labeling] guidelines followed by the task type's own; files are relative to the workspace."""
-    parts: list[str] = []
-    warnings: list[str] = []
-    task = _task(cfg, task_type)
-    for text, file in ((cfg.labeling.guidelines, cfg.labeling.guidelines_file), (task.guidelines, task.guidelines_file)):
-        if text:
-            parts.append(text.strip())
-        if file:
-            path = (root / file).expanduser()
-            try:
-                parts.append(path.read_text(encoding="utf-8").strip())
-            except (OSError, UnicodeDecodeError) as exc:
-                warnings.append(f"guidelines file {file}: {getattr(exc, 'strerror', None) or exc}")
-    text = "\n\n".join(p for p in parts if p)
-    version = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12] if text else None
-    return Guidelines(text, version, tuple(warnings))
-
-
-# --- queue order ----------------------------------------------------------------------------
-
-
-def queue_key(annotator: str, case_id: str) -> str:
-    """The per-annotator sort key: stable, and different annotators see different orders."""
-    return hashlib.sha256(f"{annotator}\0{case_id}".encode("utf-8")).hexdigest()
-
-
-def needs_label(state: CaseLabels | None, annotator: str, required: int) -> bool:
-    """Does a case (not excluded, without imported expected output) still need this annotator?"""
-    if state is None:
-        return True
-    if state.stance(annotator) is not None:
-        return False
-    return not state.decided(required)[0] and len(state.labels) < required and not state.flags
-
-
-def build_queue(
-    db: sqlite_utils.Database, dataset_id: int, annotator: str, required: int,
-    states: dict[str, CaseLabels],
-) -> list[str]:
-    """This annotator's queue in its stable order (see the module docstring)."""
-    ids = []
-    for case_id, excluded, has_expected in db.execute(
-        "SELECT case_id, excluded, expected_json IS NOT NULL FROM cases WHERE dataset_id = ?", [dataset_id]
-    ):
-        if excluded:
-            continue
-        state = states.get(case_id)
-        mine = state is not None and state.stance(annotator) is not None
-        if mine or (not has_expected and needs_label(state, annotator, required)):
-            ids.append(case_id)
-    ids.sort(key=lambda cid: queue_key(annotator, cid))
-    return ids
 
 
 # --- what a screen shows --------------------------------------------------------------------
@@ -193,7 +45,7 @@ class OtherLabel:
 
 
 @dataclass(frozen=True)
-class Progress:
+class LabelProgress:
     done: int
     total: int
     skipped: int
@@ -216,7 +68,7 @@ class CaseView:
     case: CaseRow | None
     position: int  # 1-based; 0 when there is no current case
     total: int
-    progress: Progress
+    progress: LabelProgress
     schema: LabelSchema | None = None
     guidelines: Guidelines | None = None
     mine: tuple[str, Any] | None = None  # (stance kind, value) of this annotator
@@ -226,18 +78,6 @@ class CaseView:
     notes: tuple[tuple[str, str], ...] = ()
     message: str = ""
     blind: bool = False
-
-
-def model_outputs(db: sqlite_utils.Database, dataset_id: int, case_id: str) -> list[tuple[str, str]]:
-    """The latest ok output of each model on this case, across the dataset's runs."""
-    seen: dict[str, str] = {}
-    for model, output in db.execute(
-        "SELECT r.model, r.output FROM results r JOIN runs ru ON ru.id = r.run_id "
-        "WHERE ru.dataset_id = ? AND r.case_id = ? AND r.status = 'ok' AND r.output IS NOT NULL "
-        "ORDER BY r.id DESC", [dataset_id, case_id],
-    ):
-        seen.setdefault(model, output)
-    return sorted(seen.items())
 
 
 def _object_from(value: Any) -> dict[str, Any] | None:
@@ -302,10 +142,7 @@ class LabelSession:
                 self._stance[case_id] = stance
         self._label = _ModeState(build_queue(self.db, self.dataset_id, self.annotator, self.required, states))
         self._recent_ms.clear()
-        self._recent_ms.extend(reversed([r[0] for r in self.db.execute(
-            "SELECT time_on_case_ms FROM label_events WHERE dataset_id = ? AND annotator = ? AND kind = 'label' "
-            "AND time_on_case_ms IS NOT NULL ORDER BY id DESC LIMIT ?", [self.dataset_id, self.annotator, RATE_WINDOW],
-        )]))
+        self._recent_ms.extend(recent_times_on_case(self.db, self.dataset_id, self.annotator, RATE_WINDOW))
         self.mode = "label"
         self._label.cursor = self._next_open(-1)
         st = self._label
@@ -352,11 +189,11 @@ class LabelSession:
             self._guidelines[task_type] = load_guidelines(self.cfg, task_type, self.root)
         return self._guidelines[task_type]
 
-    def progress(self) -> Progress:
+    def progress(self) -> LabelProgress:
         if self.mode == "adjudicate":
             total = len(self._adj.order)
             done = sum(1 for c in self._adj.order if c in self._adjudicated)
-            return Progress(done, total, 0, 0, None, None)
+            return LabelProgress(done, total, 0, 0, None, None)
         done = skipped = flagged = 0
         for cid in self._label.order:
             kind = self._stance.get(cid, ("", None))[0]
@@ -368,7 +205,7 @@ class LabelSession:
             mean_ms = max(sum(self._recent_ms) / len(self._recent_ms), 1.0)
             rate = 60_000 / mean_ms
             eta = max(len(self._label.order) - done - flagged, 0) * mean_ms / 1000
-        return Progress(done, len(self._label.order), skipped, flagged, rate, eta)
+        return LabelProgress(done, len(self._label.order), skipped, flagged, rate, eta)
 
     def view(self, message: str = "") -> CaseView:
         st = self._st
@@ -397,7 +234,7 @@ class LabelSession:
             others = tuple(others_list)
         schema = self.schema_for(case.task_type)
         if revealed or schema.judges_outputs:
-            outputs = tuple(model_outputs(self.db, self.dataset_id, case.case_id))
+            outputs = tuple(latest_ok_outputs(self.db, self.dataset_id, case.case_id))
         return CaseView(
             mode=self.mode, dataset_name=self.dataset_name, annotator=self.annotator, case=case,
             position=st.cursor + 1, total=len(st.order), progress=progress,
@@ -549,8 +386,7 @@ class LabelSession:
             self.mode = "label"
             return self.view("Labeling.")
         states = case_states(iter_events(self.db, self.dataset_id))
-        ords = dict(self.db.execute(
-            "SELECT case_id, ord FROM cases WHERE dataset_id = ? AND excluded = 0", [self.dataset_id]).fetchall())
+        ords = case_order(self.db, self.dataset_id)
         pending = sorted((cid for cid, s in states.items() if s.needs_adjudication and cid in ords), key=ords.__getitem__)
         self._adj = _ModeState(pending)
         self._adjudicated = set()
@@ -574,43 +410,3 @@ def _short(value: Any, limit: int = 40) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
     text = " ".join(text.split())
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
-
-
-# --- overview for the Datasets screen and CLI -----------------------------------------------
-
-
-def label_overview(db: sqlite_utils.Database, dataset_id: int, required: int) -> dict[str, Any]:
-    """What the label log says about one dataset, from one read of it: the ground truth it decides
-    (`derived`: case_id -> value), the cases waiting for adjudication, each annotator's number of
-    current labels, and the inter-annotator `agreement` report."""
-    states = case_states(iter_events(db, dataset_id))
-    per_annotator: dict[str, int] = {}
-    for state in states.values():
-        for a in state.labels:
-            per_annotator[a] = per_annotator.get(a, 0) + 1
-    return {
-        "derived": decided_values(states, required),
-        "needs_adjudication": sorted(cid for cid, s in states.items() if s.needs_adjudication),
-        "annotators": dict(sorted(per_annotator.items())),
-        "agreement": agreement_report({cid: s.labels for cid, s in states.items() if s.labels}),
-    }
-
-
-def summaries_with_labels(db: sqlite_utils.Database, required: int) -> list[dict[str, Any]]:
-    """store.datasets.dataset_summaries with ground truth from the label log counted as labeled
-    (overall and per task type); `imported_labeled` keeps the imported count."""
-    out = []
-    for s in store_ds.dataset_summaries(db):
-        decided = frozenset(derived_labels(db, s["id"], required=required))
-        s = {**s, "imported_labeled": s["labeled"]}
-        if decided:
-            s["labeled"] = store_ds.count_cases(db, s["id"], store_ds.CaseFilter(labeled=True, labeled_ids=decided))
-            s["unlabeled"] = s["cases"] - s["labeled"]
-            per_task = {}
-            for task, counts in s["task_types"].items():
-                n = store_ds.count_cases(db, s["id"], store_ds.CaseFilter(task_type=task, labeled=True,
-                                                                           labeled_ids=decided))
-                per_task[task] = {**counts, "labeled": n, "unlabeled": counts["cases"] - n}
-            s["task_types"] = per_task
-        out.append(s)
-    return out

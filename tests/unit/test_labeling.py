@@ -11,7 +11,10 @@ import pytest
 
 from core.config.schema import parse_config
 from core.datasets.ground_truth import derived_labels
-from core.labeling.session import LabelSession, build_schema, label_overview, load_guidelines, queue_key
+from core.labeling.overview import label_overview
+from core.labeling.queue import queue_key
+from core.labeling.schema import build_schema, load_guidelines
+from core.labeling.session import LabelSession
 from store import connect, write
 from store import datasets as store_ds
 from store.labels import iter_events
@@ -68,6 +71,23 @@ def test_classification_keys_digits_and_explicit_keys():
     assert schema.choice_for("2").value == "neg"
     assert schema.choice_for("0").value == "neutral"
     assert schema.choice_for("9") is None
+
+
+def test_task_with_labels_and_no_kind_is_classification():
+    cfg = parse_config({"tasks": {"topic": {"labels": ["billing", "bug"]}, "notes": {}}})
+    assert cfg.tasks["topic"].kind == "classification" and cfg.tasks["notes"].kind == "free_text"
+    schema = build_schema(cfg, "topic")
+    assert schema.single_key and [(c.value, c.keys) for c in schema.choices] == [("billing", ("1",)), ("bug", ("2",))]
+    # An explicit kind still wins over the inference.
+    assert parse_config({"tasks": {"t": {"kind": "free_text", "labels": ["a"]}}}).tasks["t"].kind == "free_text"
+
+
+def test_task_with_labels_and_no_kind_loads_from_assay_toml(tmp_path):
+    from core.config.schema import load_config
+
+    path = tmp_path / "assay.toml"
+    path.write_text('[tasks.classification]\nlabels = ["spam", "ham"]\n', encoding="utf-8")
+    assert load_config(path).tasks["classification"].kind == "classification"
 
 
 def test_reserved_key_clash_is_dropped_with_a_warning():
@@ -262,7 +282,7 @@ def test_adjudication_queue_records_who_decided(tmp_path):
     view = judge.undo()
     assert view.case.case_id == "case-003" and "case-003" not in derived_labels(db, ds, required=2)
     overview = label_overview(db, ds, 2)
-    assert overview["needs_adjudication"] == ["case-003"] and overview["annotators"] == {"ana": 4, "bo": 4}
+    assert overview.needs_adjudication == ["case-003"] and overview.annotators == {"ana": 4, "bo": 4}
 
 
 def test_flag_holds_case_for_adjudication(tmp_path):
@@ -314,6 +334,7 @@ from pathlib import Path
 from core.config.schema import parse_config
 from core.labeling.session import LabelSession
 from core.labeling.agreement import load_agreement
+from core.labeling.overview import label_overview
 from core.config.user import load_user_config
 from store import connect, write
 from store import datasets as store_ds
@@ -325,6 +346,7 @@ with write(db):
 s = LabelSession(db, ds, "ana", parse_config({}), tmp)
 s.open(); s.decide("y"); s.undo()
 load_agreement(db, ds)
+label_overview(db, ds, 1)
 print(sorted(m for m in ("textual", "rich", "litellm") if m in sys.modules))
 """
 
@@ -337,7 +359,7 @@ def test_core_labeling_never_imports_textual_rich_or_litellm():
 
 
 def test_summaries_and_filters_count_label_log_ground_truth(tmp_path):
-    from core.labeling.session import summaries_with_labels
+    from core.labeling.overview import TaskCounts, summaries_with_labels
     from store.datasets import CaseFilter, count_cases, page_cases
 
     more = [{"id": "imported", "input_text": "x", "task_type": "sentiment", "expected_output": "pos"}]
@@ -347,8 +369,8 @@ def test_summaries_and_filters_count_label_log_ground_truth(tmp_path):
     labeled = s.current_case_id()
     s.decide("neg")
     [summary] = summaries_with_labels(db, required=1)
-    assert (summary["labeled"], summary["unlabeled"], summary["imported_labeled"]) == (2, 2, 1)
-    assert summary["task_types"]["sentiment"] == {"cases": 4, "labeled": 2, "unlabeled": 2}
+    assert (summary.labeled, summary.unlabeled, summary.imported_labeled) == (2, 2, 1)
+    assert summary.task_types["sentiment"] == TaskCounts(cases=4, labeled=2, unlabeled=2)
     decided = frozenset({labeled})
     assert count_cases(db, ds, CaseFilter(labeled=True, labeled_ids=decided)) == 2
     open_ids = {c.case_id for c in page_cases(db, ds, flt=CaseFilter(labeled=False, labeled_ids=decided))}
@@ -389,3 +411,36 @@ def test_judging_kinds_show_the_model_outputs_they_grade_even_when_blind(tmp_pat
     db2, ds2 = seed(tmp_path / "c", n=1)  # classification: outputs stay blind
     _stored_output(db2, ds2, "case-000", "gpt", "pos")
     assert session(db2, ds2, "ana").open().model_outputs is None
+
+
+def test_first_dataset_to_label_skips_datasets_with_nothing_left_for_this_annotator(tmp_path):
+    from core.labeling.overview import DatasetRef, first_dataset_to_label
+
+    db = connect(tmp_path / "assay.db")
+    with write(db):
+        done = store_ds.create_dataset(db, "a-contracts")  # first by name, but fully imported with ground truth
+        store_ds.insert_cases(db, done, [{"id": "c", "input_text": "x", "expected_output": "y"}])
+        mine = store_ds.create_dataset(db, "b-reviews")
+        store_ds.insert_cases(db, mine, [{"id": "r1", "input_text": "x", "task_type": "sentiment"}])
+        later = store_ds.create_dataset(db, "c-tickets")
+        store_ds.insert_cases(db, later, [{"id": "t1", "input_text": "x", "task_type": "sentiment"}])
+    assert first_dataset_to_label(db, CFG, "ana") == DatasetRef(mine, "b-reviews")
+    s = session(db, mine)
+    s.open()
+    s.decide("pos")
+    assert first_dataset_to_label(db, CFG, "ana") == DatasetRef(later, "c-tickets")
+    assert first_dataset_to_label(db, CFG, "bo") == DatasetRef(later, "c-tickets")  # r1 is decided (1 label needed)
+    with write(db):
+        store_ds.update_case(db, later, "t1", excluded=True)
+    assert first_dataset_to_label(db, CFG, "ana") is None
+
+
+def test_datasets_json_keeps_its_keys_and_order(tmp_path):
+    from core.labeling.overview import summaries_with_labels
+
+    db, ds = seed(tmp_path, n=2)
+    [summary] = summaries_with_labels(db, required=1)
+    as_dict = summary.as_dict()
+    assert list(as_dict) == ["id", "name", "description", "created_at", "cases", "labeled", "unlabeled",
+                             "task_types", "versions", "imported_labeled"]
+    assert as_dict["task_types"] == {"sentiment": {"cases": 2, "labeled": 0, "unlabeled": 2}}

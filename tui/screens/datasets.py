@@ -25,7 +25,7 @@ from textual.widgets import DataTable, Input, Select, Static
 from core.labeling.agreement import AgreementReport
 from core.errors import AssayError, UsageError
 from core.common.figures import num, pct
-from core.labeling.session import label_overview, summaries_with_labels
+from core.labeling.overview import DatasetSummary, LabelOverview, label_overview, summaries_with_labels
 from core.common.safe_text import safe_text
 from store import datasets as store_ds
 from store.datasets import CaseFilter, CaseRow
@@ -58,13 +58,13 @@ class DatasetsScreen(AssayScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._summaries: list[dict[str, Any]] = []
-        self._ds: dict[str, Any] | None = None
+        self._summaries: list[DatasetSummary] = []
+        self._ds: DatasetSummary | None = None
         self._derived: dict[str, Any] = {}
         self._disputed: frozenset[str] = frozenset()
         self._excluded: frozenset[str] = frozenset()
         self._detail_ready = False
-        self._overview: dict[str, Any] = {}
+        self._overview: LabelOverview | None = None
         self._rows: list[CaseRow] = []
         self._page = 0
         self._has_prev = self._has_next = False
@@ -163,7 +163,7 @@ class DatasetsScreen(AssayScreen):
             excluded = frozenset(r[0] for r in db.execute(
                 "SELECT case_id FROM cases WHERE dataset_id = ? AND excluded = 1", [ds_id]))
             self.post_message(DatasetDetailLoaded(ds_id, overview, excluded, token))
-            self.post_message(AgreementLoaded(ds_id, overview["agreement"]))
+            self.post_message(AgreementLoaded(ds_id, overview.agreement))
 
         self._db_worker(run)
 
@@ -192,20 +192,20 @@ class DatasetsScreen(AssayScreen):
             return  # a reload started after this one (e.g. right after an import) will answer
         self._summaries = message.summaries
         table = self.query_one("#datasets", DataTable)
-        keep = self._pending_select or (self._ds["id"] if self._ds else self.assay.dataset_id)
+        keep = self._pending_select or (self._ds.id if self._ds else self.assay.dataset_id)
         self._pending_select = None
         table.clear()
         for s in self._summaries:
-            table.add_row(plain(s["name"], single_line=True, max_len=12), Text(str(s["cases"])),
-                          Text(str(s["labeled"])), Text(str(s["unlabeled"])), Text(str(s["versions"])),
-                          key=str(s["id"]))
+            table.add_row(plain(s.name, single_line=True, max_len=12), Text(str(s.cases)),
+                          Text(str(s.labeled)), Text(str(s.unlabeled)), Text(str(s.versions)),
+                          key=str(s.id))
         if not self._summaries:
             self._ds = None
             self.assay.select_dataset(None, "")
             self._show_empty()
             return
-        index = next((i for i, s in enumerate(self._summaries) if s["id"] == keep),
-                     next((i for i, s in enumerate(self._summaries) if s["cases"]), 0))
+        index = next((i for i, s in enumerate(self._summaries) if s.id == keep),
+                     next((i for i, s in enumerate(self._summaries) if s.cases), 0))
         table.move_cursor(row=index)
         # Selecting the same dataset again still refreshes its detail (labels may have changed).
         self._select(self._summaries[index])
@@ -226,16 +226,16 @@ class DatasetsScreen(AssayScreen):
             return  # posted before the table was rebuilt: the row it names is no longer under the cursor
         if self._pending_select is not None:
             return  # a reload is about to select the dataset an action just created
-        ds = next((s for s in self._summaries if str(s["id"]) == event.row_key.value), None)
-        if ds is not None and (self._ds is None or ds["id"] != self._ds["id"]):
+        ds = next((s for s in self._summaries if str(s.id) == event.row_key.value), None)
+        if ds is not None and (self._ds is None or ds.id != self._ds.id):
             self._select(ds)
 
-    def _select(self, ds: dict[str, Any]) -> None:
+    def _select(self, ds: DatasetSummary) -> None:
         self._ds = ds
-        self.assay.select_dataset(ds["id"], ds["name"])
+        self.assay.select_dataset(ds.id, ds.name)
         self._detail_ready = False
         self._token += 1
-        tasks = sorted(ds["task_types"])
+        tasks = sorted(ds.task_types)
         task_select = self.query_one("#f-task", Select)
         current = task_select.value
         with self.prevent(Select.Changed):
@@ -243,21 +243,21 @@ class DatasetsScreen(AssayScreen):
             if current in tasks:
                 task_select.value = current
         self._render_summary()
-        self._load_detail(ds["id"], self._token)
+        self._load_detail(ds.id, self._token)
 
     def on_dataset_detail_loaded(self, message: DatasetDetailLoaded) -> None:
         if message.token != self._token:
             return
         self._overview = message.overview
-        self._derived = message.overview["derived"]
-        self._disputed = frozenset(message.overview["needs_adjudication"])
+        self._derived = message.overview.derived
+        self._disputed = frozenset(message.overview.needs_adjudication)
         self._excluded = message.excluded
         self._detail_ready = True
         self._render_summary()
         self._reload_page(keep_position=True)
 
     def on_agreement_loaded(self, message: AgreementLoaded) -> None:
-        if self._ds is not None and message.dataset_id == self._ds["id"]:
+        if self._ds is not None and message.dataset_id == self._ds.id:
             self.query_one("#agreement", Static).update(render_agreement(message.report))
 
     # -- the case page --------------------------------------------------------------------
@@ -293,7 +293,7 @@ class DatasetsScreen(AssayScreen):
             anchor, page = ("after", self._rows[0].ord - 1), self._page
         else:
             anchor, page = ("after", -1), 0
-        self._load_page(self._ds["id"], self._filter(), anchor, page, self._token, False)
+        self._load_page(self._ds.id, self._filter(), anchor, page, self._token, False)
 
     def action_page(self, delta: int) -> None:
         if self._ds is None or not self._rows:
@@ -305,7 +305,7 @@ class DatasetsScreen(AssayScreen):
         else:
             return
         self._token += 1
-        self._load_page(self._ds["id"], self._filter(), anchor, self._page + delta, self._token, delta < 0)
+        self._load_page(self._ds.id, self._filter(), anchor, self._page + delta, self._token, delta < 0)
 
     def on_case_table_page_request(self, message: CaseTable.PageRequest) -> None:
         self.action_page(message.delta)
@@ -367,17 +367,17 @@ class DatasetsScreen(AssayScreen):
         ds = self._ds
         if ds is None:
             return
-        out = plain(ds["name"], style="bold", single_line=True, max_len=36)
-        out.append(f"\n{ds['cases']} cases · {ds['versions']} version{'' if ds['versions'] == 1 else 's'}\n")
-        out.append(f"ground truth {ds['labeled']} · without {ds['unlabeled']}\n")
-        for task, counts in ds["task_types"].items():
+        out = plain(ds.name, style="bold", single_line=True, max_len=36)
+        out.append(f"\n{ds.cases} cases · {ds.versions} version{'' if ds.versions == 1 else 's'}\n")
+        out.append(f"ground truth {ds.labeled} · without {ds.unlabeled}\n")
+        for task, counts in ds.task_types.items():
             out.append("  ")
             out.append(plain(task, single_line=True, max_len=18))
-            out.append(f"  {counts['cases']} ({counts['labeled']} labeled)\n")
+            out.append(f"  {counts.cases} ({counts.labeled} labeled)\n")
         if self._detail_ready:
             ov = self._overview
-            out.append(f"label log: {len(self._derived)} decided · {len(ov['needs_adjudication'])} need adjudication\n")
-            for name, n in list(ov["annotators"].items())[:4]:
+            out.append(f"label log: {len(self._derived)} decided · {len(ov.needs_adjudication)} need adjudication\n")
+            for name, n in list(ov.annotators.items())[:4]:
                 out.append("  ")
                 out.append(plain(name, single_line=True, max_len=18))
                 out.append(f"  {n} label{'' if n == 1 else 's'}\n")
@@ -471,11 +471,11 @@ class DatasetsScreen(AssayScreen):
 
     def action_export(self) -> None:
         if self._ds is not None:
-            self.app.push_screen(ExportDialog(self._ds["name"]), self._export)
+            self.app.push_screen(ExportDialog(self._ds.name), self._export)
 
     def _export(self, request: ExportRequest | None) -> None:
         if request is not None and self._ds is not None:
-            self._run_export(self._ds["name"], request)
+            self._run_export(self._ds.name, request)
 
     @work(thread=True, group="write")
     def _run_export(self, name: str, request: ExportRequest) -> None:
@@ -501,7 +501,7 @@ class DatasetsScreen(AssayScreen):
 
     def action_versions(self) -> None:
         if self._ds is not None:
-            self.app.push_screen(VersionsDialog(self._ds["id"], self._ds["name"]), lambda _: self._load_datasets())
+            self.app.push_screen(VersionsDialog(self._ds.id, self._ds.name), lambda _: self._load_datasets())
 
     def action_edit_case(self) -> None:
         row = self._need_row()

@@ -30,7 +30,7 @@ from textual.keys import key_to_character
 from textual.widgets import Input, Markdown, Static, TextArea
 from textual.worker import get_current_worker
 
-from core.labeling.session import CaseView, LabelSession, Progress
+from core.labeling.session import CaseView, LabelProgress, LabelSession
 from core.common.safe_text import safe_text
 from tui import keymap
 from tui.messages import CaseRendered, LabelSessionFailed, LabelViewReady
@@ -456,7 +456,7 @@ def _duration(seconds: float) -> str:
     return f"{minutes}m" if minutes < 60 else f"{minutes // 60}h {minutes % 60:02d}m"
 
 
-def progress_line(p: Progress, mode: str, *, stable: bool) -> Text:
+def progress_line(p: LabelProgress, mode: str, *, stable: bool) -> Text:
     width = 24
     filled = round(width * p.done / p.total) if p.total else 0
     out = Text("█" * filled + "░" * (width - filled) + " ")
