@@ -31,7 +31,7 @@ def open_app(ws: Workspace, *, start: str = "datasets", dataset: str | None = No
     ws.db()  # creates/migrates the database on this thread before any worker opens it
     chosen = None
     if dataset is not None:
-        from core.datasets.importing import dataset_id
+        from core.datasets.browse import dataset_id
 
         chosen = (dataset_id(ws.db(), dataset), dataset)
 
@@ -57,7 +57,7 @@ def register(cli: click.Group) -> None:
         """Inter-annotator agreement on DATASET: percent agreement and Cohen's kappa per pair,
         Krippendorff's alpha (nominal) overall, and confusion matrices."""
         from core.labeling.agreement import load_agreement
-        from core.datasets.importing import dataset_id
+        from core.datasets.browse import dataset_id
         from core.common.safe_text import safe_text
 
         report = load_agreement(ws.db(), dataset_id(ws.db(), dataset))

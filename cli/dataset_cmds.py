@@ -7,7 +7,6 @@ inside the command bodies so `assay --help` stays fast and light.
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ import click
 
 from cli.context import Workspace, echo_err, pass_ws
 from cli.output import print_json, safe, table
-from core.datasets.formats import EXTENSIONS, FILE_FORMATS, IMPORT_FORMATS, LOG_FORMATS
+from core.datasets.formats import EXTENSIONS, FIELDS, FILE_FORMATS, IMPORT_FORMATS, LOG_FORMATS
 from core.common.safe_text import safe_text
 
 # --- import -----------------------------------------------------------------------------------
@@ -71,7 +70,7 @@ def import_cmd(
         raise UsageError("--skip-unsupported only applies to `assay import promptfoo`")
     if not name:
         raise UsageError("--name is required: the dataset to create (or to add to, with --append)")
-    from core.datasets.importing import FIELDS, import_file, parse_pairs
+    from core.datasets.importing import import_file, parse_pairs
 
     result = import_file(ws.db(), args[0], name, fmt=fmt, mapping=parse_pairs(mapping, FIELDS, "--map"),
                          task_type=task_type, append=append)
@@ -106,28 +105,24 @@ class _TerminalSafe:
               help="Output format (default: from -o's extension, else jsonl).")
 @click.option("--version", "version", type=int, help="Export this version instead of the current cases.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file (default: stdout).")
+@click.option("--overwrite", is_flag=True, help="Replace the -o file if it exists.")
 @pass_ws
-def export_cmd(ws: Workspace, dataset: str, fmt: str | None, version: int | None, output: str | None) -> None:
+def export_cmd(
+    ws: Workspace, dataset: str, fmt: str | None, version: int | None, output: str | None, overwrite: bool,
+) -> None:
     """Export a dataset (its current cases and ground truth, or a version) as JSON, JSONL or CSV."""
-    from core.datasets.importing import export_dataset
+    from core.datasets.export import export_dataset, export_to_file
 
     fmt = fmt or EXTENSIONS.get(Path(output or "").suffix.lower()) or "jsonl"
     required = _required_labels(ws)
     db = ws.db()
-    # export_dataset checks the dataset and version before it writes; a failed export leaves no file.
     if output is None:
         stdout = sys.stdout
         n = export_dataset(db, dataset, fmt, _TerminalSafe(stdout) if stdout.isatty() else stdout, version,
                            required=required)
         stdout.flush()
     else:
-        tmp = Path(output).with_name(f".{Path(output).name}.tmp{os.getpid()}")
-        try:
-            with tmp.open("w", encoding="utf-8", newline="") as out:
-                n = export_dataset(db, dataset, fmt, out, version, required=required)
-            os.replace(tmp, output)
-        finally:
-            tmp.unlink(missing_ok=True)
+        n = export_to_file(db, dataset, fmt, output, version, required=required, overwrite=overwrite)
     which = f"version {version}" if version is not None else "current cases"
     echo_err(f"exported {n:,} cases of '{safe(dataset)}' ({which}) as {fmt}" + (f" to {safe(output)}" if output else ""))
 
@@ -162,29 +157,20 @@ def sample_cmd(
     field_map: str | None, fmt: str | None, dry_run: bool, as_json: bool,
 ) -> None:
     """Build an eval set from production logs: stratified, deduplicated, reproducible."""
-    from core.datasets.importing import check_name
+    from core.datasets.sampling import check_new_name, parse_fields, plan_sample, write_sample
     from core.errors import UsageError
-    from core.datasets.sampling import parse_fields, plan_sample, write_sample
-    from store import datasets as store_ds
 
     fields = parse_fields(field_map)
     if not dry_run:
         if not name:
             raise UsageError("--name is required (or use --dry-run to see the coverage only)")
-        check_name(name)
-        # Refuse before reading the whole log (write_sample checks again under the write lock).
-        try:
-            store_ds.dataset_id(ws.db(), name)
-        except store_ds.DatasetMissing:
-            pass
-        else:
-            raise UsageError(f"dataset {name!r} already exists; choose another --name")
+        check_new_name(ws.db(), name)  # before reading the whole log
     plan = plan_sample(logfile, size=size, by=by, seed=seed, proportional=proportional, fields=fields, fmt=fmt)
     version = None if dry_run else write_sample(ws.db(), plan, name)
     echo_err(_coverage_table(plan))
     if as_json:
         report = plan.report()
-        report.update(dataset=None if dry_run else name, version=version["version"] if version else None)
+        report.update(dataset=None if dry_run else name, version=version.version if version else None)
         print_json(report)
     if plan.sampled < size:
         echo_err(f"note: only {plan.available:,} distinct inputs were available; sampled {plan.sampled:,} of {size:,}")
@@ -193,7 +179,7 @@ def sample_cmd(
     else:
         labeled = sum(s.labeled for s in plan.strata)
         echo_err(f"sampled {plan.sampled:,} cases into '{safe(name)}' ({labeled:,} labeled, "
-                 f"{plan.sampled - labeled:,} unlabeled; seed {seed}); version {version['version']}")
+                 f"{plan.sampled - labeled:,} unlabeled; seed {seed}); version {version.version}")
 
 
 # --- datasets ---------------------------------------------------------------------------------
@@ -237,12 +223,14 @@ def _required_labels(ws: Workspace) -> int:
 @pass_ws
 def snapshot_cmd(ws: Workspace, name: str) -> None:
     """Freeze the dataset's current cases and ground truth as a version (reused if unchanged)."""
-    from core.datasets.importing import take_snapshot
+    from core.datasets.browse import dataset_id
+    from core.datasets.versions import take_snapshot
 
-    version, created = take_snapshot(ws.db(), name, required=_required_labels(ws))
-    state = "new version" if created else "unchanged, same as version"
-    echo_err(f"'{safe(name)}': {state} {version['version']} ({version['n_cases']:,} cases, "
-             f"{version['n_labeled']:,} labeled)")
+    db = ws.db()
+    taken = take_snapshot(db, dataset_id(db, name), required=_required_labels(ws))
+    state = "new version" if taken.created else "unchanged, same as version"
+    v = taken.version
+    echo_err(f"'{safe(name)}': {state} {v.version} ({v.n_cases:,} cases, {v.n_labeled:,} labeled)")
 
 
 @datasets_group.command("versions")
@@ -251,9 +239,11 @@ def snapshot_cmd(ws: Workspace, name: str) -> None:
 @pass_ws
 def versions_cmd(ws: Workspace, name: str, as_json: bool) -> None:
     """List a dataset's versions."""
-    from core.datasets.importing import versions
+    from core.datasets.browse import dataset_id
+    from core.datasets.versions import list_versions
 
-    rows = versions(ws.db(), name)
+    db = ws.db()
+    rows = list_versions(db, dataset_id(db, name))
     if as_json:
         print_json([v.model_dump() for v in rows])
         return
@@ -284,16 +274,16 @@ def cases_cmd(
     labeled: bool | None, search: str | None, as_json: bool,
 ) -> None:
     """Page through a dataset's cases in import order."""
-    from core.datasets.importing import dataset_id, page
+    from core.datasets.browse import CaseFilter, dataset_id, page
     from core.datasets.ground_truth import derived_labels
-    from store.datasets import CaseFilter
 
     db = ws.db()
+    ds_id = dataset_id(db, dataset)
     # Ground truth as everywhere else: the label log's decisions win over the imported value.
-    truth = derived_labels(db, dataset_id(db, dataset), required=_required_labels(ws))
+    truth = derived_labels(db, ds_id, required=_required_labels(ws))
     flt = CaseFilter(text=search, task_type=task_type, difficulty=difficulty, labeled=labeled,
                      labeled_ids=frozenset(truth))
-    result = page(db, dataset, after=after, limit=limit, flt=flt)
+    result = page(db, ds_id, after=after, limit=limit, flt=flt)
 
     def shown(c: Any) -> dict[str, Any]:
         case = c.as_case_dict()

@@ -149,6 +149,19 @@ def update_case(db: sqlite_utils.Database, ds_id: int, case_id: str, **fields: A
     db.execute(f"UPDATE cases SET {', '.join(sets)} WHERE dataset_id = ? AND case_id = ?", params)
 
 
+def stored_ords(db: sqlite_utils.Database, ds_id: int, case_ids: Iterable[str]) -> dict[str, int]:
+    """case_id -> ord for those of `case_ids` already in the dataset."""
+    return dict(db.execute(
+        "SELECT case_id, ord FROM cases WHERE dataset_id = ? AND case_id IN (SELECT value FROM json_each(?))",
+        [ds_id, json.dumps(list(case_ids))],
+    ).fetchall())
+
+
+def excluded_case_ids(db: sqlite_utils.Database, ds_id: int) -> frozenset[str]:
+    return frozenset(r[0] for r in db.execute(
+        "SELECT case_id FROM cases WHERE dataset_id = ? AND excluded = 1", [ds_id]))
+
+
 def get_case(db: sqlite_utils.Database, ds_id: int, case_id: str) -> CaseRow | None:
     r = db.execute(f"SELECT {_CASE_COLS} FROM cases WHERE dataset_id = ? AND case_id = ?", [ds_id, case_id]).fetchone()
     return None if r is None else _row_to_case(r)

@@ -14,7 +14,7 @@ from textual.message import Message
 from core.labeling.agreement import AgreementReport
 from core.labeling.overview import DatasetSummary, LabelOverview
 from core.labeling.session import CaseView
-from store.datasets import CaseRow
+from core.datasets.browse import CaseRow
 
 
 @dataclass
@@ -60,14 +60,6 @@ class ActionDone(Message):
     reload_cases: bool = True
     select_dataset: int | None = None
     edited_dataset: int | None = None  # cases of this dataset changed (the Label screen reloads its queue)
-
-
-@dataclass
-class ActionFailed(Message):
-    """A worker failed; `message` already names the file/line for input errors."""
-
-    title: str
-    message: str
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Every reader yields one record at a time with the 1-based line (and, for JSON, column) where the
 record starts, so a 100k-record file is never held in memory and every problem is reported as
 `InputError(file, line, problem, column=...)`. Bytes are decoded as UTF-8 (a leading BOM is
-dropped); an undecodable byte is reported by line and column, never by byte offset.
+dropped); an undecodable byte or a NUL is reported by line and column, never by byte offset.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ SAMPLE_FLAVOURS = ("inspect", "openai-evals")
 IMPORT_FORMATS = FILE_FORMATS + SAMPLE_FLAVOURS
 LOG_FORMATS = ("jsonl", "csv")
 EXTENSIONS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+# The case fields a record file holds (import and export), and the CSV column order on export.
+FIELDS = ("id", "input_text", "expected_output", "task_type", "difficulty", "metadata", "tags", "excluded")
+CSV_COLUMNS = ("id", "input_text", "expected_output", "task_type", "difficulty", "tags", "metadata", "excluded")
 
 BOM = b"\xef\xbb\xbf"
 CHUNK_SIZE = 1 << 16
@@ -56,15 +59,24 @@ def _utf8_problem(raw: bytes, at: int) -> str:
     return f"not valid UTF-8 (byte 0x{raw[at]:02x}); save the file as UTF-8"
 
 
+# No text format allows a raw NUL (JSON escapes it as \u0000; CSV has no way to write it), and
+# csv/json would otherwise pass it through into a case: it means a binary or corrupted file.
+NUL_PROBLEM = "contains a NUL byte (0x00): this is a binary or corrupted file, not text"
+
+
 def decode_line(raw: bytes, display: str, line: int) -> str:
-    """One physical line as text; a BOM on line 1 is dropped."""
+    """One physical line as text; a BOM on line 1 is dropped. A bad byte or a NUL is an InputError."""
     if line == 1 and raw.startswith(BOM):
         raw = raw[len(BOM):]
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         col = len(raw[: e.start].decode("utf-8")) + 1
         raise InputError(display, line, _utf8_problem(raw, e.start), column=col) from None
+    nul = text.find("\0")
+    if nul >= 0:
+        raise InputError(display, line, NUL_PROBLEM, column=nul + 1)
+    return text
 
 
 def text_lines(f: BinaryIO, display: str) -> Iterator[tuple[int, str]]:
@@ -109,7 +121,11 @@ class _Utf8Chunks:
                 if raw and e.end == len(data):
                     self._pending = data[e.start:]  # a character split across two reads
                 else:
-                    self._error = self._bad_byte(text, data, e.start)
+                    self._error = self._error_after(text, _utf8_problem(data, e.start))
+            nul = text.find("\0")
+            if nul >= 0:
+                text = text[:nul]
+                self._error = self._error_after(text, NUL_PROBLEM)
             self._advance(text)
             if text:
                 return text
@@ -119,10 +135,11 @@ class _Utf8Chunks:
         self._lines += nl
         self._col = len(text) - text.rfind("\n") - 1 if nl else self._col + len(text)
 
-    def _bad_byte(self, text: str, data: bytes, at: int) -> InputError:
+    def _error_after(self, text: str, problem: str) -> InputError:
+        """The error for the character right after `text` (the text of this read before it)."""
         nl = text.count("\n")
         col = (len(text) - text.rfind("\n") if nl else self._col + len(text) + 1)
-        return InputError(self._display, self._lines + nl + 1, _utf8_problem(data, at), column=col)
+        return InputError(self._display, self._lines + nl + 1, problem, column=col)
 
 
 def _json_problem(e: json.JSONDecodeError) -> str:

@@ -1,4 +1,4 @@
-"""Dataset import and export: JSON (a list of cases), JSONL and CSV, plus inspect-ai / OpenAI-evals samples.
+"""Dataset import: JSON (a list of cases), JSONL and CSV, plus inspect-ai / OpenAI-evals samples.
 
 Import streams records one at a time, validates each as an EvalCase, and inserts them in chunks
 inside ONE write transaction together with the "import" version, so a bad record anywhere rolls
@@ -15,30 +15,27 @@ an object, and an empty string comes back as unlabeled.
 
 from __future__ import annotations
 
-import csv
 import itertools
 import json
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO
 
 import sqlite_utils
 from pydantic import ValidationError
 
-from core.datasets import formats
-from core.errors import InputError, NotFoundError, UsageError
-from core.datasets.formats import EXTENSIONS, FILE_FORMATS, IMPORT_FORMATS, SAMPLE_FLAVOURS
-from core.datasets.ground_truth import derived_labels
 from core.common.hashing import case_id_for
-from core.records import DatasetVersion, EvalCase, describe_validation_error
+from core.datasets import formats
+from core.datasets.browse import dataset_id
+from core.datasets.formats import EXTENSIONS, FIELDS, FILE_FORMATS, IMPORT_FORMATS, SAMPLE_FLAVOURS
 from core.datasets.versions import snapshot
+from core.errors import InputError, UsageError
+from core.records import EvalCase, describe_validation_error
 from store import datasets as store_ds
 from store.db import write
 
-FIELDS = ("id", "input_text", "expected_output", "task_type", "difficulty", "metadata", "tags", "excluded")
-CSV_COLUMNS = ("id", "input_text", "expected_output", "task_type", "difficulty", "tags", "metadata", "excluded")
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 
 
@@ -94,13 +91,6 @@ def check_name(name: str) -> str:
     if len(name) > 200 or any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F for ch in name):
         raise UsageError("the dataset name must be at most 200 printable characters")
     return name
-
-
-def dataset_id(db: sqlite_utils.Database, name: str) -> int:
-    try:
-        return store_ds.dataset_id(db, name)
-    except store_ds.DatasetMissing:
-        raise NotFoundError(f"no dataset named {name!r} (see `assay datasets`)") from None
 
 
 def _format_for(path: Path, fmt: str | None) -> tuple[str, str | None]:
@@ -300,10 +290,7 @@ class _CaseWriter:
         """Raise for the earliest pending case whose id is already stored."""
         if not self.pending_ids:
             return
-        stored = dict(self.db.execute(
-            "SELECT case_id, ord FROM cases WHERE dataset_id = ? AND case_id IN (SELECT value FROM json_each(?))",
-            [self.ds_id, json.dumps(list(self.pending_ids))],
-        ).fetchall())
+        stored = store_ds.stored_ords(self.db, self.ds_id, self.pending_ids)
         for line, column, case in self.pending:
             ord_ = stored.get(case["id"])
             if ord_ is None:
@@ -374,107 +361,3 @@ def import_file(
         dataset=name, dataset_id=ds_id, format=container + (f" ({flavour})" if flavour else ""),
         imported=writer.written, labeled=writer.labeled, version=version["version"], appended=append,
     )
-
-
-# --- export -----------------------------------------------------------------------------------
-
-
-def _export_shape(case: dict[str, Any]) -> dict[str, Any]:
-    out = {k: case.get(k) for k in FIELDS if k != "excluded"}
-    out["metadata"] = out["metadata"] or {}
-    out["tags"] = out["tags"] or []
-    if case.get("excluded"):
-        out["excluded"] = True
-    return out
-
-
-def iter_export_cases(
-    db: sqlite_utils.Database, name: str, version: int | None = None, *, required: int = 1,
-) -> Iterator[dict[str, Any]]:
-    """The dataset's cases with their current ground truth ([labeling].required_labels agreeing
-    labels, or an adjudication), or the frozen cases of `version`."""
-    ds_id = dataset_id(db, name)
-    if version is not None:
-        row = store_ds.get_version(db, ds_id, version)
-        if row is None:
-            known = [v["version"] for v in store_ds.list_versions(db, ds_id)]
-            have = f"versions: {', '.join(map(str, known))}" if known else "no versions yet"
-            raise NotFoundError(f"dataset {name!r} has no version {version} ({have})")
-        return (_export_shape(c) for c in store_ds.iter_version_cases(db, row["id"]))
-    truth = derived_labels(db, ds_id, required=required)
-
-    def current() -> Iterator[dict[str, Any]]:
-        for row in store_ds.iter_cases(db, ds_id):
-            case = row.as_case_dict()
-            if row.case_id in truth:
-                case["expected_output"] = truth[row.case_id]
-            yield _export_shape(case)
-
-    return current()
-
-
-def _csv_row(case: dict[str, Any]) -> list[str]:
-    exp = case["expected_output"]
-    return [
-        case["id"], case["input_text"],
-        "" if exp is None else exp if isinstance(exp, str) else json.dumps(exp, ensure_ascii=False),
-        case["task_type"], case["difficulty"] or "",
-        json.dumps(case["tags"], ensure_ascii=False) if case["tags"] else "",
-        json.dumps(case["metadata"], ensure_ascii=False) if case["metadata"] else "",
-        "true" if case.get("excluded") else "",
-    ]
-
-
-def export_dataset(
-    db: sqlite_utils.Database, name: str, fmt: str, out: TextIO, version: int | None = None, *, required: int = 1,
-) -> int:
-    """Write the dataset (or one of its versions) to `out` as json, jsonl or csv. Returns the case count."""
-    if fmt not in FILE_FORMATS:
-        raise UsageError(f"unknown export format {fmt!r}; formats are {', '.join(FILE_FORMATS)}")
-    cases = iter_export_cases(db, name, version, required=required)
-    n = 0
-    if fmt == "csv":
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(CSV_COLUMNS)
-        for n, case in enumerate(cases, 1):
-            w.writerow(_csv_row(case))
-    elif fmt == "jsonl":
-        for n, case in enumerate(cases, 1):
-            out.write(json.dumps(case, ensure_ascii=False) + "\n")
-    else:
-        out.write("[")
-        for n, case in enumerate(cases, 1):
-            out.write(("," if n > 1 else "") + "\n  " + json.dumps(case, ensure_ascii=False))
-        out.write("\n]\n" if n else "]\n")
-    return n
-
-
-# --- browsing and versions --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CasePage:
-    cases: list[store_ds.CaseRow]
-    next_after: int | None  # pass as --after for the next page; None on the last page
-
-
-def page(
-    db: sqlite_utils.Database, name: str, *, after: int = -1, limit: int = 50,
-    flt: store_ds.CaseFilter | None = None,
-) -> CasePage:
-    if limit < 1:
-        raise UsageError("--limit must be at least 1")
-    rows = store_ds.page_cases(db, dataset_id(db, name), after_ord=after, limit=limit + 1, flt=flt)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return CasePage(rows, rows[-1].ord if more else None)
-
-
-def take_snapshot(
-    db: sqlite_utils.Database, name: str, reason: str = "snapshot", *, required: int = 1,
-) -> tuple[dict[str, Any], bool]:
-    return snapshot(db, dataset_id(db, name), reason, required=required)
-
-
-def versions(db: sqlite_utils.Database, name: str) -> list[DatasetVersion]:
-    return [DatasetVersion(**row) for row in store_ds.list_versions(db, dataset_id(db, name))]

@@ -28,6 +28,7 @@ from core.errors import InputError, UsageError
 from core.datasets.formats import LOG_FORMATS
 from core.common.hashing import canonical_json
 from core.datasets.versions import snapshot
+from core.records import DatasetVersion
 from store import datasets as store_ds
 from store.db import write
 
@@ -301,17 +302,32 @@ def _chosen_cases(f: BinaryIO, plan: SamplePlan) -> Iterator[dict[str, Any]]:
         raise UsageError(f"{plan.file} changed while it was being sampled; run the command again")
 
 
-def write_sample(db: sqlite_utils.Database, plan: SamplePlan, name: str) -> dict[str, Any]:
+def _name_taken(name: str) -> UsageError:
+    return UsageError(f"dataset {name!r} already exists; choose another --name")
+
+
+def check_new_name(db: sqlite_utils.Database, name: str) -> None:
+    """Refuse a bad or taken dataset name before a whole log is read (write_sample checks it
+    again under the write lock)."""
+    check_name(name)
+    try:
+        store_ds.dataset_id(db, name)
+    except store_ds.DatasetMissing:
+        return
+    raise _name_taken(name)
+
+
+def write_sample(db: sqlite_utils.Database, plan: SamplePlan, name: str) -> DatasetVersion:
     """Pass 2: create dataset `name` from the plan's chosen records and take its first version."""
     check_name(name)
     with open_input(plan.reader.path, plan.file) as f, write(db):
         try:
             ds_id = store_ds.create_dataset(db, name)
         except store_ds.DatasetExists:
-            raise UsageError(f"dataset {name!r} already exists; choose another --name") from None
+            raise _name_taken(name) from None
         store_ds.insert_cases(db, ds_id, _chosen_cases(f, plan))
         version, _ = snapshot(db, ds_id, "sample")
-    return version
+    return DatasetVersion(**version)
 
 
 def parse_fields(text: str | None) -> dict[str, str]:

@@ -2,19 +2,23 @@
 
 A version is identified by the content hash of its cases in order; identical content reuses the
 existing version, so taking a snapshot is idempotent and a run always points at exactly what it
-ran on.
+ran on. `take_snapshot` and `list_versions` are what the front ends call (typed results, the same
+for the CLI and the Datasets screen); `snapshot` is the building block the importers and the run
+planner call inside their own write transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
 from core.datasets.ground_truth import derived_labels
 from core.common.hashing import canonical_json
+from core.records import DatasetVersion
 from store import datasets as store_ds
 from store.db import write
 
@@ -67,3 +71,19 @@ def snapshot(db: sqlite_utils.Database, ds_id: int, reason: str, *, required: in
         if existing is not None:
             return existing, False
         return store_ds.insert_version(db, ds_id, content_hash, order, n_labeled, reason), True
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: DatasetVersion
+    created: bool  # False: the content was unchanged and the latest matching version was reused
+
+
+def take_snapshot(db: sqlite_utils.Database, ds_id: int, reason: str = "snapshot", *, required: int = 1) -> Snapshot:
+    version, created = snapshot(db, ds_id, reason, required=required)
+    return Snapshot(DatasetVersion(**version), created)
+
+
+def list_versions(db: sqlite_utils.Database, ds_id: int) -> list[DatasetVersion]:
+    """Every version of the dataset, oldest first."""
+    return [DatasetVersion(**row) for row in store_ds.list_versions(db, ds_id)]

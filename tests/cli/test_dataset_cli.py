@@ -92,11 +92,32 @@ def test_export_stdout_file_and_version(db: Path, tmp_path: Path) -> None:
     out = tmp_path / "seed.csv"
     result = ok(db, "export", "seed", "-o", str(out))  # format from the extension
     assert out.read_text().startswith("id,input_text,expected_output,") and "to " in result.stderr
-    assert list(tmp_path.glob(".seed.csv.tmp*")) == []
+    assert list(tmp_path.glob(".seed.csv*")) == []  # no temporary file left
     missing = run(db, "export", "seed", "--version", "3", "-o", str(tmp_path / "v3.json"))
     assert missing.exit_code == 2 and "has no version 3" in missing.stderr
     assert not (tmp_path / "v3.json").exists()
     assert json.loads(ok(db, "export", "seed", "--format", "json", "--version", "1").stdout)[0]["id"] == "7"
+
+
+def test_export_replaces_a_file_only_with_overwrite(db: Path, tmp_path: Path) -> None:
+    ok(db, "import", str(GOOD / "cases.jsonl"), "--name", "seed")
+    out = tmp_path / "seed.jsonl"
+    out.write_text("keep me")
+    refused = run(db, "export", "seed", "-o", str(out))
+    assert refused.exit_code == 2 and "already exists" in refused.stderr and out.read_text() == "keep me"
+    ok(db, "export", "seed", "-o", str(out), "--overwrite")
+    assert len(out.read_text().splitlines()) == 4
+
+
+def test_a_file_with_a_nul_byte_is_refused_and_nothing_is_written(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "corrupt.csv"
+    path.write_bytes(b"id,input_text\na,fine\nb,bro\x00ken\n")
+    result = run(db, "import", str(path), "--name", "corrupt")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.strip() == (f"error: {path}:3:6: contains a NUL byte (0x00): "
+                                      "this is a binary or corrupted file, not text")
+    assert "no datasets yet" in ok(db, "datasets").stderr
+    assert run(db, "cases", "corrupt").exit_code == 2  # no dataset named 'corrupt'
 
 
 def test_versions_and_snapshot(db: Path) -> None:

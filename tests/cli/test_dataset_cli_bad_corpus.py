@@ -33,6 +33,7 @@ CORPUS = [
     ("json_expected_list.json", 3, 3, "field 'expected_output': must be a string or a JSON object, not list"),
     ("json_bad_utf8.json", 3, 33, "not valid UTF-8 (byte 0xe9)"),
     ("json_raw_newline_in_string.json", 2, 38, "Invalid control character in a string"),
+    ("json_nul_byte.json", 3, 33, "contains a NUL byte (0x00): this is a binary or corrupted file"),
     ("json_trailing_data.json", 4, 1, "unexpected data after the closing ']'"),
     ("json_multiline_record.json", 6, 3, "field 'tags': input should be a valid list (got 'not-a-list')"),
     ("json_bom_crlf_error.json", 3, 3, "field 'input_text': string should have at least 1 character"),
@@ -44,6 +45,7 @@ CORPUS = [
     ("jsonl_blank_input.jsonl", 2, None, "field 'input_text': must not be blank"),
     ("jsonl_only_blank_lines.jsonl", 1, None, "no records: nothing to import"),
     ("jsonl_bad_utf8.jsonl", 3, 30, "not valid UTF-8 (byte 0xef)"),
+    ("jsonl_nul_byte.jsonl", 2, 31, "contains a NUL byte (0x00): this is a binary or corrupted file"),
     ("jsonl_tags_not_list.jsonl", 1, None, "field 'tags': input should be a valid list"),
     ("jsonl_metadata_not_object.jsonl", 2, None, "field 'metadata': input should be a valid dictionary"),
     ("jsonl_bom_crlf_error.jsonl", 3, 12, "invalid JSON: Expecting ',' delimiter"),
@@ -59,6 +61,7 @@ CORPUS = [
     ("csv_header_only.csv", 1, None, "only a header row: nothing to import"),
     ("csv_empty.csv", 1, None, "the file is empty: nothing to import"),
     ("csv_bad_utf8.csv", 4, 6, "not valid UTF-8 (byte 0xe9)"),
+    ("csv_nul_byte.csv", 3, 6, "contains a NUL byte (0x00): this is a binary or corrupted file"),
     ("csv_duplicate_id.csv", 5, None, "duplicate case id 'a' (first seen on line 2)"),
     ("csv_empty_input.csv", 3, None, "missing required field 'input_text'"),
     ("csv_bad_difficulty.csv", 3, None, "field 'difficulty'"),
@@ -108,7 +111,8 @@ def test_bad_file_is_refused(seeded_db: Path, name: str, line: int, column: int 
     assert _counts(seeded_db) == before
 
 
-@pytest.mark.parametrize("name", ["json_duplicate_id.json", "csv_unclosed_quote.csv", "jsonl_bad_utf8.jsonl"])
+@pytest.mark.parametrize("name", ["json_duplicate_id.json", "csv_unclosed_quote.csv", "jsonl_bad_utf8.jsonl",
+                                  "csv_nul_byte.csv"])
 def test_bad_file_exit_code_in_a_real_process(seeded_db: Path, name: str) -> None:
     before = _counts(seeded_db)
     proc = subprocess.run(

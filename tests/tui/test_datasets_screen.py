@@ -109,6 +109,13 @@ def test_import_error_names_file_and_line_and_import_and_export_work(tmp_path):
             path_input.value = str(out)
             await pilot.press("enter")
             await until(lambda: out.exists())
+            # The same export again, without ticking Overwrite: refused by core, shown by the app.
+            await pilot.press("o")
+            await pilot.pause()
+            app.screen.query_one("#path").value = str(out)
+            await pilot.press("enter")
+            await until(lambda: app.screen.__class__.__name__ == "MessageDialog")
+            assert "already exists" in str(app.screen.query_one("#message-body").render())
 
     asyncio.run(run())
     lines = out.read_text().splitlines()

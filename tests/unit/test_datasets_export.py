@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core.datasets.importing import export_dataset, import_file, take_snapshot, versions
+from core.datasets.browse import dataset_id
+from core.datasets.export import export_dataset, export_to_file
+from core.datasets.importing import import_file
+from core.datasets.versions import list_versions, take_snapshot
 from core.errors import NotFoundError, UsageError
 from store import connect
 from store import datasets as store_ds
@@ -81,23 +84,23 @@ def test_export_an_older_version_after_an_edit(db) -> None:
     ds_id = store_ds.dataset_id(db, "seed")
     with write(db):
         store_ds.update_case(db, ds_id, "cls-1", expected_output="negative", input_text="I hate this product!")
-    version, created = take_snapshot(db, "seed")
-    assert created and version["version"] == 2
+    taken = take_snapshot(db, ds_id)
+    assert taken.created and taken.version.version == 2
     old = {c["id"]: c for c in map(json.loads, export_text(db, "seed", "jsonl", version=1).splitlines())}
     new = {c["id"]: c for c in map(json.loads, export_text(db, "seed", "jsonl", version=2).splitlines())}
     current = {c["id"]: c for c in map(json.loads, export_text(db, "seed", "jsonl").splitlines())}
     assert (old["cls-1"]["input_text"], old["cls-1"]["expected_output"]) == ("I love this product!", "positive")
     assert (new["cls-1"]["input_text"], new["cls-1"]["expected_output"]) == ("I hate this product!", "negative")
     assert current == new
-    assert [v.version for v in versions(db, "seed")] == [1, 2]
+    assert [v.version for v in list_versions(db, ds_id)] == [1, 2]
     # An on-demand snapshot is recorded as "snapshot", as docs/schema.md and the TUI's versions dialog say.
-    assert [v.reason for v in versions(db, "seed")] == ["import", "snapshot"]
+    assert [v.reason for v in list_versions(db, ds_id)] == ["import", "snapshot"]
 
 
 def test_snapshot_is_reused_when_nothing_changed(db) -> None:
     import_file(db, GOOD / "cases.jsonl", "seed")
-    version, created = take_snapshot(db, "seed")
-    assert (version["version"], created) == (1, False)
+    taken = take_snapshot(db, dataset_id(db, "seed"))
+    assert (taken.version.version, taken.created) == (1, False)
 
 
 def test_export_errors(db) -> None:
@@ -108,3 +111,29 @@ def test_export_errors(db) -> None:
         export_text(db, "other", "json")
     with pytest.raises(UsageError, match="unknown export format"):
         export_text(db, "seed", "xml")
+
+
+def test_export_to_file_refuses_to_replace_unless_asked(db, tmp_path: Path) -> None:
+    import_file(db, GOOD / "cases.jsonl", "seed")
+    out = tmp_path / "sub" / "seed.jsonl"
+    assert export_to_file(db, "seed", "jsonl", out) == 4  # the folder is created
+    out.write_text("keep me")
+    with pytest.raises(UsageError, match="already exists"):
+        export_to_file(db, "seed", "jsonl", out)
+    assert out.read_text() == "keep me"
+    assert export_to_file(db, "seed", "jsonl", out, overwrite=True) == 4
+    assert len(out.read_text().splitlines()) == 4
+    with pytest.raises(UsageError, match="is a directory"):
+        export_to_file(db, "seed", "jsonl", tmp_path, overwrite=True)
+
+
+def test_a_failed_export_leaves_no_file_and_the_old_one_untouched(db, tmp_path: Path) -> None:
+    import_file(db, GOOD / "cases.jsonl", "seed")
+    out = tmp_path / "seed.json"
+    with pytest.raises(NotFoundError):
+        export_to_file(db, "seed", "json", out, version=9)
+    out.write_text("old")
+    with pytest.raises(NotFoundError):
+        export_to_file(db, "seed", "json", out, version=9, overwrite=True)
+    assert out.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left

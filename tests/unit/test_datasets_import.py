@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from core.datasets.importing import export_dataset, import_file, parse_pairs, FIELDS
+from core.datasets.export import export_dataset
+from core.datasets.formats import FIELDS
+from core.datasets.importing import import_file, parse_pairs
 from core.errors import InputError, NotFoundError, UsageError
 from core.common.hashing import case_id_for
 from store import connect
@@ -190,6 +192,41 @@ def test_late_error_rolls_back_every_chunk(db, tmp_path: Path) -> None:
     assert exc.value.line == n + 1
     assert exc.value.problem == "duplicate case id 'c10' (first seen on line 11)"
     assert counts(db) == (0, 0, 0)
+
+
+NUL_FILES = {
+    # format: (content with a NUL on line 3, its column)
+    "csv": (b"id,input_text\na,fine\nb,bro\x00ken\n", 6),
+    "jsonl": (b'{"id": "a", "input_text": "fine"}\n\n{"id": "b", "input_text": "bro\x00ken"}\n', 31),
+    "json": (b'[\n  {"id": "a", "input_text": "fine"},\n  {"id": "b", "input_text": "bro\x00ken"}\n]\n', 33),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(NUL_FILES))
+def test_a_nul_byte_means_a_binary_file_and_nothing_is_imported(db, tmp_path: Path, fmt: str) -> None:
+    """csv and json would pass a NUL through into a case; it marks a binary or corrupted file."""
+    content, column = NUL_FILES[fmt]
+    path = tmp_path / f"nul.{fmt}"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as exc:
+        import_file(db, path, "nul")
+    assert (exc.value.file, exc.value.line, exc.value.column) == (str(path), 3, column)
+    assert "NUL byte" in exc.value.problem and "binary or corrupted" in exc.value.problem
+    assert counts(db) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 7, 64])
+def test_a_nul_in_a_json_array_is_found_across_read_chunks(chunk_size: int) -> None:
+    import io
+
+    from core.datasets.formats import read_json_array
+
+    content, column = NUL_FILES["json"]
+    records = read_json_array(io.BytesIO(content), "f.json", chunk_size=chunk_size)
+    assert next(records).data == {"id": "a", "input_text": "fine"}  # the record before it still reads
+    with pytest.raises(InputError) as exc:
+        next(records)
+    assert (exc.value.line, exc.value.column) == (3, column)
 
 
 def test_earliest_problem_is_reported(db, tmp_path: Path) -> None:

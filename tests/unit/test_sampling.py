@@ -10,7 +10,7 @@ import pytest
 
 from core.errors import InputError, UsageError
 from core.datasets.sampling import (
-    equal_quotas, even_split, parse_fields, plan_sample, proportional_quotas, write_sample,
+    check_new_name, equal_quotas, even_split, parse_fields, plan_sample, proportional_quotas, write_sample,
 )
 from store import connect
 from store import datasets as store_ds
@@ -131,7 +131,7 @@ def test_stratify_by_a_key_no_record_has(log: Path) -> None:
 def test_write_sample_keeps_provenance_and_first_of_duplicates(log: Path, db) -> None:
     plan = plan_sample(log, size=1000, seed=3)
     version = write_sample(db, plan, "prod")
-    assert (version["version"], version["reason"], version["n_cases"]) == (1, "sample", 370)
+    assert (version.version, version.reason, version.n_cases) == (1, "sample", 370)
     cases = {c.case_id: c for c in store_ds.iter_cases(db, store_ds.dataset_id(db, "prod"))}
     assert "dup-exact" not in cases and "dup-norm" not in cases and "qa-3" in cases and "qa-4" in cases
     qa1 = cases["qa-1"]
@@ -198,6 +198,27 @@ def test_existing_dataset_name_is_refused(log: Path, db) -> None:
     with pytest.raises(UsageError, match="already exists"):
         write_sample(db, plan, "prod")
     assert store_ds.count_cases(db, store_ds.dataset_id(db, "prod")) == 5
+
+
+def test_a_taken_or_bad_name_is_refused_before_the_log_is_read(log: Path, db) -> None:
+    check_new_name(db, "prod")
+    write_sample(db, plan_sample(log, size=5), "prod")
+    with pytest.raises(UsageError, match="'prod' already exists; choose another --name"):
+        check_new_name(db, "prod")
+    with pytest.raises(UsageError, match="must not be empty"):
+        check_new_name(db, " ")
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_a_nul_byte_in_the_log_is_refused_by_line(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"log{suffix}"
+    if suffix == ".csv":
+        path.write_bytes(b"request_id,prompt\nr1,hello\nr2,bro\x00ken\n")
+    else:
+        path.write_bytes(b'{"request_id": "r1", "prompt": "hello"}\n{"request_id": "r2", "prompt": "bro\x00ken"}\n')
+    with pytest.raises(InputError, match="NUL byte") as exc:
+        plan_sample(path, size=5)
+    assert exc.value.line == (3 if suffix == ".csv" else 2)
 
 
 def test_log_changed_between_passes(log: Path, db) -> None:

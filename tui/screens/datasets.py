@@ -1,8 +1,10 @@
 """Datasets: every dataset with its counts, one page of cases at a time, filters, a case detail pane,
 an agreement panel, and the curation actions (import, sample, edit, tag, exclude, export, versions).
 
-Cases are paged from SQLite by keyset (store.datasets.page_cases), 100 rows per page: moving past
+Cases are paged from SQLite by keyset (core.datasets.browse.page), 100 rows per page: moving past
 the last row loads the next page, `]`/`[` jump a page. The DataTable never holds more than a page.
+Workers read and write through core on their own connection; a failure reaches the app's one
+error dialog (tui.workers.background).
 """
 
 from __future__ import annotations
@@ -11,28 +13,25 @@ import os
 import shlex
 import subprocess
 import tempfile
-from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Select, Static
 
 from core.labeling.agreement import AgreementReport
-from core.errors import AssayError, UsageError
+from core.errors import UsageError
 from core.common.figures import num, pct
 from core.labeling.overview import DatasetSummary, LabelOverview, label_overview, summaries_with_labels
 from core.common.safe_text import safe_text
-from store import datasets as store_ds
-from store.datasets import CaseFilter, CaseRow
-from store.db import write
+from core.datasets.browse import CaseFilter, CaseRow, count_cases, excluded_case_ids, page
+from core.datasets.edits import edit_case, from_editor_json, to_editor_json
 from tui import keymap
-from tui.case_edit import from_editor_json, to_editor_json
-from tui.messages import ActionDone, ActionFailed, AgreementLoaded, CasesPage, DatasetDetailLoaded, DatasetsLoaded
+from tui.messages import ActionDone, AgreementLoaded, CasesPage, DatasetDetailLoaded, DatasetsLoaded
 from tui.render import one_line, plain, pretty_value, section
 from tui.screens.base import AssayScreen
 from tui.screens.edit_case_dialog import EditCaseDialog
@@ -43,6 +42,7 @@ from tui.screens.sample_dialog import SampleDialog, SampleResult
 from tui.screens.tag_dialog import TagDialog
 from tui.screens.versions_dialog import VersionsDialog
 from tui.widgets.case_table import CaseTable
+from tui.workers import background
 
 PAGE_SIZE = 100
 STATES = [
@@ -133,59 +133,41 @@ class DatasetsScreen(AssayScreen):
 
     # -- loading (workers post, handlers mutate) ------------------------------------------
 
-    def _db_worker(self, fn: Callable[[sqlite_utils.Database], Any]) -> None:
-        """Run fn on a fresh connection in this (worker) thread; report failures as messages."""
-        db = self.assay.open_db()
-        try:
-            fn(db)
-        except AssayError as exc:
-            self.post_message(ActionFailed("Could not do that", exc.message))
-        except Exception as exc:  # a bug must not take the app (and unsaved context) down
-            self.post_message(ActionFailed("Unexpected error", repr(exc)))
-        finally:
-            db.close()
-
     def _load_datasets(self) -> None:
         self._list_token += 1
         self._load_summaries(self._list_token)
 
-    @work(thread=True, exclusive=True, group="datasets")
+    @background(group="datasets", exclusive=True)
     def _load_summaries(self, token: int) -> None:
         required = self.assay.config.labeling.required_labels
-        self._db_worker(lambda db: self.post_message(DatasetsLoaded(summaries_with_labels(db, required), token)))
+        with closing(self.assay.open_db()) as db:
+            self.post_message(DatasetsLoaded(summaries_with_labels(db, required), token))
 
-    @work(thread=True, exclusive=True, group="detail")
+    @background(group="detail", exclusive=True)
     def _load_detail(self, ds_id: int, token: int) -> None:
         required = self.assay.config.labeling.required_labels
-
-        def run(db: sqlite_utils.Database) -> None:
+        with closing(self.assay.open_db()) as db:
             overview = label_overview(db, ds_id, required)  # one read of the label log for all panels
-            excluded = frozenset(r[0] for r in db.execute(
-                "SELECT case_id FROM cases WHERE dataset_id = ? AND excluded = 1", [ds_id]))
-            self.post_message(DatasetDetailLoaded(ds_id, overview, excluded, token))
-            self.post_message(AgreementLoaded(ds_id, overview.agreement))
+            excluded = excluded_case_ids(db, ds_id)
+        self.post_message(DatasetDetailLoaded(ds_id, overview, excluded, token))
+        self.post_message(AgreementLoaded(ds_id, overview.agreement))
 
-        self._db_worker(run)
-
-    @work(thread=True, exclusive=True, group="page")
-    def _load_page(self, ds_id: int, flt: CaseFilter, anchor: tuple[str, int], page: int, token: int,
+    @background(group="page", exclusive=True)
+    def _load_page(self, ds_id: int, flt: CaseFilter, anchor: tuple[str, int], page_no: int, token: int,
                    focus_last: bool) -> None:
         """anchor: ("after", ord) pages forward, ("before", ord) pages backward."""
-        def run(db: sqlite_utils.Database) -> None:
-            direction, ord_ = anchor
+        direction, ord_ = anchor
+        with closing(self.assay.open_db()) as db:
             if direction == "after":
-                rows = store_ds.page_cases(db, ds_id, after_ord=ord_, limit=PAGE_SIZE + 1, flt=flt)
-                has_next, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
-                has_prev = page > 0
+                cases = page(db, ds_id, after=ord_, limit=PAGE_SIZE, flt=flt)
+                has_prev, has_next = page_no > 0, cases.more
             else:
-                rows = store_ds.page_cases(db, ds_id, before_ord=ord_, limit=PAGE_SIZE + 1, flt=flt)
-                has_prev, rows = len(rows) > PAGE_SIZE, rows[-PAGE_SIZE:]
-                has_next = True
-            total = store_ds.count_cases(db, ds_id, flt)
-            focus = len(rows) - 1 if focus_last else 0
-            self.post_message(CasesPage(ds_id, rows, has_prev, has_next, page, total, token, max(focus, 0)))
-
-        self._db_worker(run)
+                cases = page(db, ds_id, before=ord_, limit=PAGE_SIZE, flt=flt)
+                has_prev, has_next = cases.more, True
+            total = count_cases(db, ds_id, flt)
+        rows = cases.cases
+        focus = len(rows) - 1 if focus_last else 0
+        self.post_message(CasesPage(ds_id, rows, has_prev, has_next, page_no, total, token, max(focus, 0)))
 
     def on_datasets_loaded(self, message: DatasetsLoaded) -> None:
         if message.token != self._list_token:
@@ -290,10 +272,10 @@ class DatasetsScreen(AssayScreen):
             return
         self._token += 1
         if keep_position and self._rows:
-            anchor, page = ("after", self._rows[0].ord - 1), self._page
+            anchor, page_no = ("after", self._rows[0].ord - 1), self._page
         else:
-            anchor, page = ("after", -1), 0
-        self._load_page(self._ds.id, self._filter(), anchor, page, self._token, False)
+            anchor, page_no = ("after", -1), 0
+        self._load_page(self._ds.id, self._filter(), anchor, page_no, self._token, False)
 
     def action_page(self, delta: int) -> None:
         if self._ds is None or not self._rows:
@@ -447,19 +429,18 @@ class DatasetsScreen(AssayScreen):
         if request is not None:
             self._run_import(request)
 
-    @work(thread=True, group="write")
+    @background(group="write")
     def _run_import(self, request: ImportRequest) -> None:
-        from core.datasets.importing import FIELDS, import_file, parse_pairs
+        from core.datasets.formats import FIELDS
+        from core.datasets.importing import import_file, parse_pairs
 
-        def run(db: sqlite_utils.Database) -> None:
-            mapping = parse_pairs(request.mapping or None, FIELDS, "mapping")
+        mapping = parse_pairs(request.mapping or None, FIELDS, "mapping")
+        with closing(self.assay.open_db()) as db:
             result = import_file(db, request.path, request.name, fmt=request.fmt, mapping=mapping,
                                  task_type=request.task_type)
-            self.post_message(ActionDone(
-                f"Imported {result.imported} cases into {result.dataset} ({result.labeled} with expected output, "
-                f"version {result.version}).", reload_datasets=True, select_dataset=result.dataset_id))
-
-        self._db_worker(run)
+        self.post_message(ActionDone(
+            f"Imported {result.imported} cases into {result.dataset} ({result.labeled} with expected output, "
+            f"version {result.version}).", reload_datasets=True, select_dataset=result.dataset_id))
 
     def action_sample_logs(self) -> None:
         self.app.push_screen(SampleDialog(), self._sampled)
@@ -477,27 +458,14 @@ class DatasetsScreen(AssayScreen):
         if request is not None and self._ds is not None:
             self._run_export(self._ds.name, request)
 
-    @work(thread=True, group="write")
+    @background(group="write")
     def _run_export(self, name: str, request: ExportRequest) -> None:
-        from core.datasets.importing import export_dataset
+        from core.datasets.export import export_to_file
 
-        def run(db: sqlite_utils.Database) -> None:
-            if request.path.exists() and not request.overwrite:
-                raise UsageError(f"{request.path} exists; tick 'Overwrite' to replace it")
-            # Write next to the target and rename, so a failed export never leaves half a file.
-            request.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=request.path.parent, prefix=".assay-export-")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-                    n = export_dataset(db, name, request.fmt, out, version=request.version,
-                                       required=self.assay.config.labeling.required_labels)
-                os.replace(tmp, request.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            self.post_message(ActionDone(f"Exported {n} cases to {request.path}.", reload_cases=False))
-
-        self._db_worker(run)
+        with closing(self.assay.open_db()) as db:
+            n = export_to_file(db, name, request.fmt, request.path, request.version,
+                               required=self.assay.config.labeling.required_labels, overwrite=request.overwrite)
+        self.post_message(ActionDone(f"Exported {n} cases to {request.path}.", reload_cases=False))
 
     def action_versions(self) -> None:
         if self._ds is not None:
@@ -506,18 +474,17 @@ class DatasetsScreen(AssayScreen):
     def action_edit_case(self) -> None:
         row = self._need_row()
         if row is not None:
-            self.app.push_screen(EditCaseDialog(row), lambda changes: self._save_changes(row, changes))
+            self.app.push_screen(EditCaseDialog(row), lambda changes: self._save(row, changes))
 
     def action_tag_case(self) -> None:
         row = self._need_row()
         if row is not None:
-            self.app.push_screen(TagDialog(row), lambda tags: self._save_changes(
-                row, None if tags is None or tags == row.tags else {"tags": tags}))
+            self.app.push_screen(TagDialog(row), lambda tags: self._save(row, None if tags is None else {"tags": tags}))
 
     def action_toggle_exclude(self) -> None:
         row = self._need_row()
         if row is not None:
-            self._save_changes(row, {"excluded": not row.excluded})
+            self._save(row, {"excluded": not row.excluded})
 
     def action_edit_external(self) -> None:
         row = self._need_row()
@@ -544,23 +511,22 @@ class DatasetsScreen(AssayScreen):
             except (UsageError, UnicodeDecodeError) as exc:
                 self.app.push_screen(MessageDialog("Edit not saved", getattr(exc, "message", str(exc))))
                 return
-            self._save_changes(row, changes)
+            self._save(row, changes)
         finally:
             path.unlink(missing_ok=True)
 
-    def _save_changes(self, row: CaseRow, changes: dict[str, Any] | None) -> None:
+    def _save(self, row: CaseRow, fields: dict[str, Any] | None) -> None:
+        if fields:
+            self._run_edit(row, fields)
+
+    @background(group="write")
+    def _run_edit(self, row: CaseRow, fields: dict[str, Any]) -> None:
+        with closing(self.assay.open_db()) as db:
+            changes = edit_case(db, row, fields)  # validated; only what changed is written
         if changes:
-            self._run_update(row.dataset_id, row.case_id, changes)
-
-    @work(thread=True, group="write")
-    def _run_update(self, ds_id: int, case_id: str, changes: dict[str, Any]) -> None:
-        def run(db: sqlite_utils.Database) -> None:
-            with write(db):
-                store_ds.update_case(db, ds_id, case_id, **changes)
             what = ", ".join(sorted(changes))
-            self.post_message(ActionDone(f"Saved {what} of {case_id}.", reload_datasets=True, edited_dataset=ds_id))
-
-        self._db_worker(run)
+            self.post_message(ActionDone(f"Saved {what} of {row.case_id}.", reload_datasets=True,
+                                         edited_dataset=row.dataset_id))
 
     def on_action_done(self, message: ActionDone) -> None:
         # The message names cases, datasets and paths: untrusted, so through the gate.
@@ -573,9 +539,6 @@ class DatasetsScreen(AssayScreen):
             self._load_datasets()
         elif message.reload_cases:
             self._reload_page(keep_position=True)
-
-    def on_action_failed(self, message: ActionFailed) -> None:
-        self.app.push_screen(MessageDialog(message.title, message.message))
 
 
 def render_agreement(report: AgreementReport) -> Text:

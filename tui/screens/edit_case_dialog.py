@@ -8,11 +8,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from core.errors import UsageError
 from core.common.safe_text import safe_text
-from store.datasets import CaseRow
+from core.datasets.browse import CaseRow
+from core.datasets.edits import expected_from_text, expected_to_text, tags_from_text, validated_changes
+from core.errors import UsageError
 from tui import keymap
-from tui.case_edit import expected_from_text, expected_to_text, tags_from_text, validated_changes
 from tui.render import plain
 from tui.screens.dialog import FormDialog
 

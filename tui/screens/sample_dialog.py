@@ -1,23 +1,26 @@
 """Sample a dataset from a production log: first a dry run that shows the coverage report, then
-(only for exactly those settings) create the dataset. Calls core.datasets.sampling."""
+(only for exactly those settings) create the dataset. Calls core.datasets.sampling; a failure
+(a bad log line, a taken name) reaches the app's error dialog and the form stays open."""
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
-from core.errors import AssayError
 from tui.render import plain
 from tui.screens.dialog import Dialog
-from tui.screens.message_dialog import MessageDialog
+from tui.workers import background
+
+if TYPE_CHECKING:  # the module itself is imported when sampling starts (it pulls in pydantic)
+    from core.datasets.sampling import SamplePlan
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,7 @@ class SampleDialog(Dialog[SampleResult]):
     @dataclass
     class Planned(Message):
         params: tuple
-        plan: Any
-
-    @dataclass
-    class Failed(Message):
-        message: str
+        plan: SamplePlan
 
     @dataclass
     class Written(Message):
@@ -46,7 +45,7 @@ class SampleDialog(Dialog[SampleResult]):
 
     def __init__(self) -> None:
         super().__init__()
-        self._plan: Any = None
+        self._plan: SamplePlan | None = None
         self._plan_params: tuple | None = None
 
     def compose(self) -> ComposeResult:
@@ -126,57 +125,38 @@ class SampleDialog(Dialog[SampleResult]):
         elif params != self._plan_params:
             self.show_error("The settings changed since the preview: preview again first.")
         else:
-            self._write(name)
+            self._write(self._plan, name)
 
-    @work(thread=True, exclusive=True, group="sample")
+    @background(group="sample", exclusive=True)
     def _preview(self, params: tuple) -> None:
         from core.datasets.sampling import parse_fields, plan_sample
 
         path, by, size, seed, proportional, fields = params
-        try:
-            plan = plan_sample(path, size=size, by=by, seed=seed, proportional=proportional,
-                               fields=parse_fields(fields or None))
-        except AssayError as exc:
-            self.post_message(self.Failed(exc.message))
-            return
-        except Exception as exc:  # a bug must not take the app down with it
-            self.post_message(self.Failed(f"unexpected error: {exc!r}"))
-            return
+        plan = plan_sample(path, size=size, by=by, seed=seed, proportional=proportional,
+                           fields=parse_fields(fields or None))
         self.post_message(self.Planned(params, plan))
 
-    @work(thread=True, exclusive=True, group="sample")
-    def _write(self, name: str) -> None:
+    @background(group="sample", exclusive=True)
+    def _write(self, plan: SamplePlan, name: str) -> None:
         from core.datasets.sampling import write_sample
 
-        db = self.app.open_db()
-        try:
-            version = write_sample(db, self._plan, name)
-            self.post_message(self.Written(SampleResult(name, version["dataset_id"], version["version"],
-                                                        version["n_cases"])))
-        except AssayError as exc:
-            self.post_message(self.Failed(exc.message))
-        except Exception as exc:  # a bug must not take the app down with it
-            self.post_message(self.Failed(f"unexpected error: {exc!r}"))
-        finally:
-            db.close()
+        with closing(self.app.open_db()) as db:
+            version = write_sample(db, plan, name)
+        self.post_message(self.Written(SampleResult(name, version.dataset_id, version.version, version.n_cases)))
 
     def on_sample_dialog_planned(self, event: Planned) -> None:
-        self._plan, self._plan_params = event.plan, event.params
-        report = event.plan.report()
+        plan = self._plan = event.plan
+        self._plan_params = event.params
         table = self.query_one("#coverage", DataTable)
         table.clear()
-        for s in report["strata"]:
-            table.add_row(plain(s["stratum"], single_line=True, max_len=30),
-                          *(Text(str(s[k])) for k in ("seen", "duplicates", "available", "quota", "sampled", "labeled")))
-        dups = report["duplicates"]
+        for s in plan.strata:
+            table.add_row(plain(s.stratum, single_line=True, max_len=30),
+                          *(Text(str(n)) for n in (s.seen, s.duplicates, s.available, s.quota, s.sampled, s.labeled)))
         self.query_one("#coverage-total", Static).update(Text(
-            f"Dry run: {report['seen']} records, {dups['exact']} exact + {dups['normalised']} near duplicates dropped, "
-            f"{report['available']} available, {report['sampled']} would be sampled (seed {report['seed']}). "
+            f"Dry run: {plan.seen} records, {plan.duplicates_exact} exact + {plan.duplicates_normalised} near "
+            f"duplicates dropped, {plan.available} available, {plan.sampled} would be sampled (seed {plan.seed}). "
             "Nothing written yet."))
         self.query_one("#create", Button).disabled = False
-
-    def on_sample_dialog_failed(self, event: Failed) -> None:
-        self.app.push_screen(MessageDialog("Sampling failed", event.message))
 
     def on_sample_dialog_written(self, event: Written) -> None:
         self.dismiss(event.result)

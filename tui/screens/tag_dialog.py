@@ -7,8 +7,8 @@ from textual.containers import Vertical
 from textual.widgets import Input, Static
 
 from core.common.safe_text import safe_text
-from store.datasets import CaseRow
-from tui.case_edit import tags_from_text
+from core.datasets.browse import CaseRow
+from core.datasets.edits import tags_from_text
 from tui.render import plain
 from tui.screens.dialog import Dialog
 

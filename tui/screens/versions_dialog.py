@@ -1,26 +1,27 @@
 """The versions of one dataset (immutable snapshots), and `n` to take one now.
 
 A snapshot freezes every case with its current ground truth (imported, edited or decided by the
-label log); identical content reuses the latest version, so `n` is safe to press twice.
+label log); identical content reuses the latest version, so `n` is safe to press twice. Versions
+are read by the same core function as `assay datasets versions`.
 """
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass
-from typing import Any
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from core.errors import AssayError
-from store import datasets as store_ds
+from core.datasets.versions import list_versions, take_snapshot
+from core.records import DatasetVersion
 from tui import keymap
 from tui.render import plain
 from tui.screens.dialog import Dialog
+from tui.workers import background
 
 
 class VersionsDialog(Dialog[None]):
@@ -29,7 +30,7 @@ class VersionsDialog(Dialog[None]):
 
     @dataclass
     class Loaded(Message):
-        versions: list[dict[str, Any]]
+        versions: list[DatasetVersion]
         note: str
 
     def __init__(self, dataset_id: int, dataset_name: str) -> None:
@@ -54,31 +55,25 @@ class VersionsDialog(Dialog[None]):
     def action_snapshot(self) -> None:
         self._load(snapshot=True)
 
-    @work(thread=True, exclusive=True, group="versions")
+    @background(group="versions", exclusive=True)
     def _load(self, snapshot: bool) -> None:
-        db = self.app.open_db()
-        try:
-            note = ""
+        note = ""
+        with closing(self.app.open_db()) as db:
             if snapshot:
-                from core.datasets.versions import snapshot as take
-
-                version, created = take(db, self.dataset_id, "snapshot",
-                                        required=self.app.config.labeling.required_labels)
-                note = (f"Took version {version['version']}." if created
-                        else f"Nothing changed since version {version['version']}; no new version.")
-            self.post_message(self.Loaded(store_ds.list_versions(db, self.dataset_id), note))
-        except AssayError as exc:
-            self.post_message(self.Loaded([], exc.message))
-        finally:
-            db.close()
+                taken = take_snapshot(db, self.dataset_id, required=self.app.config.labeling.required_labels)
+                number = taken.version.version
+                note = (f"Took version {number}." if taken.created
+                        else f"Nothing changed since version {number}; no new version.")
+            versions = list_versions(db, self.dataset_id)
+        self.post_message(self.Loaded(versions, note))
 
     def on_versions_dialog_loaded(self, event: Loaded) -> None:
         table = self.query_one(DataTable)
         table.clear()
         for v in reversed(event.versions):
             table.add_row(
-                Text(str(v["version"])), Text(v["created_at"][:19].replace("T", " ")), Text(str(v["n_cases"])),
-                Text(str(v["n_labeled"])), plain(v["reason"], single_line=True), Text(v["content_hash"][:12]),
+                Text(str(v.version)), Text(v.created_at[:19].replace("T", " ")), Text(str(v.n_cases)),
+                Text(str(v.n_labeled)), plain(v.reason, single_line=True), Text(v.content_hash[:12]),
             )
         note = event.note or ("No versions yet." if not event.versions else "")
         self.query_one("#versions-note", Static).update(plain(note))
