@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from contextlib import closing
 
 import sqlite_utils
 from textual.app import App
@@ -22,6 +23,7 @@ from textual.screen import Screen
 from cli.context import Workspace
 from core.config.schema import WorkspaceConfig
 from core.common.safe_text import safe_text
+from core.labeling.overview import first_dataset_to_label
 from store import connect
 from tui import keymap
 from tui.commands import AssayCommands
@@ -70,6 +72,10 @@ class AssayApp(App[None], inherit_bindings=False):
         self.stable_display = stable_display
         # dataset id -> case edits made in this app; Label reloads its queue when its dataset's count moves.
         self.case_edits: dict[int, int] = {}
+        if dataset is None:  # open where there is work: the first dataset with cases to label
+            with closing(self.open_db()) as db:
+                found = first_dataset_to_label(db, config, annotator)
+            dataset = (found.id, found.name) if found else None
         if dataset is not None:
             self.set_reactive(AssayApp.dataset_id, dataset[0])
             self.set_reactive(AssayApp.dataset_name, dataset[1])

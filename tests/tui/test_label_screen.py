@@ -7,8 +7,10 @@ import asyncio
 from tui_helpers import CONFIG, label_ready, make_app, press_and_render, seed, sentiment_cases, until
 
 from core.datasets.ground_truth import current_labels
-from store import connect
+from store import connect, write
+from store import datasets as store_ds
 from store.labels import iter_events
+from tui.screens.help import HelpScreen
 
 
 def _labels(ws, annotator="ana"):
@@ -165,5 +167,70 @@ def test_label_reloads_its_queue_after_a_case_is_excluded_on_datasets(tmp_path):
             await pilot.press("l")
             await until(lambda: app.screen is screen and screen.render_count > rendered and screen._view.case)
             assert screen._view.total == 4 and screen._view.case.case_id != "r000"
+
+    asyncio.run(run())
+
+
+def test_digits_label_a_task_that_lists_labels_but_names_no_kind(tmp_path):
+    # `[tasks.classification]` with labels and no kind is a classification task, not free text.
+    config = '[tasks.classification]\nlabels = ["spam", "ham"]\n'
+    cases = [{"id": f"m{i}", "input_text": f"mail {i}", "task_type": "classification"} for i in range(2)]
+    ws = seed(tmp_path / "ws", cases, config=config)
+
+    async def run() -> None:
+        app = make_app(ws, start="label", dataset="reviews")
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await label_ready(app)
+            assert screen._view.schema.kind == "classification" and app.focused is None
+            assert not screen.query_one("#lb-editor").display
+            first = screen._view.case.case_id
+            await press_and_render(pilot, "2")
+            assert _labels(ws) == {first: "ham"}
+
+    asyncio.run(run())
+
+
+def _add_dataset(ws, name: str, cases: list[dict]) -> None:
+    db = connect(ws.db_path)
+    with write(db):
+        store_ds.insert_cases(db, store_ds.create_dataset(db, name), cases)
+    db.close()
+
+
+def test_app_opens_on_the_first_dataset_with_cases_to_label(tmp_path):
+    # As in `assay demo`: "contracts" sorts first but has ground truth for every case.
+    ws = seed(tmp_path / "ws", sentiment_cases(3))
+    _add_dataset(ws, "contracts", [{"id": "k1", "input_text": "clause", "expected_output": "ok"}])
+
+    async def run() -> None:
+        app = make_app(ws)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await until(lambda: app.screen.query_one("#cases").row_count == 3)
+            assert app.dataset_name == "reviews"
+            await pilot.press("2")
+            screen = await label_ready(app)
+            assert screen._view.dataset_name == "reviews" and screen._view.case is not None
+            first = screen._view.case.case_id
+            await press_and_render(pilot, "1")
+            assert _labels(ws) == {first: "positive"}
+
+    asyncio.run(run())
+
+
+def test_label_without_a_chosen_dataset_picks_the_first_with_cases_to_label(tmp_path):
+    ws = seed(tmp_path / "ws", [{"id": "k1", "input_text": "clause", "expected_output": "ok"}], name="contracts")
+
+    async def run() -> None:
+        app = make_app(ws, start="label")
+        async with app.run_test(size=(120, 36)) as pilot:
+            assert app.dataset_id is None  # nothing to label anywhere when the app opened
+            message = lambda: str(app.screen.query_one("#lb-message").render())  # noqa: E731
+            await until(lambda: "Nothing to label in any dataset" in message())
+            _add_dataset(ws, "reviews", sentiment_cases(2))  # e.g. `assay import` in another shell
+            await pilot.press("question_mark")  # help over Label, then back: Label looks again
+            await until(lambda: isinstance(app.screen, HelpScreen))
+            await pilot.press("escape")
+            screen = await label_ready(app)
+            assert app.dataset_name == "reviews" and screen._view.case is not None
 
     asyncio.run(run())

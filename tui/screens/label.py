@@ -17,19 +17,22 @@ from __future__ import annotations
 
 import json
 import queue
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import events, work
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.keys import key_to_character
+from textual.message import Message
 from textual.widgets import Input, Markdown, Static, TextArea
 from textual.worker import get_current_worker
 
+from core.labeling.overview import DatasetRef, first_dataset_to_label
 from core.labeling.session import CaseView, LabelProgress, LabelSession
 from core.common.safe_text import safe_text
 from tui import keymap
@@ -38,6 +41,7 @@ from tui.render import plain, pretty_value
 from tui.screens.base import AssayScreen
 from tui.screens.text_prompt_dialog import TextPromptDialog
 from tui.widgets.extraction_form import ExtractionForm
+from tui.workers import background
 
 CASE_BOUND = ("decide", "skip", "flag", "note")
 
@@ -47,6 +51,13 @@ class Command:
     name: str
     args: tuple[Any, ...] = ()
     case_id: str | None = None  # for CASE_BOUND commands: the case on screen when the key was pressed
+
+
+@dataclass
+class DatasetToLabel(Message):
+    """Where Label goes when no dataset is chosen: the first with something to label (None: none has)."""
+
+    dataset: DatasetRef | None
 
 
 class LabelScreen(AssayScreen):
@@ -130,7 +141,8 @@ class LabelScreen(AssayScreen):
         self._stop_session()
         self._session_key = key
         if ds_id is None:
-            self._show_nothing("No dataset selected. Press d for Datasets and pick one (or run `assay label DATASET`).")
+            self._show_nothing("Looking for a dataset to label…")
+            self._find_dataset()
             return
         self._session += 1
         self._commands = queue.Queue()
@@ -142,7 +154,22 @@ class LabelScreen(AssayScreen):
             self._commands.put(None)
             self._commands = None
 
-    @work(thread=True, group="label-session", exit_on_error=False)
+    @background(group="label-find", exclusive=True)
+    def _find_dataset(self) -> None:
+        with closing(self.assay.open_db()) as db:
+            self.post_message(DatasetToLabel(first_dataset_to_label(db, self.assay.config, self.assay.annotator)))
+
+    def on_dataset_to_label(self, message: DatasetToLabel) -> None:
+        if self.assay.dataset_id is not None:
+            return  # a dataset was chosen meanwhile (on Datasets)
+        if message.dataset is None:
+            self._show_nothing("Nothing to label in any dataset. Press d for Datasets to import or pick one "
+                               "(or run `assay label DATASET`).")
+            return
+        self.assay.select_dataset(message.dataset.id, message.dataset.name)
+        self._start_if_needed()
+
+    @background(group="label-session")
     def _session_loop(self, ds_id: int, session_id: int, commands: queue.Queue[Command | None],
                       reserved: frozenset[str]) -> None:
         worker = get_current_worker()
@@ -159,8 +186,11 @@ class LabelScreen(AssayScreen):
                 if command is None:
                     return
                 self.post_message(LabelViewReady(_apply(session, command), session_id))
-        except Exception as exc:  # shown on screen; labels already written stay written
+        except Exception as exc:
+            # The session is over: the screen stops sending it keys and says so (labels already
+            # written stay written); the app's error dialog shows the error too.
             self.post_message(LabelSessionFailed(safe_text(f"{type(exc).__name__}: {exc}"), session_id))
+            raise
         finally:
             db.close()
 
