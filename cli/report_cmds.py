@@ -59,12 +59,10 @@ def score_cmd(ws: context.Workspace, run_id: str) -> None:
     from core.config.schema import load_config
     from core.common.safe_text import safe_text
     from core.run.scoring import rescore
-    from store.scores import round_counts
 
-    db = ws.db()
-    rnd = rescore(db, load_config(ws.config_path), run_id, root=ws.root)
-    n, errors = round_counts(db, run_id, rnd)
-    context.echo_err(f"run {safe_text(run_id, single_line=True)}: round {rnd}, {n} verdicts ({errors} scorer errors)")
+    done = rescore(ws.db(), load_config(ws.config_path), run_id, root=ws.root)
+    context.echo_err(f"run {safe_text(run_id, single_line=True)}: round {done.round}, {done.verdicts} verdicts "
+                     f"({done.scorer_errors} scorer errors)")
 
 
 def register(cli: click.Group) -> None:

@@ -228,3 +228,9 @@ def version_entries(db: sqlite_utils.Database, version_id: int) -> list[tuple[st
         "SELECT vc.case_id, vc.blob_hash, b.data_json FROM version_cases vc JOIN case_blobs b ON b.hash = vc.blob_hash "
         "WHERE vc.version_id = ? ORDER BY vc.ord", [version_id],
     ).fetchall()
+
+
+def latest_run_id(db: sqlite_utils.Database) -> str | None:
+    """The most recently created run's id (None when there are no runs)."""
+    row = db.execute("SELECT id FROM runs ORDER BY created_at DESC, id DESC LIMIT 1").fetchone()
+    return None if row is None else row[0]

@@ -1,4 +1,4 @@
-"""A run's report as plain, JSON-able data: `build_report(db, run_id)`.
+"""A run's report as typed figures (core.report.types.Report): `build_report(db, run_id)`.
 
 Definitions (also in README "Scoring and reports"):
 - Each result (case x model x repeat) gets one verdict from its latest score round: error if any
@@ -28,15 +28,18 @@ from typing import Any
 
 import sqlite_utils
 
+from core.common.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, mcnemar_exact, paired_bootstrap, percentile, wilson_interval
 from core.config.schema import WorkspaceConfig
 from core.errors import NotFoundError
-from core.common.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, mcnemar_exact, paired_bootstrap, percentile, wilson_interval
+from core.report.types import (ALL, INVALID, BootstrapMethod, ClassFigures, ConfusionMatrix, FieldAccuracy,
+                               GradedResult, GroupFigures, Method, PairwiseComparison, Report, RunHeader,
+                               ScorerVerdict)
 from scorers.base import combine
+from store import runs as store_runs
 from store import scores as store_scores
+from store.datasets import iter_version_cases
 
 ALPHA = 0.05
-ALL = "(all)"
-INVALID = "(invalid)"
 
 
 # --- per-result verdicts ------------------------------------------------------------------------
@@ -60,48 +63,48 @@ def _explain(row: dict[str, Any]) -> str:
     return f"{row['scorer']}: score {row['score']:.3f}" + (f" ({d['reason']})" if d.get("reason") else "")
 
 
-def _result_entry(r: dict[str, Any], task_type: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "result_id": r["id"], "case_id": r["case_id"], "model": r["model"], "repeat": r["repeat"],
-        "task_type": task_type, "status": r["status"], "latency_ms": r["latency_ms"],
-        "latency_first_ms": r["latency_first_ms"], "cached": bool(r["cached"]),
-        "cost_usd": r["cost_usd"], "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"],
-        "error_class": r["error_class"], "error_message": r["error_message"],
-        "verdict": None, "score": None, "scorers": [], "message": None,
-    }
+def _verdict(r: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[str, float | None, str | None]:
+    """(verdict, score, message) of one stored result given its latest score rows."""
     if r["status"] != "ok":
-        entry["verdict"] = r["status"]  # error | skipped
-        entry["message"] = f"{r['error_class'] or r['status']}: {r['error_message'] or ''}".strip()
-        return entry
+        return r["status"], None, f"{r['error_class'] or r['status']}: {r['error_message'] or ''}".strip()
     if not rows:
-        entry["verdict"] = "unscored"
-        return entry
+        return "unscored", None, None
     overall = combine(rows)
-    entry["scorers"] = [{k: row[k] for k in ("scorer", "status", "score", "passed", "round")} for row in rows]
     if overall.status == "error":
-        entry["verdict"] = "scorer_error"
-        entry["message"] = "; ".join(_explain(row) for row in rows if row["status"] == "error")
-    else:
-        entry["verdict"] = "pass" if overall.passed else "fail"
-        entry["score"] = overall.score
-        if not overall.passed:
-            entry["message"] = "; ".join(_explain(row) for row in rows if not row["passed"])
-    return entry
+        return "scorer_error", None, "; ".join(_explain(row) for row in rows if row["status"] == "error")
+    if overall.passed:
+        return "pass", overall.score, None
+    return "fail", overall.score, "; ".join(_explain(row) for row in rows if not row["passed"])
+
+
+def _graded_result(r: dict[str, Any], task_type: str, rows: list[dict[str, Any]]) -> GradedResult:
+    verdict, score, message = _verdict(r, rows)
+    return GradedResult(
+        result_id=r["id"], case_id=r["case_id"], model=r["model"], repeat=r["repeat"], task_type=task_type,
+        status=r["status"], latency_ms=r["latency_ms"], latency_first_ms=r["latency_first_ms"],
+        cached=bool(r["cached"]), cost_usd=r["cost_usd"], input_tokens=r["input_tokens"],
+        output_tokens=r["output_tokens"], error_class=r["error_class"], error_message=r["error_message"],
+        verdict=verdict, score=score,
+        scorers=[ScorerVerdict(scorer=row["scorer"], status=row["status"], score=row["score"],
+                               passed=row["passed"], round=row["round"]) for row in rows] if r["status"] == "ok" else [],
+        message=message,
+    )
 
 
 # --- summaries ----------------------------------------------------------------------------------
 
 
-def _cost(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    ok = [e for e in entries if e["status"] == "ok"]
-    known = [e["cost_usd"] for e in ok if e["cost_usd"] is not None]
+def _cost(results: list[GradedResult]) -> dict[str, Any]:
+    """The cost fields of GroupFigures."""
+    ok = [e for e in results if e.status == "ok"]
+    known = [e.cost_usd for e in ok if e.cost_usd is not None]
     unknown = len(ok) - len(known)
     if not ok or not known:
         status = "unknown" if ok else "known"
     else:
         status = "partial" if unknown else "known"
     total = math.fsum(known) if (known or not ok) else None
-    passed = sum(e["verdict"] == "pass" for e in entries)
+    passed = sum(e.verdict == "pass" for e in results)
     return {
         "cost_usd": total, "cost_status": status, "cost_unknown_results": unknown,
         "cost_per_case": None if total is None or not ok else total / len(ok),
@@ -109,46 +112,44 @@ def _cost(entries: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def summarize(entries: list[dict[str, Any]], judge_rows: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+def summarize(results: list[GradedResult], judge_rows: Iterable[dict[str, Any]] = ()) -> GroupFigures:
     """Figures for one group of results (one model, optionally one task type)."""
-    verdicts = Counter(e["verdict"] for e in entries)
+    verdicts = Counter(e.verdict for e in results)
     scored = verdicts["pass"] + verdicts["fail"]
     passed = verdicts["pass"]
     strict_n = scored + verdicts["scorer_error"] + verdicts["error"] + verdicts["skipped"]
-    low, high = wilson_interval(passed, scored)
-    scores = [e["score"] for e in entries if e["verdict"] in ("pass", "fail")]
-    latencies = sorted(e["latency_ms"] for e in entries
-                       if e["status"] == "ok" and not e["cached"] and e["latency_ms"] is not None)
+    scores = [e.score for e in results if e.graded]
+    timed = [e for e in results if e.status == "ok" and not e.cached]
+    latencies = sorted(e.latency_ms for e in timed if e.latency_ms is not None)
     # Time to first token exists only for streamed calls ([run] stream = true).
-    firsts = sorted(e["latency_first_ms"] for e in entries
-                    if e["status"] == "ok" and not e["cached"] and e["latency_first_ms"] is not None)
+    firsts = sorted(e.latency_first_ms for e in timed if e.latency_first_ms is not None)
     judge_costs = [r["judge_cost_usd"] for r in judge_rows if r["judge_model"]]
     judge_known = [c for c in judge_costs if c is not None]
-    return {
-        "n": len(entries), "ok": sum(e["status"] == "ok" for e in entries),
-        "errors": verdicts["error"], "skipped": verdicts["skipped"], "scorer_errors": verdicts["scorer_error"],
-        "unscored": verdicts["unscored"], "scored": scored, "passed": passed, "failed": verdicts["fail"],
-        "pass_rate": passed / scored if scored else None,
-        "pass_rate_ci95": [low, high] if scored else None,
-        "pass_rate_incl_errors": passed / strict_n if strict_n else None,
-        "mean_score": math.fsum(scores) / len(scores) if scores else None,
-        "latency_p50_ms": percentile(latencies, 50, presorted=True),
-        "latency_p95_ms": percentile(latencies, 95, presorted=True),
-        "latency_n": len(latencies),
-        "first_token_p50_ms": percentile(firsts, 50, presorted=True),
-        "first_token_p95_ms": percentile(firsts, 95, presorted=True),
-        "cached": sum(e["cached"] for e in entries),
-        "input_tokens": sum(e["input_tokens"] or 0 for e in entries),
-        "output_tokens": sum(e["output_tokens"] or 0 for e in entries),
-        **_cost(entries),
-        "judge_scores": len(judge_costs),
-        "judge_cost_usd": math.fsum(judge_known) if judge_known else None,
-        "judge_cost_status": ("none" if not judge_costs else "unknown" if not judge_known
-                              else "partial" if len(judge_known) < len(judge_costs) else "known"),
-    }
+    return GroupFigures(
+        n=len(results), ok=sum(e.status == "ok" for e in results),
+        errors=verdicts["error"], skipped=verdicts["skipped"], scorer_errors=verdicts["scorer_error"],
+        unscored=verdicts["unscored"], scored=scored, passed=passed, failed=verdicts["fail"],
+        pass_rate=passed / scored if scored else None,
+        pass_rate_ci95=wilson_interval(passed, scored) if scored else None,
+        pass_rate_incl_errors=passed / strict_n if strict_n else None,
+        mean_score=math.fsum(scores) / len(scores) if scores else None,
+        latency_p50_ms=percentile(latencies, 50, presorted=True),
+        latency_p95_ms=percentile(latencies, 95, presorted=True),
+        latency_n=len(latencies),
+        first_token_p50_ms=percentile(firsts, 50, presorted=True),
+        first_token_p95_ms=percentile(firsts, 95, presorted=True),
+        cached=sum(e.cached for e in results),
+        input_tokens=sum(e.input_tokens or 0 for e in results),
+        output_tokens=sum(e.output_tokens or 0 for e in results),
+        **_cost(results),
+        judge_scores=len(judge_costs),
+        judge_cost_usd=math.fsum(judge_known) if judge_known else None,
+        judge_cost_status=("none" if not judge_costs else "unknown" if not judge_known
+                           else "partial" if len(judge_known) < len(judge_costs) else "known"),
+    )
 
 
-def field_accuracy(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def field_accuracy(rows: Iterable[dict[str, Any]]) -> dict[str, FieldAccuracy]:
     """Per extraction field: counts of each verdict and accuracy (= match / n), over the cases the
     field applies to (verdict "absent", on neither side, is not counted)."""
     out: dict[str, Counter[str]] = defaultdict(Counter)
@@ -158,13 +159,13 @@ def field_accuracy(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 if f["verdict"] != "absent":
                     out[name][f["verdict"]] += 1
     return {
-        name: {"n": sum(c.values()), **{k: c[k] for k in ("match", "wrong", "missing", "extra")},
-               "accuracy": c["match"] / sum(c.values())}
+        name: FieldAccuracy(n=sum(c.values()), match=c["match"], wrong=c["wrong"], missing=c["missing"],
+                            extra=c["extra"], accuracy=c["match"] / sum(c.values()))
         for name, c in out.items()
     }
 
 
-def confusion(rows: Iterable[dict[str, Any]], labels: list[str]) -> dict[str, Any] | None:
+def confusion(rows: Iterable[dict[str, Any]], labels: list[str]) -> ConfusionMatrix | None:
     """Rows: expected label; columns: predicted label, or (invalid) when the prediction is not one
     of the task's labels. Per-class precision/recall/F1 (None when undefined: no predictions or
     no cases of the class)."""
@@ -190,90 +191,87 @@ def confusion(rows: Iterable[dict[str, Any]], labels: list[str]) -> dict[str, An
         recall = tp / (tp + fn) if tp + fn else None
         f1 = (2 * precision * recall / (precision + recall) if precision and recall
               else 0.0 if precision is not None and recall is not None else None)
-        per_class[label] = {"support": tp + fn, "precision": precision, "recall": recall, "f1": f1}
-    return {"labels": order, "columns": cols, "matrix": matrix, "per_class": per_class,
-            "invalid": sum(1 for _, _, v in pairs if v is False), "n": len(pairs)}
+        per_class[label] = ClassFigures(support=tp + fn, precision=precision, recall=recall, f1=f1)
+    return ConfusionMatrix(labels=order, columns=cols, matrix=matrix, per_class=per_class,
+                           invalid=sum(1 for _, _, v in pairs if v is False), n=len(pairs))
 
 
-def compare(a: str, b: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+def compare(a: str, b: str, results: list[GradedResult]) -> PairwiseComparison:
     """Model a against model b on the (case, repeat) pairs both have an ok verdict for."""
-    by_key: dict[str, dict[tuple[str, int], dict[str, Any]]] = {a: {}, b: {}}
-    for e in entries:
-        if e["model"] in by_key and e["verdict"] in ("pass", "fail"):
-            by_key[e["model"]][(e["case_id"], e["repeat"])] = e
+    by_key: dict[str, dict[tuple[str, int], GradedResult]] = {a: {}, b: {}}
+    for e in results:
+        if e.model in by_key and e.graded:
+            by_key[e.model][(e.case_id, e.repeat)] = e
     keys = sorted(by_key[a].keys() & by_key[b].keys())
-    pa = [by_key[a][k]["verdict"] == "pass" for k in keys]
-    pb = [by_key[b][k]["verdict"] == "pass" for k in keys]
+    pa = [by_key[a][k].verdict == "pass" for k in keys]
+    pb = [by_key[b][k].verdict == "pass" for k in keys]
     n_b = sum(x and not y for x, y in zip(pa, pb))
     n_c = sum(y and not x for x, y in zip(pa, pb))
     p = mcnemar_exact(n_b, n_c)
-    diff = (sum(pa) - sum(pb)) / len(keys) if keys else None
-    boot = paired_bootstrap([by_key[a][k]["score"] - by_key[b][k]["score"] for k in keys])
+    boot = paired_bootstrap([by_key[a][k].score - by_key[b][k].score for k in keys])
     if keys and p < ALPHA:
         verdict = f"{a} better" if n_b > n_c else f"{b} better"
     else:
         verdict = "no significant difference"
-    return {
-        "a": a, "b": b, "pairs": len(keys),
-        "pass_rate_a": sum(pa) / len(keys) if keys else None, "pass_rate_b": sum(pb) / len(keys) if keys else None,
-        "pass_rate_diff": diff, "a_only_passed": n_b, "b_only_passed": n_c, "mcnemar_p": p,
-        "score_diff": boot.mean if boot else None,
-        "score_diff_ci95": [boot.low, boot.high] if boot else None,
-        "verdict": verdict,
-    }
+    return PairwiseComparison(
+        a=a, b=b, pairs=len(keys),
+        pass_rate_a=sum(pa) / len(keys) if keys else None, pass_rate_b=sum(pb) / len(keys) if keys else None,
+        pass_rate_diff=(sum(pa) - sum(pb)) / len(keys) if keys else None,
+        a_only_passed=n_b, b_only_passed=n_c, mcnemar_p=p,
+        score_diff=boot.mean if boot else None,
+        score_diff_ci95=(boot.low, boot.high) if boot else None,
+        verdict=verdict,
+    )
 
 
 # --- the report -----------------------------------------------------------------------------------
 
 
-def _run_header(run: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": run["id"], "dataset": run["dataset"], "dataset_version": run["dataset_version"],
-        "models": run["models"], "repeats": run["repeats"], "prompt": run["prompt_name"], "status": run["status"],
-        "created_at": run["created_at"], "finished_at": run["finished_at"],
-    }
+def _run_header(run: dict[str, Any]) -> RunHeader:
+    return RunHeader(
+        id=run["id"], dataset=run["dataset"], dataset_version=run["dataset_version"], models=run["models"],
+        repeats=run["repeats"], prompt=run["prompt_name"], status=run["status"], created_at=run["created_at"],
+        finished_at=run["finished_at"],
+    )
 
 
 def latest_run_id(db: sqlite_utils.Database) -> str:
-    row = db.execute("SELECT id FROM runs ORDER BY created_at DESC, id DESC LIMIT 1").fetchone()
-    if row is None:
+    run_id = store_runs.latest_run_id(db)
+    if run_id is None:
         raise NotFoundError("no runs yet")
-    return row[0]
+    return run_id
 
 
-def build_report(db: sqlite_utils.Database, run_id: str, cfg: WorkspaceConfig | None = None) -> dict[str, Any]:
-    from store.datasets import iter_version_cases
-    from store.runs import get_run
-
+def build_report(db: sqlite_utils.Database, run_id: str, cfg: WorkspaceConfig | None = None) -> Report:
     cfg = cfg or WorkspaceConfig()
-    stored = get_run(db, run_id)
+    stored = store_runs.get_run(db, run_id)
     if stored is None:
         raise NotFoundError(f"no run '{run_id}'")
     run = _run_header(stored)
     task_of = {c["id"]: c.get("task_type") or "generation"
                for c in iter_version_cases(db, stored["dataset_version_id"])}
     latest = store_scores.latest_scores(db, run_id)
-    entries, rows_of = [], {}
+    results, rows_of = [], {}
     for r in store_scores.iter_results(db, run_id):
         rows = latest.get(r["id"], [])
         rows_of[r["id"]] = rows
-        entries.append(_result_entry(r, task_of.get(r["case_id"], "generation"), rows))
-    models = list(run["models"]) + sorted({e["model"] for e in entries} - set(run["models"]))
-    task_types = sorted({e["task_type"] for e in entries})
+        results.append(_graded_result(r, task_of.get(r["case_id"], "generation"), rows))
+    models = list(run.models) + sorted({e.model for e in results} - set(run.models))
+    task_types = sorted({e.task_type for e in results})
 
-    summary: dict[str, dict[str, Any]] = {}
-    fields: dict[str, dict[str, Any]] = {}
-    matrices: dict[str, dict[str, Any]] = {}
+    summary: dict[str, dict[str, GroupFigures]] = {}
+    fields: dict[str, dict[str, dict[str, FieldAccuracy]]] = {}
+    matrices: dict[str, dict[str, ConfusionMatrix]] = {}
     for model in models:
-        mine = [e for e in entries if e["model"] == model]
-        groups = {ALL: mine, **{t: [e for e in mine if e["task_type"] == t] for t in task_types}}
+        mine = [e for e in results if e.model == model]
+        groups = {ALL: mine, **{t: [e for e in mine if e.task_type == t] for t in task_types}}
         summary[model] = {}
-        for group, group_entries in groups.items():
-            if group_entries:
-                judge_rows = [row for e in group_entries for row in rows_of[e["result_id"]]]
-                summary[model][group] = summarize(group_entries, judge_rows)
+        for group, group_results in groups.items():
+            if group_results:
+                judge_rows = [row for e in group_results for row in rows_of[e.result_id]]
+                summary[model][group] = summarize(group_results, judge_rows)
         for task in task_types:
-            rows = [row for e in mine if e["task_type"] == task for row in rows_of[e["result_id"]]]
+            rows = [row for e in mine if e.task_type == task for row in rows_of[e.result_id]]
             acc = field_accuracy(rows)
             if acc:
                 fields.setdefault(model, {})[task] = acc
@@ -281,24 +279,24 @@ def build_report(db: sqlite_utils.Database, run_id: str, cfg: WorkspaceConfig | 
             if matrix:
                 matrices.setdefault(model, {})[task] = matrix
     rounds = sorted({row["round"] for rows in rows_of.values() for row in rows})
-    return {
-        "run": run, "score_rounds": rounds, "task_types": task_types, "models": models,
-        "summary": summary, "field_accuracy": fields, "confusion": matrices,
-        "pairwise": [compare(a, b, entries) for a, b in itertools.combinations(models, 2)],
-        "results": entries,
-        "method": {"ci": "Wilson score 95%", "paired_test": "exact McNemar (two-sided)", "alpha": ALPHA,
-                   "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED}},
-    }
+    return Report(
+        run=run, score_rounds=rounds, task_types=task_types, models=models,
+        summary=summary, field_accuracy=fields, confusion=matrices,
+        pairwise=[compare(a, b, results) for a, b in itertools.combinations(models, 2)],
+        results=results,
+        method=Method(ci="Wilson score 95%", paired_test="exact McNemar (two-sided)", alpha=ALPHA,
+                      bootstrap=BootstrapMethod(resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)),
+    )
 
 
-def gate(report: dict[str, Any], threshold: float, model: str | None = None) -> list[str]:
+def gate(report: Report, threshold: float, model: str | None = None) -> list[str]:
     """Models whose pass rate incl. errors is below `threshold` (one line each); [] = gate passed."""
-    if model is not None and model not in report["summary"]:
-        raise NotFoundError(f"model '{model}' is not in run {report['run']['id']}")
+    if model is not None and model not in report.summary:
+        raise NotFoundError(f"model '{model}' is not in run {report.run.id}")
     failures = []
-    for name in [model] if model else report["models"]:
-        figures = report["summary"].get(name, {}).get(ALL)
-        rate = figures["pass_rate_incl_errors"] if figures else None
+    for name in [model] if model else report.models:
+        figures = report.figures(name)
+        rate = figures.pass_rate_incl_errors if figures else None
         if rate is None or rate < threshold:
             shown = "no graded results" if rate is None else f"{rate:.4f}"
             failures.append(f"{name}: pass rate incl. errors {shown} < {threshold:g}")

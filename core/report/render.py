@@ -1,4 +1,5 @@
-"""Renderers for a report (core.report.build.build_report): table, markdown, csv, json, junit.
+"""Renderers for a report (core.report.types.Report, from core.report.build.build_report): table,
+markdown, csv, json, junit.
 
 Untrusted text (case ids, labels, field names, error messages) goes through `safe_text` for the
 terminal, is escaped for Markdown (no live links or HTML), guarded against spreadsheet formula
@@ -17,15 +18,15 @@ from collections.abc import Callable
 from typing import Any
 
 from core.common.figures import ms, num, pct
-from core.report.build import ALL
 from core.common.safe_text import safe_text
+from core.report.types import ALL, GroupFigures, PairwiseComparison, Report
 
 FORMATS = ("table", "markdown", "csv", "json", "junit")
 
 # --- figures as text ------------------------------------------------------------------------------
 
 
-def _ci(ci: list[float] | None) -> str:
+def _ci(ci: tuple[float, float] | None) -> str:
     return "-" if ci is None else f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}%"
 
 
@@ -58,40 +59,40 @@ COST = ["model", "task type", "p50 ms", "p95 ms", "TTFT p50", "tokens in", "toke
         "judge cost"]
 
 
-def _quality_row(model: str, group: str, s: dict[str, Any]) -> list[str]:
-    return [model, group, str(s["n"]), str(s["scored"]), str(s["passed"]), pct(s["pass_rate"]),
-            _ci(s["pass_rate_ci95"]), pct(s["pass_rate_incl_errors"]), num(s["mean_score"]),
-            str(s["errors"]), str(s["skipped"]), str(s["scorer_errors"]), str(s["unscored"])]
+def _quality_row(model: str, group: str, s: GroupFigures) -> list[str]:
+    return [model, group, str(s.n), str(s.scored), str(s.passed), pct(s.pass_rate),
+            _ci(s.pass_rate_ci95), pct(s.pass_rate_incl_errors), num(s.mean_score),
+            str(s.errors), str(s.skipped), str(s.scorer_errors), str(s.unscored)]
 
 
-def _cost_row(model: str, group: str, s: dict[str, Any]) -> list[str]:
-    st = s["cost_status"]
-    return [model, group, ms(s["latency_p50_ms"]), ms(s["latency_p95_ms"]),
-            ms(s["first_token_p50_ms"]), str(s["input_tokens"]),
-            str(s["output_tokens"]), _usd(s["cost_usd"], st), _usd(s["cost_per_case"], st),
-            _usd(s["cost_per_correct"], st) if s["passed"] else "-",
-            _usd(s["judge_cost_usd"], s["judge_cost_status"]) if s["judge_scores"] else "-"]
+def _cost_row(model: str, group: str, s: GroupFigures) -> list[str]:
+    st = s.cost_status
+    return [model, group, ms(s.latency_p50_ms), ms(s.latency_p95_ms),
+            ms(s.first_token_p50_ms), str(s.input_tokens),
+            str(s.output_tokens), _usd(s.cost_usd, st), _usd(s.cost_per_case, st),
+            _usd(s.cost_per_correct, st) if s.passed else "-",
+            _usd(s.judge_cost_usd, s.judge_cost_status) if s.judge_scores else "-"]
 
 
 PAIRS = ["A", "B", "pairs", "pass A", "pass B", "diff", "only A", "only B", "McNemar p", "score diff",
          "95% CI", "verdict"]
 
 
-def _pair_row(c: dict[str, Any]) -> list[str]:
-    return [c["a"], c["b"], str(c["pairs"]), pct(c["pass_rate_a"]), pct(c["pass_rate_b"]),
-            _signed_pct(c["pass_rate_diff"]), str(c["a_only_passed"]), str(c["b_only_passed"]), _p(c["mcnemar_p"]),
-            num(c["score_diff"]),
-            "-" if c["score_diff_ci95"] is None else f"{c['score_diff_ci95'][0]:+.3f}…{c['score_diff_ci95'][1]:+.3f}",
-            c["verdict"]]
+def _pair_row(c: PairwiseComparison) -> list[str]:
+    return [c.a, c.b, str(c.pairs), pct(c.pass_rate_a), pct(c.pass_rate_b),
+            _signed_pct(c.pass_rate_diff), str(c.a_only_passed), str(c.b_only_passed), _p(c.mcnemar_p),
+            num(c.score_diff),
+            "-" if c.score_diff_ci95 is None else f"{c.score_diff_ci95[0]:+.3f}…{c.score_diff_ci95[1]:+.3f}",
+            c.verdict]
 
 
-def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]], str | None]]:
+def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]], str | None]]:
     """(title, headers, rows, note) for every table of the report, in order."""
-    groups = [ALL] + (report["task_types"] if len(report["task_types"]) > 1 else [])
+    groups = [ALL] + (report.task_types if len(report.task_types) > 1 else [])
     quality, cost = [], []
-    for model in report["models"]:
+    for model in report.models:
         for group in groups:
-            s = report["summary"][model].get(group)
+            s = report.figures(model, group)
             if s:
                 quality.append(_quality_row(model, group, s))
                 cost.append(_cost_row(model, group, s))
@@ -103,33 +104,33 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
          "latency excludes cached answers; TTFT = time to first token (streamed runs only); cost counts cached answers at their original price; ≥ = some costs "
          "unknown (lower bound)"),
     ]
-    for model, by_task in report["field_accuracy"].items():
+    for model, by_task in report.field_accuracy.items():
         for task, acc in by_task.items():
-            rows = [[name, str(f["n"]), str(f["match"]), str(f["wrong"]), str(f["missing"]), str(f["extra"]),
-                     pct(f["accuracy"])] for name, f in sorted(acc.items())]
+            rows = [[name, str(f.n), str(f.match), str(f.wrong), str(f.missing), str(f.extra), pct(f.accuracy)]
+                    for name, f in sorted(acc.items())]
             out.append((f"Field accuracy: {model} / {task}",
                         ["field", "n", "match", "wrong", "missing", "extra", "accuracy"], rows, None))
-    for model, by_task in report["confusion"].items():
+    for model, by_task in report.confusion.items():
         for task, m in by_task.items():
-            rows = [[e, *(str(m["matrix"][e][c]) for c in m["columns"])] for e in m["labels"]]
+            rows = [[e, *(str(m.matrix[e][c]) for c in m.columns)] for e in m.labels]
             out.append((f"Confusion matrix: {model} / {task} (rows expected, columns predicted)",
-                        ["expected \\ predicted", *m["columns"]], rows,
-                        f"invalid labels: {m['invalid']} of {m['n']}"))
-            per = [[label, str(c["support"]), num(c["precision"]), num(c["recall"]), num(c["f1"])]
-                   for label, c in m["per_class"].items()]
+                        ["expected \\ predicted", *m.columns], rows,
+                        f"invalid labels: {m.invalid} of {m.n}"))
+            per = [[label, str(c.support), num(c.precision), num(c.recall), num(c.f1)]
+                   for label, c in m.per_class.items()]
             out.append((f"Per class: {model} / {task}", ["label", "support", "precision", "recall", "F1"], per, None))
-    if report["pairwise"]:
-        out.append(("Pairwise comparison (same case and repeat)", PAIRS, [_pair_row(c) for c in report["pairwise"]],
+    if report.pairwise:
+        out.append(("Pairwise comparison (same case and repeat)", PAIRS, [_pair_row(c) for c in report.pairwise],
                     "verdict from the exact McNemar test at alpha 0.05; score diff = mean(A - B) with a paired "
                     "bootstrap 95% CI"))
     return out
 
 
-def _title(report: dict[str, Any]) -> str:
-    run = report["run"]
-    rounds = ", ".join(map(str, report["score_rounds"])) or "none"
-    return (f"Run {run['id']}: dataset {run['dataset']} v{run['dataset_version']}, models "
-            f"{', '.join(run['models'])}, {run['repeats']} repeat(s), prompt {run['prompt']}, {run['status']}; "
+def _title(report: Report) -> str:
+    run = report.run
+    rounds = ", ".join(map(str, report.score_rounds)) or "none"
+    return (f"Run {run.id}: dataset {run.dataset} v{run.dataset_version}, models "
+            f"{', '.join(run.models)}, {run.repeats} repeat(s), prompt {run.prompt}, {run.status}; "
             f"score round(s) {rounds}")
 
 
@@ -149,7 +150,7 @@ def _grid(headers: list[str], rows: list[list[str]]) -> list[str]:
     return [line(cells[0]), "  ".join("-" * w for w in widths), *(line(r) for r in cells[1:])]
 
 
-def render_table(report: dict[str, Any]) -> str:
+def render_table(report: Report) -> str:
     lines = [safe_text(_title(report)), ""]
     for title, headers, rows, note in _sections(report):
         lines += [safe_text(title), *_grid(headers, rows)]
@@ -171,8 +172,8 @@ def _md(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-def render_markdown(report: dict[str, Any]) -> str:
-    lines = [f"# Assay report: run {_md(report['run']['id'])}", "", _md(_title(report)), ""]
+def render_markdown(report: Report) -> str:
+    lines = [f"# Assay report: run {_md(report.run.id)}", "", _md(_title(report)), ""]
     for title, headers, rows, note in _sections(report):
         lines += [f"## {_md(title)}", "", "| " + " | ".join(_md(h) for h in headers) + " |",
                   "|" + "|".join("---" for _ in headers) + "|"]
@@ -201,15 +202,15 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def render_csv(report: dict[str, Any]) -> str:
+def render_csv(report: Report) -> str:
     """One row per model and task type (task_type "(all)" = every task type)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
-    for model in report["models"]:
-        for group, s in report["summary"][model].items():
-            ci = s["pass_rate_ci95"] or [None, None]
-            row = {**{k: s.get(k) for k in CSV_FIELDS}, "run_id": report["run"]["id"], "model": model,
+    for model in report.models:
+        for group, s in report.summary[model].items():
+            ci = s.pass_rate_ci95 or (None, None)
+            row = {**{k: getattr(s, k, None) for k in CSV_FIELDS}, "run_id": report.run.id, "model": model,
                    "task_type": group, "pass_rate_ci95_low": ci[0], "pass_rate_ci95_high": ci[1]}
             writer.writerow({k: _csv_cell(v) for k, v in row.items()})
     return buf.getvalue()
@@ -218,8 +219,8 @@ def render_csv(report: dict[str, Any]) -> str:
 # --- json ------------------------------------------------------------------------------------
 
 
-def render_json(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2, ensure_ascii=True, allow_nan=False) + "\n"
+def render_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=True, allow_nan=False) + "\n"
 
 
 # --- junit -----------------------------------------------------------------------------------
@@ -233,27 +234,27 @@ def xml_text(value: Any) -> str:
     return _XML_ILLEGAL.sub("", "" if value is None else str(value))
 
 
-def render_junit(report: dict[str, Any]) -> str:
+def render_junit(report: Report) -> str:
     """One <testsuite> per model; one <testcase> per case x model (x repeat when repeats > 1),
     named "<case id> [<model>]". fail -> <failure>, scorer error or call error -> <error>,
     skipped call or unscored case -> <skipped>."""
-    run = report["run"]
-    repeats = run["repeats"] > 1 or any(e["repeat"] for e in report["results"])
-    root = ET.Element("testsuites", name=xml_text(f"assay {run['id']}"))
+    run = report.run
+    repeats = run.repeats > 1 or any(e.repeat for e in report.results)
+    root = ET.Element("testsuites", name=xml_text(f"assay {run.id}"))
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for model in report["models"]:
-        entries = [e for e in report["results"] if e["model"] == model]
+    for model in report.models:
+        results = [e for e in report.results if e.model == model]
         suite = ET.SubElement(root, "testsuite", name=xml_text(model))
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         seconds = 0.0
-        for e in sorted(entries, key=lambda e: (e["case_id"], e["repeat"])):
-            name = f"{e['case_id']} [{model}]" + (f" #{e['repeat']}" if repeats else "")
+        for e in sorted(results, key=lambda e: (e.case_id, e.repeat)):
+            name = f"{e.case_id} [{model}]" + (f" #{e.repeat}" if repeats else "")
             case = ET.SubElement(suite, "testcase", name=xml_text(name),
-                                 classname=xml_text(f"assay.{run['dataset']}.{e['task_type']}"),
-                                 time=f"{(e['latency_ms'] or 0) / 1000:.3f}")
-            seconds += (e["latency_ms"] or 0) / 1000
+                                 classname=xml_text(f"assay.{run.dataset}.{e.task_type}"),
+                                 time=f"{(e.latency_ms or 0) / 1000:.3f}")
+            seconds += (e.latency_ms or 0) / 1000
             counts["tests"] += 1
-            verdict, message = e["verdict"], xml_text(e["message"] or "")
+            verdict, message = e.verdict, xml_text(e.message or "")
             if verdict == "fail":
                 counts["failures"] += 1
                 el = ET.SubElement(case, "failure", message=message[:1000], type="assay.fail")
@@ -276,11 +277,11 @@ def render_junit(report: dict[str, Any]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+RENDERERS: dict[str, Callable[[Report], str]] = {
     "table": render_table, "markdown": render_markdown, "csv": render_csv, "json": render_json,
     "junit": render_junit,
 }
 
 
-def render(report: dict[str, Any], fmt: str) -> str:
+def render(report: Report, fmt: str) -> str:
     return RENDERERS[fmt](report)

@@ -30,6 +30,7 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ from scorers.base import JudgeReply, ScoreContext, Scorer, ScorerConfigError, Ve
 from scorers.extraction import ExtractionScorer
 from scorers.registry import build_scorer, default_scorer
 from store import scores as store_scores
-from store.db import write
+from store.db import database_folder, write
 
 DEFAULT_TIMEOUT_S = 30.0
 JUDGE_TIMEOUT_S = 600.0
@@ -119,7 +120,7 @@ class ScoringSession:
         """root: the workspace folder (custom scorer paths are relative to it); default: the folder
         of the database file. judge: replaces the [judge] model (tests)."""
         self.db, self.cfg, self.run_id, self.round = db, cfg, run_id, round
-        self.root = root or _db_folder(db)
+        self.root = root or database_folder(db) or Path.cwd()
         # The config validates that [judge] model names a [models.*] entry.
         self._judge = judge or (ModelJudge(db, cfg) if cfg.judge.model else None)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -257,13 +258,6 @@ def _row(v: Verdict, result_id: int, run_id: str, round: int) -> dict[str, Any]:
     ).model_dump()
 
 
-def _db_folder(db: sqlite_utils.Database) -> Path:
-    for _, name, file in db.execute("PRAGMA database_list").fetchall():
-        if name == "main" and file:
-            return Path(file).parent
-    return Path.cwd()
-
-
 # --- re-scoring -------------------------------------------------------------------------------
 
 
@@ -300,5 +294,16 @@ async def arescore(db: sqlite_utils.Database, cfg: WorkspaceConfig, run_id: str,
     return rnd
 
 
-def rescore(db: sqlite_utils.Database, cfg: WorkspaceConfig, run_id: str, *, root: Path | None = None) -> int:
-    return asyncio.run(arescore(db, cfg, run_id, root=root))
+@dataclass(frozen=True)
+class Rescored:
+    """What a re-score stored: its round, the verdicts written in it and how many are scorer errors."""
+
+    round: int
+    verdicts: int
+    scorer_errors: int
+
+
+def rescore(db: sqlite_utils.Database, cfg: WorkspaceConfig, run_id: str, *, root: Path | None = None) -> Rescored:
+    rnd = asyncio.run(arescore(db, cfg, run_id, root=root))
+    verdicts, scorer_errors = store_scores.round_counts(db, run_id, rnd)
+    return Rescored(round=rnd, verdicts=verdicts, scorer_errors=scorer_errors)

@@ -11,7 +11,7 @@ from runner_helpers import TWO, config, make_dataset, rows, run_engine, toml_tex
 import demo.serve.app as serve_app
 from core.config.schema import parse_config
 from core.errors import ConfigError, ResumeError
-from core.report.build import ALL, build_report
+from core.report.build import build_report
 from core.run.plan import conditions
 from store import connect
 
@@ -42,11 +42,11 @@ def test_streaming_measures_first_token_and_matches_the_unstreamed_answers(srv, 
     for path, streamed_run in ((plain, False), (streamed, True)):
         conn = connect(path)
         (run_id,) = rows(path, "SELECT id FROM runs")[0]
-        overall = build_report(conn, run_id)["summary"]["strong"][ALL]
+        overall = build_report(conn, run_id).figures("strong")
         firsts = sorted(f for (f,) in rows(path, "SELECT latency_first_ms FROM results") if f is not None)
-        assert (overall["first_token_p50_ms"] is not None) == streamed_run
+        assert (overall.first_token_p50_ms is not None) == streamed_run
         if streamed_run:
-            assert firsts[0] <= overall["first_token_p50_ms"] <= firsts[-1]
+            assert firsts[0] <= overall.first_token_p50_ms <= firsts[-1]
         conn.close()
 
 

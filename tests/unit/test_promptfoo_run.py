@@ -71,16 +71,16 @@ def test_import_run_and_verdicts(tmp_path, server):
         variables = json.loads(meta)["vars"]
         cases[case_id] = (variables["name"], variables["language"])
     got = {}
-    for entry in report["results"]:
-        key = cases[entry["case_id"]]
-        got.setdefault(key, set()).add(entry["verdict"])
+    for entry in report.results:
+        key = cases[entry.case_id]
+        got.setdefault(key, set()).add(entry.verdict)
         if key in SCORES:
-            assert entry["score"] == pytest.approx(SCORES[key])
+            assert entry.score == pytest.approx(SCORES[key])
     assert got == {k: {v} for k, v in EXPECTED.items()}
     for model in ("strong", "demo-fast"):
-        s = report["summary"][model]["(all)"]
-        assert (s["n"], s["passed"], s["failed"], s["scorer_errors"]) == (10, 7, 3, 0)
-        assert s["cost_status"] == "unknown" and s["cost_usd"] is None  # demo models have no price
+        s = report.figures(model)
+        assert (s.n, s.passed, s.failed, s.scorer_errors) == (10, 7, 3, 0)
+        assert s.cost_status == "unknown" and s.cost_usd is None  # demo models have no price
 
     # Judge rows carry the judge's model, prompt hash and temperature.
     rubric_rows = [r for rows in store_scores.latest_scores(db, finished.run_id).values() for r in rows
@@ -100,8 +100,8 @@ def test_import_run_and_verdicts(tmp_path, server):
     raw["judge"] = {"model": "bad"}
     assert asyncio.run(arescore(db, parse_config(raw), finished.run_id)) == 3
     report = build_report(db, finished.run_id, cfg)
-    verdicts = {(cases[e["case_id"]], e["model"]): e["verdict"] for e in report["results"]}
+    verdicts = {(cases[e.case_id], e.model): e.verdict for e in report.results}
     for name in (("Alice", "French"), ("Alice", "German"), ("Gina", "English")):
         assert verdicts[(name, "strong")] == "scorer_error"
     assert verdicts[(("Bob", "Spanish"), "strong")] == "fail"
-    assert report["summary"]["strong"]["(all)"]["scorer_errors"] == 3
+    assert report.figures("strong").scorer_errors == 3

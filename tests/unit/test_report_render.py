@@ -69,6 +69,33 @@ def test_json_round_trips(report):
     assert len(data["results"]) == 26
 
 
+def test_json_keys_are_the_format(report):
+    # `--format json` is a published format: these keys (from core.report.types) and their order
+    # are what scripts read. A renamed or reordered field must show up here.
+    data = json.loads(render(report, "json"))
+    assert list(data) == ["run", "score_rounds", "task_types", "models", "summary", "field_accuracy", "confusion",
+                          "pairwise", "results", "method"]
+    assert list(data["run"]) == ["id", "dataset", "dataset_version", "models", "repeats", "prompt", "status",
+                                 "created_at", "finished_at"]
+    assert list(data["summary"]["A"]["(all)"]) == [
+        "n", "ok", "errors", "skipped", "scorer_errors", "unscored", "scored", "passed", "failed", "pass_rate",
+        "pass_rate_ci95", "pass_rate_incl_errors", "mean_score", "latency_p50_ms", "latency_p95_ms", "latency_n",
+        "first_token_p50_ms", "first_token_p95_ms", "cached", "input_tokens", "output_tokens", "cost_usd",
+        "cost_status", "cost_unknown_results", "cost_per_case", "cost_per_correct", "judge_scores",
+        "judge_cost_usd", "judge_cost_status"]
+    assert list(data["pairwise"][0]) == ["a", "b", "pairs", "pass_rate_a", "pass_rate_b", "pass_rate_diff",
+                                         "a_only_passed", "b_only_passed", "mcnemar_p", "score_diff",
+                                         "score_diff_ci95", "verdict"]
+    scored = next(r for r in data["results"] if r["scorers"])
+    assert list(scored) == ["result_id", "case_id", "model", "repeat", "task_type", "status", "latency_ms",
+                            "latency_first_ms", "cached", "cost_usd", "input_tokens", "output_tokens", "error_class",
+                            "error_message", "verdict", "score", "scorers", "message"]
+    assert list(scored["scorers"][0]) == ["scorer", "status", "score", "passed", "round"]
+    assert list(data["method"]) == ["ci", "paired_test", "alpha", "bootstrap"]
+    assert list(data["method"]["bootstrap"]) == ["resamples", "seed"]
+    assert len(data["summary"]["A"]["(all)"]["pass_rate_ci95"]) == 2
+
+
 def test_csv(report):
     rows = list(csv.DictReader(io.StringIO(render(report, "csv"))))
     assert [(r["model"], r["task_type"]) for r in rows] == [("A", "(all)"), ("A", "qa"), ("B", "(all)"), ("B", "qa")]

@@ -1,0 +1,209 @@
+"""The typed report: what `core.report.build.build_report` returns and every renderer and screen reads.
+
+Plain frozen dataclasses (the report holds one `GradedResult` per result, so no per-object
+validation cost). `Report.to_dict()` is the JSON shape of `assay report --format json`: field
+names and order here are that format's keys and order, so renaming a field changes the format.
+
+The definitions of the figures are in `core.report.build`'s docstring (and README "Scoring and
+reports").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+# The task-type group of every task type together (the key next to each task type in `summary`).
+ALL = "(all)"
+# The confusion-matrix column of predictions that are not one of the task's labels.
+INVALID = "(invalid)"
+
+Verdict = Literal["pass", "fail", "scorer_error", "unscored", "error", "skipped"]
+CostStatus = Literal["known", "partial", "unknown"]
+JudgeCostStatus = Literal["none", "known", "partial", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunHeader:
+    """The run a report is about."""
+
+    id: str
+    dataset: str
+    dataset_version: int
+    models: list[str]
+    repeats: int
+    prompt: str
+    status: str
+    created_at: str
+    finished_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScorerVerdict:
+    """One scorer's row (of the latest round that scored the result)."""
+
+    scorer: str
+    status: str
+    score: float | None
+    passed: bool | None
+    round: int
+
+
+@dataclass(frozen=True, slots=True)
+class GradedResult:
+    """One result (case x model x repeat) with its verdict: pass, fail, scorer_error or unscored
+    for an ok call, else the call's own status (error, skipped). `message` says why it did not pass."""
+
+    result_id: int
+    case_id: str
+    model: str
+    repeat: int
+    task_type: str
+    status: str
+    latency_ms: float | None
+    latency_first_ms: float | None
+    cached: bool
+    cost_usd: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+    error_class: str | None
+    error_message: str | None
+    verdict: Verdict
+    score: float | None
+    scorers: list[ScorerVerdict]
+    message: str | None
+
+    @property
+    def graded(self) -> bool:
+        """Scored with an ok verdict (pass or fail): counts toward the pass rate and comparisons."""
+        return self.verdict in ("pass", "fail")
+
+
+@dataclass(frozen=True, slots=True)
+class GroupFigures:
+    """Figures for one group of results: one model, over all its task types (ALL) or one."""
+
+    n: int
+    ok: int
+    errors: int
+    skipped: int
+    scorer_errors: int
+    unscored: int
+    scored: int
+    passed: int
+    failed: int
+    pass_rate: float | None
+    pass_rate_ci95: tuple[float, float] | None
+    pass_rate_incl_errors: float | None
+    mean_score: float | None
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    latency_n: int
+    first_token_p50_ms: float | None
+    first_token_p95_ms: float | None
+    cached: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None
+    cost_status: CostStatus
+    cost_unknown_results: int
+    cost_per_case: float | None
+    cost_per_correct: float | None
+    judge_scores: int
+    judge_cost_usd: float | None
+    judge_cost_status: JudgeCostStatus
+
+
+@dataclass(frozen=True, slots=True)
+class FieldAccuracy:
+    """One extraction field: verdict counts over the cases it applies to; accuracy = match / n."""
+
+    n: int
+    match: int
+    wrong: int
+    missing: int
+    extra: int
+    accuracy: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClassFigures:
+    """One label of a confusion matrix; None where undefined (no predictions or no cases of it)."""
+
+    support: int
+    precision: float | None
+    recall: float | None
+    f1: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfusionMatrix:
+    """Rows: expected labels; columns: predicted labels then INVALID. `matrix[expected][predicted]`."""
+
+    labels: list[str]
+    columns: list[str]
+    matrix: dict[str, dict[str, int]]
+    per_class: dict[str, ClassFigures]
+    invalid: int
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class PairwiseComparison:
+    """Model a against model b on the (case, repeat) pairs both graded."""
+
+    a: str
+    b: str
+    pairs: int
+    pass_rate_a: float | None
+    pass_rate_b: float | None
+    pass_rate_diff: float | None
+    a_only_passed: int
+    b_only_passed: int
+    mcnemar_p: float
+    score_diff: float | None
+    score_diff_ci95: tuple[float, float] | None
+    verdict: str
+
+
+@dataclass(frozen=True, slots=True)
+class BootstrapMethod:
+    resamples: int
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    """How the intervals and tests were computed (stated in the JSON so a reader need not guess)."""
+
+    ci: str
+    paired_test: str
+    alpha: float
+    bootstrap: BootstrapMethod
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A run's report. `summary[model][ALL or task type]`, `field_accuracy[model][task][field]` and
+    `confusion[model][task]` are keyed by name (only groups with results are present); `models` is
+    the run's order."""
+
+    run: RunHeader
+    score_rounds: list[int]
+    task_types: list[str]
+    models: list[str]
+    summary: dict[str, dict[str, GroupFigures]]
+    field_accuracy: dict[str, dict[str, dict[str, FieldAccuracy]]]
+    confusion: dict[str, dict[str, ConfusionMatrix]]
+    pairwise: list[PairwiseComparison]
+    results: list[GradedResult]
+    method: Method
+
+    def figures(self, model: str, task_type: str = ALL) -> GroupFigures | None:
+        """A model's figures over all task types (default) or one; None when it has no results there."""
+        return self.summary.get(model, {}).get(task_type)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape (`assay report --format json`)."""
+        return dataclasses.asdict(self)
