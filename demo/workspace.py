@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from demo import DATASETS, GUIDELINES, load_cases
+from demo import DATASETS, DEMO_DIR, GUIDELINES
 from core.errors import UsageError
 
 DEMO_MARKER = "# assay:demo-workspace"
@@ -99,12 +99,11 @@ def build_demo_workspace(root: Path, api_base: str, *, fresh: bool = True) -> Pa
     the demo marker); fresh=False keeps its assay.toml and database and adds what is missing.
     A folder that is neither empty nor a demo workspace is never touched.
     """
-    from store import connect
-    from store.datasets import DatasetMissing, create_dataset, dataset_id, insert_cases
-    from store.db import write
-
-    from core.records import EvalCase
-    from core.datasets.versions import snapshot
+    from core.datasets.browse import dataset_id
+    from core.datasets.importing import import_file
+    from core.datasets.versions import take_snapshot
+    from core.errors import NotFoundError
+    from core.workspace import Workspace
 
     root = Path(root).expanduser().resolve()
     text = demo_config_text(api_base)
@@ -119,17 +118,13 @@ def build_demo_workspace(root: Path, api_base: str, *, fresh: bool = True) -> Pa
         cfg.write_text(text, encoding="utf-8")
     if not (root / GUIDELINES.name).exists():
         shutil.copyfile(GUIDELINES, root / GUIDELINES.name)
-    db = connect(root / "assay.db")
+    db = Workspace(root=root, db_path=root / "assay.db").connect()
     try:
-        for name, (_, description) in DATASETS.items():
-            with write(db):
-                try:
-                    ds_id = dataset_id(db, name)
-                except DatasetMissing:
-                    ds_id = create_dataset(db, name, description)
-                    cases = [EvalCase.model_validate(c).model_dump(mode="json") for c in load_cases(name)]
-                    insert_cases(db, ds_id, cases)
-            snapshot(db, ds_id, "import")
+        for name, (filename, description) in DATASETS.items():
+            try:
+                take_snapshot(db, dataset_id(db, name), "import")  # kept from an earlier build
+            except NotFoundError:
+                import_file(db, DEMO_DIR / filename, name, description=description)
     finally:
         db.close()
     return root

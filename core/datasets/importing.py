@@ -327,6 +327,7 @@ class ImportResult:
 def import_file(
     db: sqlite_utils.Database, path: str | Path, name: str, *, fmt: str | None = None,
     mapping: dict[str, str] | None = None, task_type: str | None = None, append: bool = False,
+    description: str = "",
 ) -> ImportResult:
     """Import a file into a new dataset (or append to one), all or nothing, and take a version."""
     display = str(path)
@@ -344,7 +345,7 @@ def import_file(
             ds_id = dataset_id(db, name)
         else:
             try:
-                ds_id = store_ds.create_dataset(db, name)
+                ds_id = store_ds.create_dataset(db, name, description)
             except store_ds.DatasetExists:
                 raise UsageError(f"dataset {name!r} already exists (use --append to add cases to it)") from None
         writer = _CaseWriter(db, ds_id, name, display, store_ds.next_ord(db, ds_id))
