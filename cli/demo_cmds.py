@@ -11,7 +11,8 @@ from pathlib import Path
 
 import click
 
-from cli.context import Workspace, echo_err, pass_ws
+from cli.context import echo_err, pass_ws
+from core.workspace import Workspace
 
 # A fixed port keeps the workspace's api_base valid later: `assay serve --port 8765` revives it.
 DEFAULT_PORT = 8765

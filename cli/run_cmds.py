@@ -19,7 +19,8 @@ from typing import Any
 
 import click
 
-from cli.context import Workspace, echo_err, pass_ws
+from cli.context import echo_err, pass_ws
+from core.workspace import Workspace
 from cli.output import print_json, safe, table
 from core.run import events as ev  # plain dataclasses: light enough for start-up
 

@@ -66,6 +66,17 @@ def latest_scores(db: sqlite_utils.Database, run_id: str) -> dict[int, list[dict
     return out
 
 
+def result_with_scores(db: sqlite_utils.Database, result_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """One result row and its score rows of the latest round that scored it; None if no such result."""
+    row = next(iter(db.query("SELECT * FROM results WHERE id = ?", [result_id])), None)
+    if row is None:
+        return None
+    scores = [_decode(r) for r in db.query(
+        "SELECT * FROM scores WHERE result_id = ? AND round = (SELECT MAX(round) FROM scores WHERE result_id = ?) "
+        "ORDER BY id", [result_id, result_id])]
+    return row, scores
+
+
 def score_rows(db: sqlite_utils.Database, run_id: str, round: int | None = None) -> list[dict[str, Any]]:
     """Every score row of a run (optionally one round), oldest first."""
     sql, params = "SELECT * FROM scores WHERE run_id = ?", [run_id]

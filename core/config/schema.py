@@ -1,4 +1,5 @@
-"""Workspace configuration: `assay.toml`, read with tomllib, validated with pydantic, written with tomli-w.
+"""Workspace configuration: `assay.toml`, read with tomllib and validated with pydantic; edited
+only through core.config.writer, which keeps the user's comments.
 
 Every key is documented in README.md ("Configuration") and in the starter file `assay init`
 writes (core/workspace_init.py). Errors name the file and the dotted key.
@@ -291,15 +292,3 @@ def load_config(path: Path) -> WorkspaceConfig:
     """Load assay.toml; a missing file means all defaults."""
     data = read_toml(path)
     return WorkspaceConfig() if data is None else parse_config(data, file=str(path))
-
-
-def dump_config(cfg: WorkspaceConfig) -> str:
-    import tomli_w
-
-    return tomli_w.dumps(cfg.model_dump(mode="json", exclude_none=True, exclude_defaults=True))
-
-
-def save_config(cfg: WorkspaceConfig, path: Path) -> None:
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text(dump_config(cfg), encoding="utf-8")
-    tmp.replace(path)

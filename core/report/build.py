@@ -32,12 +32,13 @@ from core.common.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, mcnemar_exact
 from core.config.schema import WorkspaceConfig
 from core.errors import NotFoundError
 from core.report.types import (ALL, INVALID, BootstrapMethod, ClassFigures, ConfusionMatrix, FieldAccuracy,
-                               GradedResult, GroupFigures, Method, PairwiseComparison, Report, RunHeader,
+                               GradedResult, GroupFigures, HumanOverride, Method, PairwiseComparison, Report, RunHeader,
                                ScorerVerdict)
 from scorers.base import combine
 from store import runs as store_runs
 from store import scores as store_scores
 from store.datasets import iter_version_cases
+from store.overrides import OverrideRow, latest_overrides
 
 ALPHA = 0.05
 
@@ -77,8 +78,15 @@ def _verdict(r: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[str, float 
     return "fail", overall.score, "; ".join(_explain(row) for row in rows if not row["passed"])
 
 
-def _graded_result(r: dict[str, Any], task_type: str, rows: list[dict[str, Any]]) -> GradedResult:
+def _graded_result(r: dict[str, Any], task_type: str, rows: list[dict[str, Any]],
+                   override: OverrideRow | None = None) -> GradedResult:
     verdict, score, message = _verdict(r, rows)
+    human = None
+    if override is not None:
+        human = HumanOverride(passed=override.passed, replaces=override.replaces, reason=override.reason,
+                              annotator=override.annotator, created_at=override.created_at, scored=verdict)
+        verdict, score = ("pass", 1.0) if override.passed else ("fail", 0.0)
+        message = None if override.passed else f"human override by {override.annotator}: {override.reason}"
     return GradedResult(
         result_id=r["id"], case_id=r["case_id"], model=r["model"], repeat=r["repeat"], task_type=task_type,
         status=r["status"], latency_ms=r["latency_ms"], latency_first_ms=r["latency_first_ms"],
@@ -87,8 +95,20 @@ def _graded_result(r: dict[str, Any], task_type: str, rows: list[dict[str, Any]]
         verdict=verdict, score=score,
         scorers=[ScorerVerdict(scorer=row["scorer"], status=row["status"], score=row["score"],
                                passed=row["passed"], round=row["round"]) for row in rows] if r["status"] == "ok" else [],
-        message=message,
+        message=message, override=human,
     )
+
+
+def graded_result(db: sqlite_utils.Database, result_id: int) -> GradedResult:
+    """One result with its verdict now (latest score round, human override in force)."""
+    found = store_scores.result_with_scores(db, result_id)
+    if found is None:
+        raise NotFoundError(f"no result {result_id}")
+    r, rows = found
+    run = store_runs.get_run(db, r["run_id"])
+    task = next((c.get("task_type") or "generation" for c in iter_version_cases(db, run["dataset_version_id"])
+                 if c["id"] == r["case_id"]), "generation")
+    return _graded_result(r, task, rows, latest_overrides(db, r["run_id"]).get(result_id))
 
 
 # --- summaries ----------------------------------------------------------------------------------
@@ -251,11 +271,12 @@ def build_report(db: sqlite_utils.Database, run_id: str, cfg: WorkspaceConfig | 
     task_of = {c["id"]: c.get("task_type") or "generation"
                for c in iter_version_cases(db, stored["dataset_version_id"])}
     latest = store_scores.latest_scores(db, run_id)
+    overrides = latest_overrides(db, run_id)
     results, rows_of = [], {}
     for r in store_scores.iter_results(db, run_id):
         rows = latest.get(r["id"], [])
         rows_of[r["id"]] = rows
-        results.append(_graded_result(r, task_of.get(r["case_id"], "generation"), rows))
+        results.append(_graded_result(r, task_of.get(r["case_id"], "generation"), rows, overrides.get(r["id"])))
     models = list(run.models) + sorted({e.model for e in results} - set(run.models))
     task_types = sorted({e.task_type for e in results})
 
@@ -286,6 +307,7 @@ def build_report(db: sqlite_utils.Database, run_id: str, cfg: WorkspaceConfig | 
         results=results,
         method=Method(ci="Wilson score 95%", paired_test="exact McNemar (two-sided)", alpha=ALPHA,
                       bootstrap=BootstrapMethod(resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)),
+        overrides=sum(e.override is not None for e in results),
     )
 
 

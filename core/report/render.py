@@ -129,9 +129,12 @@ def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]], str
 def _title(report: Report) -> str:
     run = report.run
     rounds = ", ".join(map(str, report.score_rounds)) or "none"
-    return (f"Run {run.id}: dataset {run.dataset} v{run.dataset_version}, models "
-            f"{', '.join(run.models)}, {run.repeats} repeat(s), prompt {run.prompt}, {run.status}; "
-            f"score round(s) {rounds}")
+    title = (f"Run {run.id}: dataset {run.dataset} v{run.dataset_version}, models "
+             f"{', '.join(run.models)}, {run.repeats} repeat(s), prompt {run.prompt}, {run.status}; "
+             f"score round(s) {rounds}")
+    if report.overrides:
+        title += f"; {report.overrides} verdict(s) are human overrides"
+    return title
 
 
 # --- table -----------------------------------------------------------------------------------

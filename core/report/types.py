@@ -51,6 +51,18 @@ class ScorerVerdict:
 
 
 @dataclass(frozen=True, slots=True)
+class HumanOverride:
+    """A reviewer's verdict that replaces the scored one; append-only, the latest in force."""
+
+    passed: bool
+    replaces: Verdict  # the verdict in force when the override was written
+    reason: str
+    annotator: str
+    created_at: str
+    scored: Verdict  # what the scorers say now
+
+
+@dataclass(frozen=True, slots=True)
 class GradedResult:
     """One result (case x model x repeat) with its verdict: pass, fail, scorer_error or unscored
     for an ok call, else the call's own status (error, skipped). `message` says why it did not pass."""
@@ -73,6 +85,13 @@ class GradedResult:
     score: float | None
     scorers: list[ScorerVerdict]
     message: str | None
+    # A human verdict in force on this result (Review screen): `verdict` is then the human's
+    # (score 1.0 or 0.0) and `scored_verdict` what the scorers said.
+    override: HumanOverride | None = None
+
+    @property
+    def scored_verdict(self) -> Verdict:
+        return self.override.scored if self.override else self.verdict
 
     @property
     def graded(self) -> bool:
@@ -199,6 +218,7 @@ class Report:
     pairwise: list[PairwiseComparison]
     results: list[GradedResult]
     method: Method
+    overrides: int = 0  # verdicts that are human overrides (counted in every figure above)
 
     def figures(self, model: str, task_type: str = ALL) -> GroupFigures | None:
         """A model's figures over all task types (default) or one; None when it has no results there."""

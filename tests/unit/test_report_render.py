@@ -74,7 +74,7 @@ def test_json_keys_are_the_format(report):
     # are what scripts read. A renamed or reordered field must show up here.
     data = json.loads(render(report, "json"))
     assert list(data) == ["run", "score_rounds", "task_types", "models", "summary", "field_accuracy", "confusion",
-                          "pairwise", "results", "method"]
+                          "pairwise", "results", "method", "overrides"]
     assert list(data["run"]) == ["id", "dataset", "dataset_version", "models", "repeats", "prompt", "status",
                                  "created_at", "finished_at"]
     assert list(data["summary"]["A"]["(all)"]) == [
@@ -89,7 +89,7 @@ def test_json_keys_are_the_format(report):
     scored = next(r for r in data["results"] if r["scorers"])
     assert list(scored) == ["result_id", "case_id", "model", "repeat", "task_type", "status", "latency_ms",
                             "latency_first_ms", "cached", "cost_usd", "input_tokens", "output_tokens", "error_class",
-                            "error_message", "verdict", "score", "scorers", "message"]
+                            "error_message", "verdict", "score", "scorers", "message", "override"]
     assert list(scored["scorers"][0]) == ["scorer", "status", "score", "passed", "round"]
     assert list(data["method"]) == ["ci", "paired_test", "alpha", "bootstrap"]
     assert list(data["method"]["bootstrap"]) == ["resamples", "seed"]
