@@ -34,7 +34,7 @@ FIRST_SCREEN = r"""
 import time
 t0 = time.perf_counter()
 import asyncio, sys
-from cli.context import resolve
+from core.workspace import resolve
 from core.config.schema import load_config
 from tui.app import AssayApp
 
@@ -87,7 +87,7 @@ def first_screen(root: Path) -> tuple[list[float], bool]:
 async def label_keys(root: Path, keys: int) -> tuple[float, list[float]]:
     from textual import events
 
-    from cli.context import resolve
+    from core.workspace import resolve
     from core.config.schema import load_config
     from tui.app import AssayApp
     from tui.messages import CaseRendered

@@ -13,19 +13,19 @@ import json
 
 import click
 
-from cli.context import Workspace, pass_ws
-from core.errors import UsageError
+from cli.context import pass_ws
 from core.common.figures import num, pct
+from core.errors import UsageError
+from core.workspace import Workspace
 
 
 def open_app(ws: Workspace, *, start: str = "datasets", dataset: str | None = None, annotator: str | None = None) -> None:
     """Run the app until the user quits. Labels are saved as they are made: there is nothing to save on exit."""
-    from core.config.schema import load_config
     from core.config.user import load_user_config, resolve_annotator
 
     if not ws.db_path.exists() and not ws.config_path.exists():
         raise UsageError(f"no Assay workspace in {ws.root}: run `assay init` there, or pass --workspace/--db")
-    config = load_config(ws.config_path)
+    config = ws.load_config()
     user = load_user_config()
     who = resolve_annotator(annotator, user)
     ws.db()  # creates/migrates the database on this thread before any worker opens it

@@ -1,39 +1,11 @@
-"""Workspace resolution shared by every command: --workspace, --db, ASSAY_DB."""
+"""What every command shares beyond the workspace (core.workspace): the click decorator that
+passes it, and the one way messages reach stderr."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import click
 
-
-@dataclass
-class Workspace:
-    root: Path
-    db_path: Path
-    debug: bool = False
-    _db: object | None = field(default=None, repr=False)
-
-    @property
-    def config_path(self) -> Path:
-        return self.root / "assay.toml"
-
-    def db(self):
-        """The workspace database (opened once per command, on the command's thread)."""
-        if self._db is None:
-            from store import connect
-
-            self._db = connect(self.db_path)
-        return self._db
-
-
-def resolve(workspace: str | None, db: str | None, debug: bool = False) -> Workspace:
-    root = Path(workspace or os.getcwd()).resolve()
-    db_path = db or os.environ.get("ASSAY_DB") or str(root / "assay.db")
-    return Workspace(root=root, db_path=Path(db_path).expanduser().resolve(), debug=debug)
-
+from core.workspace import Workspace
 
 pass_ws = click.make_pass_decorator(Workspace)
 

@@ -14,7 +14,8 @@ from typing import Any, TextIO
 
 import click
 
-from cli.context import Workspace, echo_err, pass_ws
+from cli.context import echo_err, pass_ws
+from core.workspace import Workspace
 from cli.output import print_json, safe, table
 from core.datasets.formats import EXTENSIONS, FIELDS, FILE_FORMATS, IMPORT_FORMATS, LOG_FORMATS
 from core.common.safe_text import safe_text

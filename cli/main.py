@@ -8,6 +8,7 @@ import click
 
 from cli import context
 from core.errors import AssayError
+from core.workspace import Workspace, resolve
 
 
 class AssayGroup(click.Group):
@@ -19,7 +20,7 @@ class AssayGroup(click.Group):
         except AssayError as exc:
             from core.common.safe_text import safe_text
 
-            ws = ctx.find_object(context.Workspace)
+            ws = ctx.find_object(Workspace)
             if ws is not None and ws.debug:
                 raise
             click.echo(f"error: {safe_text(exc.message)}", err=True)
@@ -43,7 +44,7 @@ def cli(ctx: click.Context, workspace: str | None, db: str | None, debug: bool, 
 
     With no command, opens the terminal app on the workspace.
     """
-    ctx.obj = context.resolve(workspace, db, debug)
+    ctx.obj = resolve(workspace, db, debug)
     if ctx.invoked_subcommand is None:
         from cli.app_cmds import open_app
 
@@ -57,7 +58,7 @@ def db_group() -> None:
 
 @db_group.command("path")
 @context.pass_ws
-def db_path(ws: context.Workspace) -> None:
+def db_path(ws: Workspace) -> None:
     """Print the path of the workspace database."""
     click.echo(str(ws.db_path))
 

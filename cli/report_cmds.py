@@ -8,6 +8,7 @@ import click
 
 from cli import context
 from core.errors import QualityGateFailed, UsageError
+from core.workspace import Workspace
 
 # Same as core.report.render.FORMATS, kept here so building the CLI imports no report code.
 FORMATS = ("table", "markdown", "csv", "json", "junit")
@@ -22,7 +23,7 @@ FORMATS = ("table", "markdown", "csv", "json", "junit")
               help="Exit 1 when a model's pass rate (errors counted as failures) is below RATE.")
 @click.option("--model", help="With --fail-under: gate only this model (default: every model).")
 @context.pass_ws
-def report_cmd(ws: context.Workspace, run_id: str | None, latest: bool, fmt: str, output: Path | None,
+def report_cmd(ws: Workspace, run_id: str | None, latest: bool, fmt: str, output: Path | None,
                fail_under: float | None, model: str | None) -> None:
     """Report a run: pass rates with 95% CIs, cost per correct answer, per-field accuracy,
     confusion matrices, and paired significance tests between models."""
@@ -54,7 +55,7 @@ def report_cmd(ws: context.Workspace, run_id: str | None, latest: bool, fmt: str
 @click.command("score")
 @click.argument("run_id")
 @context.pass_ws
-def score_cmd(ws: context.Workspace, run_id: str) -> None:
+def score_cmd(ws: Workspace, run_id: str) -> None:
     """Re-score a run's stored outputs with the current scorers, in a new round (old verdicts kept)."""
     from core.config.schema import load_config
     from core.common.safe_text import safe_text

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from cli.context import Workspace, echo_err, pass_ws
+from cli.context import echo_err, pass_ws
 from cli.output import safe
+from core.workspace import Workspace
 
 
 def register(cli: click.Group) -> None:
@@ -13,7 +14,5 @@ def register(cli: click.Group) -> None:
     @pass_ws
     def init(ws: Workspace) -> None:
         """Create assay.toml (commented starter) and the database in the workspace."""
-        from core.workspace import init_workspace
-
-        for line in init_workspace(ws.root, ws.db_path):
+        for line in ws.init():
             echo_err(safe(line))  # the lines name paths the user chose

@@ -1,8 +1,20 @@
-"""Create a workspace: the database and a commented starter assay.toml."""
+"""The workspace: a folder with assay.toml and assay.db (or a database named by --db / ASSAY_DB).
+
+Both front ends resolve it here, load its config and open its database through it. Imports of
+pydantic and sqlite-utils wait until they are needed, so `assay --help` stays fast.
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from core.config.schema import WorkspaceConfig
 
 # "## " lines explain; "# " lines are examples: remove the "# " to use one. The file is valid as
 # written and stays valid with every example uncommented (tests/unit/test_config_run.py).
@@ -100,19 +112,54 @@ api_base = "http://127.0.0.1:8765/v1"
 '''
 
 
-def init_workspace(root: Path, db_path: Path) -> list[str]:
-    """Create what is missing; never overwrite. Returns human-readable lines of what happened."""
-    from store import connect
+@dataclass
+class Workspace:
+    root: Path
+    db_path: Path
+    debug: bool = False  # show tracebacks (the CLI's --debug)
+    _db: sqlite_utils.Database | None = field(default=None, repr=False)
 
-    out = []
-    root.mkdir(parents=True, exist_ok=True)
-    cfg = root / "assay.toml"
-    if cfg.exists():
-        out.append(f"kept existing {cfg}")
-    else:
-        cfg.write_text(STARTER_TOML, encoding="utf-8")
-        out.append(f"wrote {cfg}")
-    existed = db_path.exists()
-    connect(db_path).close()
-    out.append(f"{'opened' if existed else 'created'} {db_path}")
-    return out
+    @property
+    def config_path(self) -> Path:
+        return self.root / "assay.toml"
+
+    def load_config(self) -> WorkspaceConfig:
+        """assay.toml, validated; a missing file means every default."""
+        from core.config.schema import load_config
+
+        return load_config(self.config_path)
+
+    def connect(self, *, migrate: bool = True) -> sqlite_utils.Database:
+        """A new connection for the calling thread (sqlite3 refuses to share one between threads:
+        each TUI worker opens its own). `migrate=False` once the database is known to be current."""
+        from store import connect
+
+        return connect(self.db_path, migrate=migrate)
+
+    def db(self) -> sqlite_utils.Database:
+        """The workspace database, opened (and migrated) once, for the thread that first asks."""
+        if self._db is None:
+            self._db = self.connect()
+        return self._db
+
+    def init(self) -> list[str]:
+        """Create what is missing; never overwrite. Returns human-readable lines of what happened."""
+        out = []
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self.config_path.exists():
+            out.append(f"kept existing {self.config_path}")
+        else:
+            self.config_path.write_text(STARTER_TOML, encoding="utf-8")
+            out.append(f"wrote {self.config_path}")
+        existed = self.db_path.exists()
+        self.connect().close()
+        out.append(f"{'opened' if existed else 'created'} {self.db_path}")
+        return out
+
+
+def resolve(workspace: str | None, db: str | None, debug: bool = False) -> Workspace:
+    """The workspace folder (default: the current one) and its database: `db`, else $ASSAY_DB,
+    else assay.db in the folder."""
+    root = Path(workspace or os.getcwd()).resolve()
+    db_path = db or os.environ.get("ASSAY_DB") or str(root / "assay.db")
+    return Workspace(root=root, db_path=Path(db_path).expanduser().resolve(), debug=debug)

@@ -20,11 +20,10 @@ from textual.app import App
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from cli.context import Workspace
 from core.config.schema import WorkspaceConfig
 from core.common.safe_text import safe_text
 from core.labeling.overview import first_dataset_to_label
-from store import connect
+from core.workspace import Workspace
 from tui import keymap
 from tui.commands import AssayCommands
 from tui.screens.help import HelpScreen
@@ -82,7 +81,7 @@ class AssayApp(App[None], inherit_bindings=False):
 
     def open_db(self) -> sqlite_utils.Database:
         """A connection for the calling thread (workers each open their own; sqlite3 refuses sharing)."""
-        return connect(self.ws.db_path, migrate=False)
+        return self.ws.connect(migrate=False)
 
     def on_mount(self) -> None:
         if self.user_keymap:

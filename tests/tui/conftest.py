@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tui_helpers import seed, sentiment_cases
 
-from cli.context import Workspace
+from core.workspace import Workspace
 
 
 @pytest.fixture

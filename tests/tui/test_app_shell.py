@@ -40,7 +40,7 @@ _PROBE = """
 import asyncio, sys
 sys.path.insert(0, sys.argv[2])
 from tui_helpers import label_ready, make_app, until
-from cli.context import resolve
+from core.workspace import resolve
 
 async def main():
     app = make_app(resolve(sys.argv[1], None))

@@ -9,7 +9,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from cli.context import Workspace, resolve
+from core.workspace import Workspace, resolve
 from core.config.schema import load_config
 from store import connect, write
 from store import datasets as store_ds

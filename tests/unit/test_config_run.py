@@ -10,7 +10,7 @@ import pytest
 
 from core.config.schema import load_config, model_overrides, model_params, parse_config
 from core.errors import ConfigError
-from core.workspace import STARTER_TOML, init_workspace
+from core.workspace import STARTER_TOML, Workspace
 
 
 def _cfg(text: str, tmp_path):
@@ -109,9 +109,10 @@ def test_starter_file_is_valid_as_written_and_with_every_example_uncommented():
 
 
 def test_init_writes_loadable_starter_and_keeps_existing(tmp_path):
-    lines = init_workspace(tmp_path, tmp_path / "assay.db")
+    ws = Workspace(root=tmp_path, db_path=tmp_path / "assay.db")
+    lines = ws.init()
     assert any("wrote" in line for line in lines)
-    assert load_config(tmp_path / "assay.toml").models
+    assert ws.load_config().models
     (tmp_path / "assay.toml").write_text("# mine\n")
-    init_workspace(tmp_path, tmp_path / "assay.db")
+    ws.init()
     assert (tmp_path / "assay.toml").read_text() == "# mine\n"

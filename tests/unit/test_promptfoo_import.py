@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.context import Workspace
+from core.workspace import Workspace
 from core.errors import UsageError
 from core.datasets.promptfoo.convert import Problems, assertion_from_csv, convert_provider, litellm_id, render, template_problem
 from core.datasets.promptfoo.importer import plan_import, run_import

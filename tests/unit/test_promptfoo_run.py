@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.context import Workspace
+from core.workspace import Workspace
 from core.config.schema import load_config, parse_config
 from core.datasets.promptfoo.importer import run_import
 from core.report.build import build_report

@@ -27,21 +27,21 @@ The dataset is named after the config's `description`, else the file's stem (or 
 
 from __future__ import annotations
 
-import copy
 import glob
 import hashlib
 import itertools
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import InputError, UsageError
-from core.datasets.formats import open_csv, text_lines
 from core.common.hashing import canonical_json
+from core.config.writer import ConfigDocument
+from core.datasets.formats import open_csv, text_lines
 from core.datasets.promptfoo.convert import (Problems, assertion_from_csv, convert_assertion, convert_provider, render,
                                     template_problem, template_vars, var_text)
+from core.errors import InputError, UsageError
+from core.workspace import Workspace
 from scorers.normalize import parse_number
 
 _TOP_LEVEL = {"description", "prompts", "providers", "targets", "tests", "defaultTest"}
@@ -470,13 +470,16 @@ def _unused(name: str, taken: dict[str, Any], wanted: Any) -> str:
     return candidate
 
 
-def _merged_config(raw: dict[str, Any], plan: ImportPlan, lines: list[str]) -> tuple[dict[str, Any], dict[str, str], str]:
-    """assay.toml content with the plan's models, prompt and judge added. Existing keys are kept:
-    a name already used for different settings gets a suffix. Returns (content, model names, prompt name)."""
-    from core.config.schema import SHARED_PARAMS, parse_config
+def _add_to_config(doc: ConfigDocument, plan: ImportPlan, lines: list[str]) -> tuple[dict[str, str], str]:
+    """Add the plan's models, prompt and judge to assay.toml (in memory; the caller saves). Existing
+    keys are kept: a name already used for different settings gets a suffix. Returns (model names,
+    prompt name)."""
+    from core.config.schema import SHARED_PARAMS
 
-    merged = copy.deepcopy(raw)
-    run = parse_config(raw).run
+    raw = doc.data()
+    run = doc.config().run
+    allowed = list(raw.get("run", {}).get("allow_overrides", []))
+    models = dict(raw.get("models", {}))
     names: dict[str, str] = {}
     for name, table in plan.models.items():
         table = dict(table)
@@ -485,64 +488,39 @@ def _merged_config(raw: dict[str, Any], plan: ImportPlan, lines: list[str]) -> t
             # [run]'s changes nothing; a different one is kept as an allowed per-model override.
             if param in table and table[param] == getattr(run, param):
                 del table[param]
-            elif param in table:
-                allowed = merged.setdefault("run", {}).setdefault("allow_overrides", [])
-                if param not in allowed:
-                    allowed.append(param)
-                    lines.append(f"added {param!r} to [run] allow_overrides (a promptfoo provider sets its own)")
-        models = merged.get("models", {})
+            elif param in table and param not in allowed:
+                allowed.append(param)
+                doc.set_value("run", "allow_overrides", allowed)
+                lines.append(f"added {param!r} to [run] allow_overrides (a promptfoo provider sets its own)")
         final = names[name] = _unused(name, models, table)
         if final in models:
             lines.append(f"[models.{final}] already exists with the same settings")
             continue
-        merged.setdefault("models", {})[final] = table
+        doc.set_model(final, table)
+        models[final] = table
         clash = f" ([models.{name}] already exists with other settings)" if final != name else ""
         lines.append(f"added [models.{final}] model = {table['model']}{clash}")
     wanted = {"template": "{input_text}", **({"system": plan.system} if plan.system is not None else {})}
-    prompt_name = _unused(plan.name, merged.get("prompts", {}), wanted)
-    if prompt_name not in merged.get("prompts", {}):
-        merged.setdefault("prompts", {})[prompt_name] = wanted
+    prompts = raw.get("prompts", {})
+    prompt_name = _unused(plan.name, prompts, wanted)
+    if prompt_name not in prompts:
+        doc.set_prompt(prompt_name, wanted)
         lines.append(f"added [prompts.{prompt_name}]")
     if plan.judge:
         grader = names[plan.judge]
-        current = merged.get("judge", {}).get("model")
+        current = raw.get("judge", {}).get("model")
         if current and current != grader:
             lines.append(f"kept existing [judge] model = {current} (the promptfoo grader is [models.{grader}])")
         elif not current:
-            merged.setdefault("judge", {})["model"] = grader
+            doc.set_value("judge", "model", grader)
             lines.append(f"set [judge] model = {grader}")
-    return merged, names, prompt_name
+    return names, prompt_name
 
 
-def _write_config(path: Path, raw_text: str, raw: dict[str, Any], merged: dict[str, Any]) -> bool:
-    """Write `merged`. Appends the new tables to the existing text when that reproduces `merged`
-    exactly (comments survive); otherwise rewrites the file. Returns True when comments survived."""
-    import tomli_w
-
-    added = {}
-    for section in ("models", "prompts"):
-        new = {k: v for k, v in merged.get(section, {}).items() if k not in raw.get(section, {})}
-        if new:
-            added[section] = new
-    if merged.get("judge") != raw.get("judge") and "judge" not in raw:
-        added["judge"] = merged["judge"]
-    candidate = raw_text + ("\n" if raw_text and not raw_text.endswith("\n") else "") + "\n" + tomli_w.dumps(added)
-    try:
-        appended = tomllib.loads(candidate) == merged
-    except tomllib.TOMLDecodeError:
-        appended = False
-    text = candidate if appended else tomli_w.dumps(merged)
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return appended
-
-
-def run_import(ws: Any, config_path: Path, name: str | None, skip_unsupported: bool) -> list[str]:
+def run_import(ws: Workspace, config_path: Path, name: str | None, skip_unsupported: bool) -> list[str]:
     """Import a promptfoo config into the workspace; returns lines for stderr.
 
     Raises UsageError listing every untranslatable item (file:path) unless skip_unsupported."""
-    from core.config.schema import parse_config
     from core.datasets.importing import check_name
     from core.records import EvalCase, describe_validation_error
     from core.datasets.versions import snapshot
@@ -564,12 +542,9 @@ def run_import(ws: Any, config_path: Path, name: str | None, skip_unsupported: b
         except ValueError as exc:
             raise InputError(case["metadata"]["source"], None, describe_validation_error(exc)) from None
 
-    cfg_path = ws.config_path
-    raw_text = cfg_path.read_text(encoding="utf-8") if cfg_path.exists() else ""
-    raw = tomllib.loads(raw_text)
+    doc = ConfigDocument.read(ws.config_path)
     out: list[str] = []
-    merged, names, prompt_name = _merged_config(raw, plan, out)
-    parse_config(merged, file=str(cfg_path))  # never write a config that would not load
+    names, prompt_name = _add_to_config(doc, plan, out)  # every edit validated: never a config that would not load
 
     db = ws.db()
     with write(db):
@@ -580,13 +555,11 @@ def run_import(ws: Any, config_path: Path, name: str | None, skip_unsupported: b
         store_ds.insert_cases(db, ds_id, plan.cases)
         version, _ = snapshot(db, ds_id, "import")
         # Last, inside the transaction: a failed config write rolls the dataset back.
-        kept_comments = _write_config(cfg_path, raw_text, raw, merged)
+        doc.save()
     n_assert = sum(1 for c in plan.cases if c["metadata"].get("assert"))
     lines.insert(0, f"imported {len(plan.cases)} cases ({n_assert} with assertions) into dataset {plan.name!r} "
                     f"version {version['version']} from {config_path}")
     lines += out
-    if not kept_comments and raw_text.strip():
-        lines.append(f"rewrote {cfg_path} (its comments could not be kept)")
     lines += [f"note: {n}" for n in plan.problems.notes]
     models = ",".join(names[m] for m in plan.models if m != plan.judge) or "MODEL"
     lines.append(f"next: assay run --dataset {plan.name!r} --models {models} --prompt {prompt_name!r}")
