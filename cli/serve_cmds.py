@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from core.common.files import atomic_write
+
 
 def _fault(value: str) -> dict[str, Any]:
     """KIND[:RATE[:RETRY_AFTER]][@MODEL]; RETRY_AFTER may be an HTTP-date (it contains colons)."""
@@ -34,12 +36,6 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _write_port_file(path: Path, port: int) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(f"{port}\n", encoding="utf-8")
-    tmp.replace(path)  # atomic: a script polling the file never reads a half-written port
 
 
 @click.command("serve")
@@ -104,7 +100,7 @@ async def _serve(state: Any, host: str, port: int, port_file: Path | None) -> No
         loop.add_signal_handler(sig, stop.set)
     try:
         if port_file is not None:
-            _write_port_file(port_file, bound)
+            atomic_write(port_file, f"{bound}\n")  # a script polling the file never reads half a port
         shown = f"[{host}]" if ":" in host else host
         click.echo(f"Assay demo server on http://{shown}:{bound}/v1 (models: {', '.join(MODELS)})", err=True)
         await stop.wait()
