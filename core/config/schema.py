@@ -2,7 +2,7 @@
 only through core.config.writer, which keeps the user's comments.
 
 Every key is documented in README.md ("Configuration") and in the starter file `assay init`
-writes (core/workspace_init.py). Errors name the file and the dotted key.
+writes (core/workspace.py). Errors name the file and the dotted key.
 Secrets never live here: `api_key_env` holds the *name* of an environment variable.
 
 Identical conditions: the sampling params in SHARED_PARAMS and `stream` come from [run] for every
@@ -147,10 +147,17 @@ class TaskConfig(_Section):
     @model_validator(mode="before")
     @classmethod
     def _kind_from_labels(cls, data: Any) -> Any:
-        """A task that lists `labels` but names no `kind` is a classification task: the labels say
-        so, and falling back to free text would hand the annotator an editor where keys were meant."""
-        if isinstance(data, dict) and "kind" not in data and data.get("labels"):
+        """A task that lists `labels` (or `fields`) but names no `kind` is a classification (or
+        extraction) task: falling back to free text would hand the annotator an editor where keys
+        (or a field form) were meant. Both lists without a kind is ambiguous: a config error."""
+        if not isinstance(data, dict) or "kind" in data:
+            return data
+        if data.get("labels") and data.get("fields"):
+            raise ValueError("set 'kind': a task with both 'labels' and 'fields' could be classification or extraction")
+        if data.get("labels"):
             return {**data, "kind": "classification"}
+        if data.get("fields"):
+            return {**data, "kind": "extraction"}
         return data
 
     @model_validator(mode="after")

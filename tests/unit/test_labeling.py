@@ -82,6 +82,15 @@ def test_task_with_labels_and_no_kind_is_classification():
     assert parse_config({"tasks": {"t": {"kind": "free_text", "labels": ["a"]}}}).tasks["t"].kind == "free_text"
 
 
+def test_task_with_fields_and_no_kind_is_extraction_and_both_is_an_error():
+    from core.errors import ConfigError
+
+    cfg = parse_config({"tasks": {"invoice": {"fields": ["vendor", "total"]}}})
+    assert cfg.tasks["invoice"].kind == "extraction"
+    with pytest.raises(ConfigError, match=r"tasks\.x.*set 'kind'"):
+        parse_config({"tasks": {"x": {"labels": ["a"], "fields": ["b"]}}})
+
+
 def test_task_with_labels_and_no_kind_loads_from_assay_toml(tmp_path):
     from core.config.schema import load_config
 
