@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from core.common.figures import duration, money, ms
 from cli.context import echo_err, pass_ws
 from core.workspace import Workspace
 from cli.output import print_json, safe, table
@@ -28,24 +29,9 @@ from core.run import events as ev  # plain dataclasses: light enough for start-u
 PLAIN_EVERY_S = 5.0
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = int(round(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def _money(value: float | None, unknown: int = 0) -> str:
-    if value is None:
-        return "n/a"
-    text = f"${value:.4f}" if value < 100 else f"${value:,.2f}"
-    return text + ("+?" if unknown else "")
-
-
-def _ms(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0f}"
+def _spend(usd: float | None, unpriced_calls: int) -> str:
+    """Spend so far: a lower bound (≥) while some calls had no known price."""
+    return money(usd, "partial" if unpriced_calls else "known", missing="n/a")
 
 
 def resume_hint(ws: Workspace, run_id: str, stream: bool | None = None) -> str:
@@ -110,8 +96,8 @@ class ProgressPrinter:
     def _progress(self, p: Any) -> None:
         pct = 100 * p.done / p.total if p.total else 100.0
         text = (f"[{p.done}/{p.total}] {pct:3.0f}%  ok {p.ok}  errors {p.errors}  skipped {p.skipped}  "
-                f"retries {p.retries}  spend {_money(p.spend_usd, p.spend_unknown)}  "
-                f"elapsed {_duration(p.elapsed_s)}  ETA {_duration(p.eta_s)}")
+                f"retries {p.retries}  spend {_spend(p.spend_usd, p.spend_unknown)}  "
+                f"elapsed {duration(p.elapsed_s)}  ETA {duration(p.eta_s)}")
         if self.tty:
             self._write("\r\x1b[2K" + text)
             self._drawn = True
@@ -123,7 +109,7 @@ class ProgressPrinter:
             self._write(text + "\n")
 
 
-def _figures_json(finished: Any) -> dict[str, Any]:
+def _figures_json(finished: ev.RunFinished) -> dict[str, Any]:
     return {
         "run_id": finished.run_id, "status": finished.status, "total": finished.total, "done": finished.done,
         "ok": finished.ok, "errors": finished.errors, "skipped": finished.skipped, "retries": finished.retries,
@@ -135,11 +121,11 @@ def _figures_json(finished: Any) -> dict[str, Any]:
     }
 
 
-def _summary_table(finished: Any) -> str:
+def _summary_table(finished: ev.RunFinished) -> str:
     rows = [[
         safe(m.model), str(m.n), str(m.ok), str(m.errors), str(m.skipped), str(m.cached),
-        _ms(m.latency_p50_ms), _ms(m.latency_p95_ms), str(m.input_tokens), str(m.output_tokens),
-        _money(m.cost_usd),
+        ms(m.latency_p50_ms, "n/a"), ms(m.latency_p95_ms, "n/a"), str(m.input_tokens), str(m.output_tokens),
+        money(m.cost_usd, missing="n/a"),
     ] for m in finished.models]
     return table(["model", "n", "ok", "errors", "skipped", "cached", "p50 ms", "p95 ms", "tokens in",
                    "tokens out", "cost"], rows, "lrrrrrrrrrr")
@@ -255,7 +241,7 @@ def register(cli: click.Group) -> None:
             sys.exit(130)
         echo_err(f"run {finished.run_id} {finished.status}: {finished.done}/{finished.total} calls, "
                  f"{finished.errors} errors, {finished.skipped} skipped, {finished.retries} retries, "
-                 f"spend {_money(finished.spend_usd, finished.spend_unknown)}, {_duration(finished.elapsed_s)}")
+                 f"spend {_spend(finished.spend_usd, finished.spend_unknown)}, {duration(finished.elapsed_s)}")
         if finished.over_error_rate:
             echo_err(f"infrastructure errors {finished.infra_errors}/{finished.done} "
                      f"({finished.infra_error_rate:.1%}) exceed --max-error-rate {finished.max_error_rate:.1%}")

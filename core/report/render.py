@@ -17,36 +17,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
-from core.common.figures import ms, num, pct
+from core.common.figures import money, ms, num, pct, pct_points, pct_range
 from core.common.safe_text import safe_text
 from core.report.types import ALL, GroupFigures, PairwiseComparison, Report
 
 FORMATS = ("table", "markdown", "csv", "json", "junit")
 
 # --- figures as text ------------------------------------------------------------------------------
-
-
-def _ci(ci: tuple[float, float] | None) -> str:
-    return "-" if ci is None else f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}%"
-
-
-def _usd(x: float | None, status: str = "known") -> str:
-    if x is None:
-        return "unknown" if status != "known" else "-"
-    # Per-case costs are often fractions of a cent: keep enough decimals to tell models apart.
-    if x >= 100:
-        text = f"${x:,.2f}"
-    elif x >= 0.01 or x == 0:
-        text = f"${x:.4f}"
-    elif x >= 0.0000005:
-        text = f"${x:.6f}"
-    else:
-        text = "<$0.000001"
-    return "≥" + text if status == "partial" else text
-
-
-def _signed_pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:+.1f} pts"
 
 
 def _p(x: float) -> str:
@@ -61,7 +38,7 @@ COST = ["model", "task type", "p50 ms", "p95 ms", "TTFT p50", "tokens in", "toke
 
 def _quality_row(model: str, group: str, s: GroupFigures) -> list[str]:
     return [model, group, str(s.n), str(s.scored), str(s.passed), pct(s.pass_rate),
-            _ci(s.pass_rate_ci95), pct(s.pass_rate_incl_errors), num(s.mean_score),
+            pct_range(s.pass_rate_ci95), pct(s.pass_rate_incl_errors), num(s.mean_score),
             str(s.errors), str(s.skipped), str(s.scorer_errors), str(s.unscored)]
 
 
@@ -69,9 +46,9 @@ def _cost_row(model: str, group: str, s: GroupFigures) -> list[str]:
     st = s.cost_status
     return [model, group, ms(s.latency_p50_ms), ms(s.latency_p95_ms),
             ms(s.first_token_p50_ms), str(s.input_tokens),
-            str(s.output_tokens), _usd(s.cost_usd, st), _usd(s.cost_per_case, st),
-            _usd(s.cost_per_correct, st) if s.passed else "-",
-            _usd(s.judge_cost_usd, s.judge_cost_status) if s.judge_scores else "-"]
+            str(s.output_tokens), money(s.cost_usd, st), money(s.cost_per_case, st),
+            money(s.cost_per_correct, st) if s.passed else "-",
+            money(s.judge_cost_usd, s.judge_cost_status) if s.judge_scores else "-"]
 
 
 PAIRS = ["A", "B", "pairs", "pass A", "pass B", "diff", "only A", "only B", "McNemar p", "score diff",
@@ -80,7 +57,7 @@ PAIRS = ["A", "B", "pairs", "pass A", "pass B", "diff", "only A", "only B", "McN
 
 def _pair_row(c: PairwiseComparison) -> list[str]:
     return [c.a, c.b, str(c.pairs), pct(c.pass_rate_a), pct(c.pass_rate_b),
-            _signed_pct(c.pass_rate_diff), str(c.a_only_passed), str(c.b_only_passed), _p(c.mcnemar_p),
+            pct_points(c.pass_rate_diff), str(c.a_only_passed), str(c.b_only_passed), _p(c.mcnemar_p),
             num(c.score_diff),
             "-" if c.score_diff_ci95 is None else f"{c.score_diff_ci95[0]:+.3f}…{c.score_diff_ci95[1]:+.3f}",
             c.verdict]

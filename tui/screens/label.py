@@ -32,6 +32,7 @@ from textual.message import Message
 from textual.widgets import Input, Markdown, Static, TextArea
 from textual.worker import get_current_worker
 
+from core.common.figures import duration
 from core.labeling.overview import DatasetRef, first_dataset_to_label
 from core.labeling.session import CaseView, LabelProgress, LabelSession
 from core.common.safe_text import safe_text
@@ -479,13 +480,6 @@ def _apply(session: LabelSession, command: Command) -> CaseView:
     return getattr(session, _METHODS[command.name])(*command.args)
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    minutes = int(seconds // 60)
-    return f"{minutes}m" if minutes < 60 else f"{minutes // 60}h {minutes % 60:02d}m"
-
-
 def progress_line(p: LabelProgress, mode: str, *, stable: bool) -> Text:
     width = 24
     filled = round(width * p.done / p.total) if p.total else 0
@@ -497,7 +491,7 @@ def progress_line(p: LabelProgress, mode: str, *, stable: bool) -> Text:
     if stable or p.rate_per_min is None:
         rate, eta = "—", "—"
     else:
-        rate, eta = f"{p.rate_per_min:.1f}/min", _duration(p.eta_s or 0)
+        rate, eta = f"{p.rate_per_min:.1f}/min", duration(p.eta_s or 0)
     out.append(f"  ·  rate {rate}  ·  ETA {eta}  ·  skipped {p.skipped}  ·  flagged {p.flagged}")
     return out
 
