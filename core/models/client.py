@@ -127,6 +127,13 @@ def _content_chars(content: Any) -> int:
     return 0
 
 
+def estimate_prompt_tokens(messages: list[dict[str, Any]]) -> int:
+    """A request's input tokens before it is sent: ~4 characters per token plus a few per message.
+    The one estimate: the tpm limiter paces by it and the Run screen's estimate shows it."""
+    chars = sum(_content_chars(m.get("content")) for m in messages)
+    return chars // 4 + len(messages) * 4
+
+
 # --- the client -------------------------------------------------------------------------------
 
 
@@ -172,9 +179,8 @@ class ModelClient:
         return NO_KEY if self.model.api_base else None
 
     def _estimate_tokens(self, messages: list[dict[str, Any]]) -> int:
-        # ~4 characters per token; corrected to actual usage once the call returns.
-        chars = sum(_content_chars(m.get("content")) for m in messages)
-        return chars // 4 + len(messages) * 4 + int(self.params.get("max_tokens") or 0)
+        # Corrected to actual usage once the call returns.
+        return estimate_prompt_tokens(messages) + int(self.params.get("max_tokens") or 0)
 
     def _cost(self, n_in: int | None, n_out: int | None) -> float | None:
         if self._in_price is None or self._out_price is None or n_in is None or n_out is None:

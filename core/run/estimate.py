@@ -1,0 +1,229 @@
+"""What a run will cost before it starts: calls, tokens, dollars and time, per model.
+
+- Input tokens: every prompt is rendered as the run would render it (core.config.prompts) and
+  measured with the estimate the tpm limiter paces by (core.models.client.estimate_prompt_tokens),
+  so the screen and the limiter never disagree.
+- Output tokens: `max_tokens` x calls is the upper bound; when an earlier run of the same dataset
+  called the model, its measured mean output tokens give the expected figure.
+- Cost: from prices (core.models.prices): config prices, else litellm's price map, else unknown.
+  Unknown stays None, never 0. The price map needs litellm (seconds to import): `prices=False`
+  answers at once with config prices only (price_source None = not looked up yet).
+- Duration: each model's rate is the tightest of its rpm, its tpm (at the limiter's tokens per
+  call) and, when an earlier run measured its p50 latency, concurrency / latency; the shared
+  concurrency bounds all models together. With neither limits nor a measured latency the duration
+  is unknown (None): nothing honest bounds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from core.common.stats import percentile
+from core.config.prompts import PromptError, render_messages
+from core.config.schema import WorkspaceConfig, model_params
+from core.datasets.browse import dataset_id
+from core.errors import ConfigError, NotFoundError, UsageError
+from core.models.client import estimate_prompt_tokens
+from core.models.prices import prices_for
+from core.run.history import list_runs
+from store import datasets as store_ds
+from store import runs as store_runs
+
+# How many of the dataset's newest runs are searched for a model's measured figures.
+MEASURED_RUNS_SEARCHED = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """A model's figures from an earlier run of the dataset."""
+
+    run_id: str
+    mean_output_tokens: float | None  # per ok call
+    latency_p50_ms: float | None  # ok, non-cached calls
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEstimate:
+    model: str
+    calls: int
+    input_tokens: int
+    max_tokens: int | None  # per call; None = the provider's default (no bound)
+    concurrency: int  # what this model will use (its own limit within the run's)
+    rpm: int | None
+    tpm: int | None
+    measured: Measured | None
+    price_source: str | None  # config | price_map | unknown; None = not looked up (prices=False)
+    input_price: float | None  # $ per token
+    output_price: float | None
+
+    @property
+    def output_tokens_max(self) -> int | None:
+        return None if self.max_tokens is None else self.max_tokens * self.calls
+
+    @property
+    def output_tokens_expected(self) -> int | None:
+        if self.measured is None or self.measured.mean_output_tokens is None:
+            return None
+        return round(self.measured.mean_output_tokens * self.calls)
+
+    def _cost(self, output_tokens: int | None) -> float | None:
+        if self.input_price is None or self.output_price is None or output_tokens is None:
+            return None
+        return self.input_tokens * self.input_price + output_tokens * self.output_price
+
+    @property
+    def cost_max_usd(self) -> float | None:
+        """Input plus max_tokens on every call; None when a price or the bound is unknown."""
+        return self._cost(self.output_tokens_max)
+
+    @property
+    def cost_expected_usd(self) -> float | None:
+        """Input plus the measured mean output; None without a measurement or a price."""
+        return self._cost(self.output_tokens_expected)
+
+    @property
+    def rate_per_s(self) -> float | None:
+        """Calls per second this model can sustain on its own; None when nothing bounds it."""
+        rates = []
+        if self.rpm:
+            rates.append(self.rpm / 60)
+        if self.tpm and self.calls:
+            per_call = self.input_tokens / self.calls + (self.max_tokens or 0)  # what the limiter reserves
+            rates.append(self.tpm / 60 / max(1.0, per_call))
+        if self.measured is not None and self.measured.latency_p50_ms:
+            rates.append(self.concurrency / (self.measured.latency_p50_ms / 1000))
+        return min(rates) if rates else None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.calls == 0:
+            return 0.0
+        rate = self.rate_per_s
+        return None if rate is None else self.calls / rate
+
+
+@dataclass(frozen=True, slots=True)
+class RunEstimate:
+    dataset: str
+    dataset_version: int | None  # None = the current content
+    cases: int  # not excluded
+    repeat: int
+    prompt: str
+    concurrency: int  # shared by every model of the run
+    models: tuple[ModelEstimate, ...]
+
+    @property
+    def calls(self) -> int:
+        return sum(m.calls for m in self.models)
+
+    @property
+    def input_tokens(self) -> int:
+        return sum(m.input_tokens for m in self.models)
+
+    @property
+    def cost_max_usd(self) -> float | None:
+        return _total(m.cost_max_usd for m in self.models)
+
+    @property
+    def cost_expected_usd(self) -> float | None:
+        return _total(m.cost_expected_usd for m in self.models)
+
+    @property
+    def duration_s(self) -> float | None:
+        """The slowest model, or the shared concurrency when it is the tighter bound."""
+        if not self.models:
+            return 0.0
+        per_model = [m.duration_s for m in self.models]
+        if any(d is None for d in per_model):
+            return None
+        slowest = max(d for d in per_model if d is not None)
+        busy_s = [m.calls * m.measured.latency_p50_ms / 1000 for m in self.models
+                  if m.measured is not None and m.measured.latency_p50_ms]
+        shared = sum(busy_s) / self.concurrency if len(busy_s) == len(self.models) else 0.0
+        return max(slowest, shared)
+
+
+def _total(values: Iterable[float | None]) -> float | None:
+    """A sum that is unknown when any part is unknown."""
+    out = 0.0
+    for value in values:
+        if value is None:
+            return None
+        out += value
+    return out
+
+
+def _cases(db: sqlite_utils.Database, dataset: str, version: int | None) -> list[dict[str, Any]]:
+    ds_id = dataset_id(db, dataset)
+    if version is None:
+        return [c.as_case_dict() for c in store_ds.iter_cases(db, ds_id) if not c.excluded]
+    row = store_ds.get_version(db, ds_id, version)
+    if row is None:
+        raise NotFoundError(f"dataset '{dataset}' has no version {version}")
+    return [c for c in store_ds.iter_version_cases(db, row["id"]) if not c.get("excluded")]
+
+
+def measured_figures(db: sqlite_utils.Database, dataset: str, models: Sequence[str]) -> dict[str, Measured]:
+    """Per model, the figures of the newest run of `dataset` (any version) where it answered."""
+    wanted = set(models)
+    found: dict[str, Measured] = {}
+    runs = [r for r in list_runs(db) if r.dataset == dataset and wanted & set(r.models)]
+    for summary in runs[:MEASURED_RUNS_SEARCHED]:
+        todo = [m for m in summary.models if m in wanted and m not in found]
+        if not todo:
+            continue
+        figures = store_runs.result_figures(db, summary.id)
+        for model in todo:
+            row = figures.get(model)
+            if not row or not row["ok"]:
+                continue
+            found[model] = Measured(
+                run_id=summary.id, mean_output_tokens=row["output_tokens"] / row["ok"] if row["output_tokens"] else None,
+                latency_p50_ms=percentile(row["latencies"], 50),
+            )
+        if len(found) == len(wanted):
+            break
+    return found
+
+
+def estimate_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, *, dataset: str, models: Sequence[str],
+                 version: int | None = None, prompt: str | None = None, repeat: int | None = None,
+                 concurrency: int | None = None, prices: bool = True) -> RunEstimate:
+    """The estimate for running `models` on `dataset` (its current content, or `version`).
+
+    Raises NotFoundError (dataset, version), ConfigError (unknown model or prompt), PromptError
+    (a case the prompt cannot render), UsageError (repeat < 1). `prices=False` never imports litellm.
+    """
+    for name in models:
+        if name not in cfg.models:
+            raise ConfigError(f"unknown model '{name}'")
+    prompt_name = prompt or cfg.run.prompt
+    prompt_cfg = cfg.prompt(prompt_name)
+    repeat = cfg.run.repeat if repeat is None else repeat
+    if repeat < 1:
+        raise UsageError("repeat must be at least 1")
+    concurrency = concurrency or cfg.run.concurrency
+    cases = _cases(db, dataset, version)
+    try:
+        prompt_tokens = sum(estimate_prompt_tokens(render_messages(prompt_cfg, case)) for case in cases)
+    except PromptError as exc:
+        raise PromptError(f"prompt '{prompt_name}': {exc.message}") from None
+    measured = measured_figures(db, dataset, models) if cases and models else {}
+    out = []
+    for name in models:
+        model = cfg.models[name]
+        source, price_in, price_out = None, None, None
+        if prices or model.input_price_per_1m is not None:  # config prices need no price map
+            source, price_in, price_out = prices_for(model)
+        out.append(ModelEstimate(
+            model=name, calls=len(cases) * repeat, input_tokens=prompt_tokens * repeat,
+            max_tokens=model_params(model, cfg.run).get("max_tokens"),
+            concurrency=min(concurrency, model.max_concurrency or cfg.run.concurrency), rpm=model.rpm, tpm=model.tpm,
+            measured=measured.get(name), price_source=source, input_price=price_in, output_price=price_out,
+        ))
+    return RunEstimate(dataset=dataset, dataset_version=version, cases=len(cases), repeat=repeat,
+                       prompt=prompt_name, concurrency=concurrency, models=tuple(out))
