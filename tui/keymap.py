@@ -72,9 +72,24 @@ MODAL = [*SCREEN, Binding("escape", "cancel", "Cancel", id="modal.cancel")]
 VERSIONS = [Binding("n", "snapshot", "Snapshot now", id="versions.snapshot")]
 EDIT_CASE = [Binding("ctrl+s", "save", "Save", id="edit_case.save")]
 
+MODELS = [
+    Binding("a", "add", "Add", id="models.add"),
+    Binding("e", "edit", "Edit", id="models.edit"),
+    Binding("d", "duplicate", "Duplicate", id="models.duplicate"),
+    Binding("delete", "delete", "Delete", id="models.delete"),
+    Binding("t", "test_connection", "Test connection", id="models.test"),
+    Binding("r", "reload", "Reload", id="models.reload"),
+    Binding("p", "switch_tab", "Models/Prompts", id="models.switch_tab"),
+    Binding("ctrl+s", "save_prompt", "Save prompt", show=False, id="models.save_prompt"),
+    Binding("left_square_bracket", "step_case(-1)", "Prev case", show=False, id="models.prev_case"),
+    Binding("right_square_bracket", "step_case(1)", "Next case", show=False, id="models.next_case"),
+]
+MODEL_FORM = [Binding("ctrl+s", "save", "Save", id="model_form.save")]
+
 
 def binding_ids() -> set[str]:
-    return {b.id for group in (APP, SCREEN, DATASETS, LABEL, MODAL, VERSIONS, EDIT_CASE) for b in group if b.id}
+    groups = (APP, SCREEN, DATASETS, LABEL, MODAL, VERSIONS, EDIT_CASE, MODELS, MODEL_FORM)
+    return {b.id for group in groups for b in group if b.id}
 
 
 def unknown_ids(keymap: dict[str, str]) -> list[str]:

@@ -19,7 +19,10 @@ def test_opens_on_datasets_and_switches_screens(reviews):
         async with app.run_test(size=(120, 36)) as pilot:
             await until(lambda: app.screen.query_one("#cases").row_count == 20)
             assert app.dataset_name == "reviews"
-            for key, mode in (("3", "models"), ("4", "run"), ("5", "review"), ("6", "trends")):
+            await pilot.press("3")
+            assert app.current_mode == "models"
+            await until(lambda: app.screen.query_one("#models").row_count == len(app.config.models))
+            for key, mode in (("4", "run"), ("5", "review"), ("6", "trends")):
                 await pilot.press(key)
                 assert app.current_mode == mode
                 text = str(app.screen.query_one(".placeholder").render())
@@ -116,7 +119,7 @@ def test_every_binding_has_an_id_and_unknown_keymap_ids_are_reported():
     from tui import keymap
 
     for group in (keymap.APP, keymap.SCREEN, keymap.DATASETS, keymap.LABEL, keymap.MODAL, keymap.VERSIONS,
-                  keymap.EDIT_CASE):
+                  keymap.EDIT_CASE, keymap.MODELS, keymap.MODEL_FORM):
         assert all(b.id for b in group)
     assert "label.undo" in binding_ids()
     assert unknown_ids({"label.undo": "z", "labl.skip": "k"}) == ["labl.skip"]
