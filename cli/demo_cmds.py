@@ -43,10 +43,9 @@ def _headless(ws: Workspace) -> None:
     from core.report.render import render_table
     from core.run.engine import run
     from core.run.plan import RunRequest
-    from store import connect
 
     cfg = load_config(ws.config_path)
-    db = connect(ws.db_path)
+    db = ws.connect()
     try:
         for name in DATASETS:
             echo_err(f"running {name} against {', '.join(CANDIDATE_MODELS)} ...")

@@ -9,21 +9,19 @@ gracefully, the second quits at once (committed rows stay; a resume redoes the c
 from __future__ import annotations
 
 import os
-import shlex
 import signal
 import sys
 import time
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import click
 
-from core.common.figures import duration, money, ms
 from cli.context import echo_err, pass_ws
-from core.workspace import Workspace
 from cli.output import print_json, safe, table
+from core.common.figures import duration, money, ms
 from core.run import events as ev  # plain dataclasses: light enough for start-up
+from core.workspace import Workspace
 
 # Plain lines on a non-TTY stderr at most this often (CI logs stay readable).
 PLAIN_EVERY_S = 5.0
@@ -35,17 +33,11 @@ def _spend(usd: float | None, unpriced_calls: int) -> str:
 
 
 def resume_hint(ws: Workspace, run_id: str, stream: bool | None = None) -> str:
-    """The command that resumes this run from the user's current folder (with the --stream or
-    --no-stream flag this invocation was given: streaming is a run condition)."""
-    parts = ["assay"]
-    if ws.root != Path.cwd().resolve():
-        parts += ["-w", str(ws.root)]
-    if ws.db_path != ws.root / "assay.db" and not os.environ.get("ASSAY_DB"):
-        parts += ["--db", str(ws.db_path)]
-    parts += ["run", "--resume", run_id]
-    if stream is not None:
-        parts.append("--stream" if stream else "--no-stream")
-    return " ".join(shlex.quote(p) for p in parts)
+    """The command that resumes this run from the user's current folder, with this invocation's
+    --stream/--no-stream flag."""
+    from core.run.history import resume_command
+
+    return resume_command(run_id, root=ws.root, db_path=ws.db_path, stream=stream)
 
 
 class ProgressPrinter:
@@ -93,7 +85,7 @@ class ProgressPrinter:
         elif isinstance(event, ev.RunFinished):
             self._clear()
 
-    def _progress(self, p: Any) -> None:
+    def _progress(self, p: ev.Progress) -> None:
         pct = 100 * p.done / p.total if p.total else 100.0
         text = (f"[{p.done}/{p.total}] {pct:3.0f}%  ok {p.ok}  errors {p.errors}  skipped {p.skipped}  "
                 f"retries {p.retries}  spend {_spend(p.spend_usd, p.spend_unknown)}  "
@@ -140,7 +132,9 @@ def _install_signals(loop: Any, token: Any, ws: Workspace, printer: ProgressPrin
         # Second signal: quit now. Committed rows are safe (WAL, one commit per row); the calls
         # in flight get no row and the resume redoes them.
         if printer.run_id is not None:
-            _mark_interrupted_quickly(ws, printer.run_id)
+            from core.run.history import mark_interrupted_quickly
+
+            mark_interrupted_quickly(ws.db_path, printer.run_id)
             printer.line(f"interrupted; resume with: {safe(resume_hint(ws, printer.run_id, printer.stream_flag))}")
         sys.stdout.flush()
         os._exit(130)
@@ -149,20 +143,7 @@ def _install_signals(loop: Any, token: Any, ws: Workspace, printer: ProgressPrin
     loop.add_signal_handler(signal.SIGTERM, on_signal)
 
 
-def _mark_interrupted_quickly(ws: Workspace, run_id: str) -> None:
-    """Best effort within ~0.5 s: the writer thread may hold the lock, and we are leaving anyway."""
-    import sqlite3
-
-    try:
-        conn = sqlite3.connect(str(ws.db_path), timeout=0.5)
-        with conn:
-            conn.execute("UPDATE runs SET status = 'interrupted' WHERE id = ? AND status = 'running'", [run_id])
-        conn.close()
-    except sqlite3.Error:
-        pass
-
-
-def _run(ws: Workspace, request: Any, printer: ProgressPrinter, stream: bool | None = None) -> Any:
+def _run(ws: Workspace, request: Any, printer: ProgressPrinter, stream: bool | None = None) -> ev.RunFinished:
     import asyncio
 
     from core.config.schema import load_config
@@ -174,7 +155,7 @@ def _run(ws: Workspace, request: Any, printer: ProgressPrinter, stream: bool | N
     db = ws.db()
     token = CancelToken()
 
-    async def main() -> Any:
+    async def main() -> ev.RunFinished:
         loop = asyncio.get_running_loop()
         # Installed once the run exists: a Ctrl+C while planning (litellm takes seconds to
         # import) simply aborts with exit 130 and nothing to resume.
@@ -253,32 +234,29 @@ def register(cli: click.Group) -> None:
     @pass_ws
     def runs_cmd(ws: Workspace, as_json: bool, limit: int | None) -> None:
         """List runs, newest first."""
-        from core.run.liveness import shown_status
-        from store import runs as store_runs
+        from core.run.history import list_runs
 
-        rows = store_runs.list_runs(ws.db(), limit)
-        for r in rows:
-            r["status"] = shown_status(r["status"], r.pop("owner"))
+        runs = list_runs(ws.db(), limit)
         if as_json:
-            print_json(rows)
+            print_json([{k: v for k, v in asdict(r).items() if k != "outcomes"} for r in runs])
             return
-        if not rows:
+        if not runs:
             echo_err("no runs yet (assay run --dataset NAME --models a,b)")
             return
-        listed = [[r["id"], safe(r["dataset"]), f"v{r['dataset_version']}", safe(",".join(r["models"]), 40),
-                  r["status"], r["created_at"][:19].replace("T", " "), str(r["n_results"])] for r in rows]
+        listed = [[r.id, safe(r.dataset), f"v{r.dataset_version}", safe(",".join(r.models), 40),
+                  r.status, r.created_at[:19].replace("T", " "), str(r.n_results)] for r in runs]
         click.echo(table(["run", "dataset", "version", "models", "status", "created (UTC)", "results"], listed,
                           "lllllll"))
 
 
-def _print_error_samples(ws: Workspace, finished: Any) -> None:
+def _print_error_samples(ws: Workspace, finished: ev.RunFinished) -> None:
     if not (finished.errors or finished.skipped):
         return
-    from store import runs as store_runs
+    from core.run.history import error_samples
 
-    for model, samples in store_runs.error_samples(ws.db(), finished.run_id).items():
+    for model, samples in error_samples(ws.db(), finished.run_id).items():
         counts = next((m.errors_by_class for m in finished.models if m.model == model), {})
         summary = ", ".join(f"{cls} {n}" for cls, n in sorted(counts.items(), key=lambda kv: -kv[1]))
         echo_err(f"{safe(model)}: {summary}")
-        for cls, message in samples:
-            echo_err(f"  e.g. {cls}: {safe(message, 300)}")
+        for sample in samples:
+            echo_err(f"  e.g. {sample.error_class}: {safe(sample.message, 300)}")

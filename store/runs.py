@@ -8,7 +8,9 @@ repeat) key makes a second insert for the same call a no-op, never a duplicate.
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import sqlite3
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
@@ -96,6 +98,24 @@ def set_status(db: sqlite_utils.Database, run_id: str, status: str, owner: str |
             db.execute("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", [status, now_iso(), run_id])
 
 
+def mark_interrupted_now(db_path: str | os.PathLike[str], run_id: str, timeout_s: float) -> bool:
+    """Mark a running run interrupted, waiting at most `timeout_s` for the write lock, on a
+    connection of its own: for a process that is leaving at once (a second Ctrl+C) while another
+    thread may hold the lock. False when it could not be done in time."""
+    try:
+        conn = sqlite3.connect(str(db_path), timeout=timeout_s)
+    except sqlite3.Error:
+        return False
+    try:
+        with conn:
+            conn.execute("UPDATE runs SET status = 'interrupted' WHERE id = ? AND status = 'running'", [run_id])
+        return True
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+
+
 def done_keys(db: sqlite_utils.Database, run_id: str) -> set[tuple[str, str, int]]:
     """(case_id, model, repeat) of every terminal row already written."""
     return {
@@ -174,6 +194,36 @@ def list_runs(db: sqlite_utils.Database, limit: int | None = None) -> list[dict[
         row = dict(row)
         row["models"] = json.loads(row.pop("models_json"))
         out.append(row)
+    return out
+
+
+def model_outcomes(db: sqlite_utils.Database, run_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Per run (each id asked for; [] when it has no results), one row per model: n, ok, errors,
+    skipped; scored and passed by each result's verdict in the latest score round that scored it
+    (an error if any of its scorers errored, else a pass when every scorer passed, as
+    `scorers.base.combine` decides); cost_usd, the summed cost of the priced ok rows, and
+    cost_unknown, the ok rows without a price."""
+    out: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in run_ids}
+    if not run_ids:
+        return out
+    sql = (
+        "WITH wanted AS (SELECT value AS run_id FROM json_each(?)), "
+        "latest AS (SELECT result_id, MAX(round) AS rnd FROM scores "
+        "WHERE run_id IN wanted GROUP BY result_id), "
+        "verdicts AS (SELECT s.result_id, MAX(s.status = 'error') AS errored, MIN(IFNULL(s.passed, 0)) AS passed "
+        "FROM scores s JOIN latest l ON l.result_id = s.result_id AND l.rnd = s.round GROUP BY s.result_id) "
+        "SELECT r.run_id, r.model, COUNT(*) AS n, SUM(r.status = 'ok') AS ok, SUM(r.status = 'error') AS errors, "
+        "SUM(r.status = 'skipped') AS skipped, "
+        "COALESCE(SUM(r.status = 'ok' AND v.errored = 0), 0) AS scored, "
+        "COALESCE(SUM(r.status = 'ok' AND v.errored = 0 AND v.passed = 1), 0) AS passed, "
+        "SUM(CASE WHEN r.status = 'ok' THEN r.cost_usd END) AS cost_usd, "
+        "SUM(r.status = 'ok' AND r.cost_usd IS NULL) AS cost_unknown "
+        "FROM results r LEFT JOIN verdicts v ON v.result_id = r.id WHERE r.run_id IN wanted "
+        "GROUP BY r.run_id, r.model"
+    )
+    for row in db.query(sql, [json.dumps(run_ids)]):
+        row = dict(row)
+        out[row.pop("run_id")].append(row)
     return out
 
 

@@ -36,11 +36,12 @@ from core.models.client import CallCancelled, CallHooks, CallOutcome, ModelClien
 from core.models.provider import close_clients
 from core.records import ResultRecord
 from core.models.redact import Redactor, from_env
+from core.run.history import resume_command
 from core.run.plan import RunPlan, RunRequest, plan_run
 from core.common.stats import percentile
 from store import runs as store_runs
 
-__all__ = ["CancelToken", "RunRequest", "run", "run_sync", "resume_command"]
+__all__ = ["CancelToken", "RunRequest", "run", "run_sync"]
 
 log = logging.getLogger("assay.runner")
 
@@ -85,10 +86,6 @@ class CancelToken:
     def _detach(self) -> None:
         with self._lock:
             self._listener = None
-
-
-def resume_command(run_id: str) -> str:
-    return f"assay run --resume {run_id}"
 
 
 def model_figures(db: sqlite_utils.Database, run_id: str, models: list[str],

@@ -116,7 +116,9 @@ class RunFinished:
     spend_unknown: int
     elapsed_s: float
     models: tuple[ModelFigures, ...]
-    resume_command: str | None  # set when status is interrupted
+    # Set when status is interrupted: `assay run --resume ID`. A front end that knows the workspace
+    # and the flags it was given builds the full command with core.run.history.resume_command.
+    resume_command: str | None
     scoring_errors: int = 0  # scorer exceptions (logged; the run went on)
 
     @property

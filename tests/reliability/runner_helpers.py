@@ -54,11 +54,11 @@ def toml_text(base: str, models: dict[str, dict[str, Any]], **run: Any) -> str:
 
 
 def run_engine(db_path: Path, cfg: Any, models: list[str], *, dataset: str = "d", events: list | None = None,
-               **req: Any):
+               scoring: Any = None, **req: Any):
     db = connect(db_path)
     try:
         return asyncio.run(run(db, cfg, RunRequest(dataset=dataset, models=models, **req),
-                               sink=(events.append if events is not None else None)))
+                               sink=(events.append if events is not None else None), scoring=scoring))
     finally:
         db.close()
 
