@@ -12,8 +12,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,6 +23,9 @@ from cli.output import print_json, safe, table
 from core.common.figures import duration, money, ms
 from core.run import events as ev  # plain dataclasses: light enough for start-up
 from core.workspace import Workspace
+
+if TYPE_CHECKING:
+    from core.run.plan import RunRequest
 
 # Plain lines on a non-TTY stderr at most this often (CI logs stay readable).
 PLAIN_EVERY_S = 5.0
@@ -50,7 +54,7 @@ class ProgressPrinter:
         self._last_done = -1
         self._drawn = False
         self.run_id: str | None = None
-        self.on_started: Any = None
+        self.on_started: Callable[[ev.RunStarted], None] | None = None
         self.stream_flag: bool | None = None  # --stream/--no-stream, repeated in resume hints
 
     def _write(self, text: str) -> None:
@@ -67,7 +71,7 @@ class ProgressPrinter:
         self._clear()
         self._write(text + "\n")
 
-    def __call__(self, event: Any) -> None:
+    def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.RunStarted):
             self.run_id = event.run_id
             what = "resuming" if event.resumed else "run"
@@ -143,7 +147,7 @@ def _install_signals(loop: Any, token: Any, ws: Workspace, printer: ProgressPrin
     loop.add_signal_handler(signal.SIGTERM, on_signal)
 
 
-def _run(ws: Workspace, request: Any, printer: ProgressPrinter, stream: bool | None = None) -> ev.RunFinished:
+def _run(ws: Workspace, request: RunRequest, printer: ProgressPrinter, stream: bool | None = None) -> ev.RunFinished:
     import asyncio
 
     from core.config.schema import load_config
