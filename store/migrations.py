@@ -224,6 +224,31 @@ def m003_verdict_overrides(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m004_webhook_deliveries(db: sqlite_utils.Database) -> None:
+    # One row per (webhook, alert): the dedupe that makes an alert one message. A row is claimed
+    # as 'sending' before the request goes out (so two processes never both send), then becomes
+    # 'delivered' or 'failed'; a failed one may be claimed again by a later send. Never holds the
+    # URL (a secret): `error` names only the host.
+    _run_script(
+        db,
+        """
+        CREATE TABLE webhook_deliveries (
+            id INTEGER PRIMARY KEY,
+            webhook TEXT NOT NULL,
+            dedupe_key TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('sending', 'delivered', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            http_status INTEGER,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (webhook, dedupe_key)
+        )
+        """,
+    )
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply pending migrations; safe when several processes start at once."""
     if not migrations.pending(db):

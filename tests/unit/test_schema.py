@@ -28,6 +28,8 @@ EXPECTED_COLUMNS = {
                "judge_model", "judge_prompt_hash", "judge_temperature", "judge_cost_usd", "created_at"],
     "response_cache": ["request_hash", "model", "response_json", "created_at"],
     "verdict_overrides": ["id", "result_id", "run_id", "passed", "replaces", "reason", "annotator", "created_at"],
+    "webhook_deliveries": ["id", "webhook", "dedupe_key", "message_id", "status", "attempts", "http_status", "error",
+                           "created_at", "updated_at"],
 }
 
 EXPECTED_FOREIGN_KEYS = {
@@ -68,6 +70,7 @@ EXPECTED_UNIQUE = {
     "dataset_versions": [["dataset_id", "version"], ["dataset_id", "content_hash"]],
     "results": [["run_id", "case_id", "model", "repeat"]],
     "prompts": [["content_hash"]],
+    "webhook_deliveries": [["webhook", "dedupe_key"]],
 }
 
 
@@ -116,5 +119,6 @@ def test_migrations_recorded_once(tmp_path):
     connect(tmp_path / "assay.db").close()
     db = connect(tmp_path / "assay.db")
     names = [r[0] for r in db.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = 'assay'")]
-    assert names == ["m001_initial", "m002_run_owner", "m003_verdict_overrides"]
+    assert names == ["m001_initial", "m002_run_owner", "m003_verdict_overrides",
+                     "m004_webhook_deliveries"]
     assert len(names) == len(set(names))
