@@ -71,6 +71,8 @@ class AssayApp(App[None], inherit_bindings=False):
         self.stable_display = stable_display
         # dataset id -> case edits made in this app; Label reloads its queue when its dataset's count moves.
         self.case_edits: dict[int, int] = {}
+        # The run the Review screen shows next: set by the Run screen (v) before it opens Review.
+        self.review_run_id: str | None = None
         if dataset is None:  # open where there is work: the first dataset with cases to label
             with closing(self.open_db()) as db:
                 found = first_dataset_to_label(db, config, annotator)

@@ -86,9 +86,18 @@ MODELS = [
 ]
 MODEL_FORM = [Binding("ctrl+s", "save", "Save", id="model_form.save")]
 
+RUN = [
+    Binding("s", "start", "Start", id="run.start"),
+    Binding("c", "cancel_run", "Cancel run", id="run.cancel"),
+    Binding("v", "review", "Open in Review", id="run.review"),
+    Binding("r", "resume", "Resume", id="run.resume"),
+    Binding("h", "focus_history", "History", id="run.history"),
+    Binding("f", "focus_form", "Form", id="run.form"),
+]
+
 
 def binding_ids() -> set[str]:
-    groups = (APP, SCREEN, DATASETS, LABEL, MODAL, VERSIONS, EDIT_CASE, MODELS, MODEL_FORM)
+    groups = (APP, SCREEN, DATASETS, LABEL, MODAL, VERSIONS, EDIT_CASE, MODELS, MODEL_FORM, RUN)
     return {b.id for group in groups for b in group if b.id}
 
 

@@ -1,0 +1,143 @@
+"""Run screen (Pilot): start a run against the in-process demo server and watch it finish, stop one
+gracefully and resume it from the history list, open a run in Review."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import closing
+
+import pytest
+from tui_helpers import CONFIG, make_app, seed, sentiment_cases, until
+
+from core.run.history import list_runs
+from demo.serve import DemoServer
+from store import connect
+from store import runs as store_runs
+
+
+def _config(base: str) -> str:
+    return CONFIG + f"""
+[run]
+backoff_base_s = 0.01
+backoff_max_s = 0.05
+
+[models.strong]
+model = "openai/demo-strong"
+api_base = "{base}"
+input_price_per_1m = 5.0
+output_price_per_1m = 15.0
+
+[models.fast]
+model = "openai/demo-fast"
+api_base = "{base}"
+input_price_per_1m = 0.15
+output_price_per_1m = 0.6
+"""
+
+
+@pytest.fixture
+def server():
+    srv = DemoServer(latency_ms=0, latency_scale=0)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def ws(tmp_path, server):
+    return seed(tmp_path / "ws", sentiment_cases(12), config=_config(server.base_url))
+
+
+def _runs(ws):
+    with closing(connect(ws.db_path)) as db:
+        return list_runs(db, outcomes=True)
+
+
+async def _form_ready(app) -> None:
+    from tui.screens.run import RunScreen
+
+    await until(lambda: isinstance(app.screen, RunScreen) and app.screen._dataset() == "reviews")
+    await until(lambda: app.screen.estimate is not None)
+
+
+def test_start_a_run_watch_it_finish_and_open_it_in_review(ws):
+    async def run() -> None:
+        app = make_app(ws, start="run")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await _form_ready(app)
+            screen = app.screen
+            assert screen.estimate.calls == 24  # 12 cases x 2 models
+            await pilot.press("s")
+            await until(lambda: screen.last_run_id is not None and not screen.running, timeout=60)
+            table = screen.query_one("#live")
+            assert table.row_count == 2 and str(table.get_cell("strong", "done")) == "12/12"
+            assert "Run finished" in str(screen.query_one("#live-head").render())
+            await until(lambda: screen.query_one("#history").row_count == 1)
+            await pilot.press("v")
+            assert app.current_mode == "review" and app.review_run_id == screen.last_run_id
+
+    asyncio.run(run())
+    [summary] = _runs(ws)
+    assert summary.status == "finished" and summary.n_results == 24
+    assert {o.model: o.ok for o in summary.outcomes} == {"strong": 12, "fast": 12}
+
+
+def test_cancel_gracefully_then_resume_from_the_history_list(ws, server):
+    server.configure(latency_ms=700)  # 3 rounds of 8 calls: slow enough to stop part way
+
+    async def run() -> None:
+        from tui.screens.models.confirm_dialog import ConfirmDialog
+
+        app = make_app(ws, start="run")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await _form_ready(app)
+            screen = app.screen
+            await pilot.press("s")
+            await until(lambda: screen.live is not None and screen.live.snapshot().progress is not None
+                        and screen.live.snapshot().progress.done > 0, timeout=30)
+            await pilot.press("c")
+            await until(lambda: isinstance(app.screen, ConfirmDialog))
+            await pilot.click("#yes")
+            await until(lambda: screen.cancel_level == 1)
+            await until(lambda: not screen.running, timeout=30)
+            assert "Run interrupted" in str(screen.query_one("#live-head").render())
+            await until(lambda: screen.query_one("#history").row_count == 1
+                        and screen.runs and next(iter(screen.runs.values())).status == "interrupted")
+            interrupted = _runs(ws)[0]
+            assert interrupted.status == "interrupted" and interrupted.n_results < 24
+
+            server.configure(latency_ms=0)
+            before = screen.live
+            await pilot.press("h", "r")
+            await until(lambda: screen.live is not before and not screen.running, timeout=60)
+            assert screen.live.snapshot().started.resumed
+            assert "Run finished" in str(screen.query_one("#live-head").render())
+
+    asyncio.run(run())
+    [summary] = _runs(ws)
+    assert summary.status == "finished" and summary.n_results == 24
+
+
+def test_immediate_cancel_needs_a_second_confirmed_press(ws, server):
+    server.configure(latency_ms=2000)  # calls stay on the wire: only an immediate stop ends them
+
+    async def run() -> None:
+        from tui.screens.models.confirm_dialog import ConfirmDialog
+
+        app = make_app(ws, start="run")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await _form_ready(app)
+            screen = app.screen
+            await pilot.press("s")
+            await until(lambda: screen.live is not None and screen.live.snapshot().progress is not None
+                        and screen.live.snapshot().progress.in_flight > 0, timeout=30)
+            for level in (1, 2):
+                await pilot.press("c")
+                await until(lambda: isinstance(app.screen, ConfirmDialog))
+                await pilot.click("#yes")
+                await until(lambda: screen.cancel_level == level)
+            await until(lambda: not screen.running, timeout=5)  # well before the 2 s calls or the grace period
+
+    asyncio.run(run())
+    with closing(connect(ws.db_path)) as db:
+        assert store_runs.list_runs(db)[0]["status"] == "interrupted"
