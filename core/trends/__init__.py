@@ -1,0 +1,1 @@
+"""History over runs: baselines, comparisons, trend queries, alerts and where alerts are sent."""
