@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlite_utils
@@ -223,20 +223,29 @@ def compare(a: str, b: str, results: list[GradedResult]) -> PairwiseComparison:
         if e.model in by_key and e.graded:
             by_key[e.model][(e.case_id, e.repeat)] = e
     keys = sorted(by_key[a].keys() & by_key[b].keys())
-    pa = [by_key[a][k].verdict == "pass" for k in keys]
-    pb = [by_key[b][k].verdict == "pass" for k in keys]
+    return compare_pairs(a, b, [((by_key[a][k].verdict == "pass", by_key[a][k].score),
+                                 (by_key[b][k].verdict == "pass", by_key[b][k].score)) for k in keys])
+
+
+def compare_pairs(a: str, b: str, pairs: Sequence[tuple[tuple[bool, float], tuple[bool, float]]]) -> PairwiseComparison:
+    """a against b on matched pairs of graded verdicts, one ((a passed, a score), (b passed, b score))
+    per pair in a stable order (the bootstrap resamples them by position). Also used by the Review
+    screen to compare a run with its baseline."""
+    pa = [x[0] for x, _ in pairs]
+    pb = [y[0] for _, y in pairs]
     n_b = sum(x and not y for x, y in zip(pa, pb))
     n_c = sum(y and not x for x, y in zip(pa, pb))
     p = mcnemar_exact(n_b, n_c)
-    boot = paired_bootstrap([by_key[a][k].score - by_key[b][k].score for k in keys])
-    if keys and p < ALPHA:
+    boot = paired_bootstrap([x[1] - y[1] for x, y in pairs])
+    if pairs and p < ALPHA:
         verdict = f"{a} better" if n_b > n_c else f"{b} better"
     else:
         verdict = "no significant difference"
+    n = len(pairs)
     return PairwiseComparison(
-        a=a, b=b, pairs=len(keys),
-        pass_rate_a=sum(pa) / len(keys) if keys else None, pass_rate_b=sum(pb) / len(keys) if keys else None,
-        pass_rate_diff=(sum(pa) - sum(pb)) / len(keys) if keys else None,
+        a=a, b=b, pairs=n,
+        pass_rate_a=sum(pa) / n if n else None, pass_rate_b=sum(pb) / n if n else None,
+        pass_rate_diff=(sum(pa) - sum(pb)) / n if n else None,
         a_only_passed=n_b, b_only_passed=n_c, mcnemar_p=p,
         score_diff=boot.mean if boot else None,
         score_diff_ci95=(boot.low, boot.high) if boot else None,
@@ -262,7 +271,10 @@ def latest_run_id(db: sqlite_utils.Database) -> str:
     return run_id
 
 
-def build_report(db: sqlite_utils.Database, run_id: str, cfg: WorkspaceConfig | None = None) -> Report:
+def build_report(db: sqlite_utils.Database, run_id: str, cfg: WorkspaceConfig | None = None, *,
+                 pairwise: bool = True) -> Report:
+    """`pairwise=False` leaves out the model-against-model comparisons (their bootstrap is the slow
+    part on a large run) for a caller that computes them later (the Review screen)."""
     cfg = cfg or WorkspaceConfig()
     stored = store_runs.get_run(db, run_id)
     if stored is None:
@@ -303,7 +315,7 @@ def build_report(db: sqlite_utils.Database, run_id: str, cfg: WorkspaceConfig | 
     return Report(
         run=run, score_rounds=rounds, task_types=task_types, models=models,
         summary=summary, field_accuracy=fields, confusion=matrices,
-        pairwise=[compare(a, b, results) for a, b in itertools.combinations(models, 2)],
+        pairwise=[compare(a, b, results) for a, b in itertools.combinations(models, 2)] if pairwise else [],
         results=results,
         method=Method(ci="Wilson score 95%", paired_test="exact McNemar (two-sided)", alpha=ALPHA,
                       bootstrap=BootstrapMethod(resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)),
