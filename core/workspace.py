@@ -109,6 +109,21 @@ api_base = "http://127.0.0.1:8765/v1"
 # required_labels = 1       ## annotators who must agree before a label is ground truth
 # guidelines = "Label what the customer needs, not what they say first."
 # guidelines_file = "guidelines/labeling.md"   ## or keep longer guidelines in a file
+
+## --- Alerts: when a drop against the baseline alerts, and where alerts are sent ---------------
+# [alerts]
+# threshold_points = 3.0    ## smallest drop (percentage points) that can alert
+# q = 0.05                  ## false discovery rate across the series checked (Benjamini-Hochberg)
+# min_matched = 30          ## fewer matched cases than this is "insufficient data"
+## One [alerts.webhooks.NAME] per destination. The URL is a secret: name its environment variable.
+# [alerts.webhooks.team-slack]
+# kind = "slack"            ## slack (incoming webhook) | json (the documented payload)
+# url_env = "ASSAY_SLACK_WEBHOOK_URL"
+# timeout_s = 10            ## per attempt; 3 attempts on 5xx, 429, timeouts and connection errors
+# [alerts.webhooks.ci]
+# kind = "json"
+# url_env = "ASSAY_ALERT_WEBHOOK_URL"
+# secret_env = "ASSAY_ALERT_WEBHOOK_SECRET"  ## signs each request (Standard Webhooks headers)
 '''
 
 

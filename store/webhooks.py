@@ -46,8 +46,8 @@ def claim_delivery(db: sqlite_utils.Database, *, webhook: str, dedupe_key: str, 
         status, updated_at = row
         if status == "delivered" or (status == "sending" and updated_at > stale_before):
             return False
-        db.execute("UPDATE webhook_deliveries SET status = 'sending', updated_at = ? WHERE webhook = ? AND dedupe_key = ?",
-                   [now, webhook, dedupe_key])
+        db.execute("UPDATE webhook_deliveries SET status = 'sending', updated_at = ? "
+                   "WHERE webhook = ? AND dedupe_key = ?", [now, webhook, dedupe_key])
         return True
 
 

@@ -183,6 +183,29 @@ class JudgeConfig(_Section):
     max_tokens: int = 512
 
 
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class WebhookConfig(_Section):
+    """Where alerts are sent. The URL is a secret (a Slack webhook URL is its own credential), so
+    the file names the environment variable holding it; logs and errors show only its host."""
+
+    kind: Literal["slack", "json"]
+    url_env: str = Field(pattern=_ENV_NAME, description="NAME of the variable holding the URL")
+    secret_env: str | None = Field(default=None, pattern=_ENV_NAME,
+                                   description="NAME of the variable holding the HMAC signing secret")
+    timeout_s: float = Field(default=10.0, gt=0)
+
+
+class AlertsConfig(_Section):
+    """When a drop against the baseline is an alert, and where alerts go."""
+
+    threshold_points: float = Field(default=3.0, gt=0, description="smallest drop (percentage points) that alerts")
+    q: float = Field(default=0.05, gt=0, lt=1, description="Benjamini-Hochberg false discovery rate")
+    min_matched: int = Field(default=30, ge=1, description="fewer matched cases is insufficient data")
+    webhooks: dict[str, WebhookConfig] = Field(default_factory=dict)
+
+
 class WorkspaceConfig(_Section):
     run: RunConfig = Field(default_factory=RunConfig)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
@@ -191,6 +214,7 @@ class WorkspaceConfig(_Section):
     scorers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
     labeling: LabelingConfig = Field(default_factory=LabelingConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
     def prompt(self, name: str | None = None) -> PromptConfig:
         name = name or self.run.prompt
