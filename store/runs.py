@@ -177,13 +177,14 @@ def cache_put(db: sqlite_utils.Database, request_hash: str, model: str, response
 
 
 def list_runs(db: sqlite_utils.Database, limit: int | None = None) -> list[dict[str, Any]]:
-    """Newest first: id, dataset name, version, models, status, created, finished, n results."""
+    """Newest first (by creation time: two runs started in the same second have ids in random order):
+    id, dataset name, version, models, status, created, finished, n results."""
     sql = (
         "SELECT r.id, d.name AS dataset, v.version AS dataset_version, r.models_json, r.prompt_name, r.repeats, "
         "r.status, r.owner, r.created_at, r.finished_at, "
         "(SELECT COUNT(*) FROM results x WHERE x.run_id = r.id) AS n_results "
         "FROM runs r JOIN datasets d ON d.id = r.dataset_id JOIN dataset_versions v ON v.id = r.dataset_version_id "
-        "ORDER BY r.id DESC"
+        "ORDER BY r.created_at DESC, r.id DESC"
     )
     params: list[Any] = []
     if limit is not None:
