@@ -66,9 +66,9 @@ class RunScreen(AssayScreen):
     BINDINGS = [*AssayScreen.BINDINGS, *keymap.RUN]
 
     class FormLoaded(Message):
-        def __init__(self, datasets: list[tuple[int, str, int]]) -> None:
+        def __init__(self, datasets: list[str]) -> None:
             super().__init__()
-            self.datasets = datasets  # (id, name, cases)
+            self.datasets = datasets
 
     class VersionsLoaded(Message):
         def __init__(self, dataset: str, versions: list[DatasetVersion]) -> None:
@@ -98,7 +98,7 @@ class RunScreen(AssayScreen):
         self._poll_timer: Timer | None = None
         self._shown_version = -1
         self._shown_cells: dict[tuple[str, str], str] = {}
-        self._shown_log: tuple[int, object] = (0, None)
+        self._shown_log: tuple[int, object] = (-1, None)  # never shown
         self._run_worker: Worker[Any] | None = None
 
     @property
@@ -169,8 +169,10 @@ class RunScreen(AssayScreen):
         self._load_history()
 
     def on_unmount(self) -> None:
-        """The app is closing: stop a run at once (it stays resumable) rather than keep it alive."""
-        if self.running and self.token is not None:
+        """The app is closing: stop a run at once (it stays resumable) rather than keep it alive.
+        Asked of the run itself, not the worker: Textual marks every worker cancelled before the
+        screens unmount, yet a thread runs on until its function returns (and the app waits for it)."""
+        if self.token is not None and self.live is not None and self.live.snapshot().finished is None:
             while self.cancel_level < 2:
                 self.cancel_level += 1
                 self.token.cancel()
@@ -181,13 +183,12 @@ class RunScreen(AssayScreen):
     def _load_form(self) -> None:
         with closing(self.assay.open_db()) as db:
             summaries = summaries_with_labels(db, self.assay.config.labeling.required_labels)
-        self.post_message(self.FormLoaded([(s.id, s.name, s.cases) for s in summaries]))
+        self.post_message(self.FormLoaded([s.name for s in summaries]))
 
     def on_run_screen_form_loaded(self, message: FormLoaded) -> None:
         select = self.query_one("#dataset", Select)
-        select.set_options([(plain(f"{name} ({cases} cases)", single_line=True, max_len=40), name)
-                            for _, name, cases in message.datasets])
-        names = [name for _, name, _ in message.datasets]
+        names = message.datasets
+        select.set_options([(plain(name, single_line=True, max_len=40), name) for name in names])
         select.prompt = "(no datasets: import one on Datasets)" if not names else "Select a dataset"
         if names:
             select.value = self.assay.dataset_name if self.assay.dataset_name in names else names[0]
@@ -298,7 +299,7 @@ class RunScreen(AssayScreen):
 
     def _start(self, request: RunRequest) -> None:
         self.live, self.token, self.cancel_level = LiveRun(), CancelToken(), 0
-        self._shown_version, self._shown_cells, self._shown_log = -1, {}, (0, None)
+        self._shown_version, self._shown_cells, self._shown_log = -1, {}, (-1, None)
         table = self.query_one("#live", DataTable)
         table.clear()  # a new run: the previous run's rows go
         for widget in (self.query_one("#live-head"), table, self.query_one("#error-log")):
@@ -357,7 +358,7 @@ class RunScreen(AssayScreen):
             for key, value in cells.items():
                 if self._shown_cells.get((model.model, key)) != str(value):
                     self._shown_cells[(model.model, key)] = str(value)
-                    table.update_cell(model.model, key, value)
+                    table.update_cell(model.model, key, value, update_width=True)
         log_key = (len(snap.log), snap.log[-1] if snap.log else None)
         if log_key != self._shown_log:
             self._shown_log = log_key
@@ -407,7 +408,7 @@ class RunScreen(AssayScreen):
             cells = views.history_cells(run, stable=stable)
             if same_rows:
                 for (key, _), value in zip(views.HISTORY_COLUMNS, cells):
-                    table.update_cell(run.id, key, value)
+                    table.update_cell(run.id, key, value, update_width=True)
             else:
                 table.add_row(*cells, key=run.id)
         if selected in self.runs:

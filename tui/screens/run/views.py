@@ -19,7 +19,7 @@ from core.run.history import RunSummary
 from core.run.live import LiveModel, LiveSnapshot, LogEntry
 from tui.render import plain
 
-BAR_WIDTH = 14
+BAR_WIDTH = 10
 LOG_LINES = 6  # newest entries of the bounded error log shown under the table
 HIDDEN = "~"  # a wall-clock figure under stable display
 
@@ -27,7 +27,7 @@ LIVE_COLUMNS = (("model", "Model"), ("bar", "Progress"), ("done", "Done"), ("ok"
                 ("retries", "Retry"), ("cached", "Cached"), ("spend", "Spend"), ("p50", "p50 ms"),
                 ("pass", "Pass"), ("breaker", "Breaker"))
 HISTORY_COLUMNS = (("started", "Started"), ("id", "Run"), ("dataset", "Dataset"), ("models", "Models"),
-                   ("pass", "Pass rates"), ("cost", "Cost"), ("status", "Status"))
+                   ("pass", "Pass rates"), ("cost", "Cost"), ("status", "Status"))  # pass rates in model order
 _STATUS_STYLE = {"finished": "green", "running": "bold", "interrupted": "yellow", "stale": "yellow",
                  "failed": "bold red"}
 
@@ -47,7 +47,6 @@ def bar(done: int, total: int, width: int = BAR_WIDTH) -> Text:
     filled = round(frac * width)
     out = Text("█" * filled, style="green")
     out.append("░" * (width - filled), style="dim")
-    out.append(f" {frac * 100:3.0f}%")
     return out
 
 
@@ -122,7 +121,7 @@ def live_cells(m: LiveModel, *, stable: bool) -> dict[str, Text | str]:
         "p50": HIDDEN if stable and m.latency_p50_ms is not None else ms(m.latency_p50_ms),
         "pass": pct(m.pass_rate),
         "breaker": Text("open: ", style="bold red") + plain(m.breaker, single_line=True) if m.breaker
-        else Text("closed", style="dim"),
+        else Text("ok", style="dim"),
     }
 
 
@@ -137,9 +136,11 @@ def live_head(snap: LiveSnapshot, *, stable: bool, cancel_level: int) -> Text:
     out.append(plain(started.dataset, single_line=True, max_len=30))
     out.append(f" v{started.dataset_version}")
     if started.resumed:
-        out.append(f" · resumed ({started.already_done} already done)")
+        out.append(f" · resumed ({started.already_done} already done; the rows count this session)")
     p: Progress | None = snap.progress
-    if p is not None:
+    if p is None:
+        out.append("\nwaiting for the first results…", style="dim")
+    else:
         out.append(f"\n{p.done}/{p.total} done · {p.in_flight} in flight · spend {money(p.spend_usd)}")
         if p.spend_unknown:
             out.append(f" (+{p.spend_unknown} unpriced)")
@@ -198,14 +199,8 @@ def summary_text(done: RunFinished, *, stable: bool, resume_hint: bool) -> Text:
 # --- history ------------------------------------------------------------------------------------------
 
 
-def _pass_rates(run: RunSummary) -> Text:
-    out = Text()
-    for i, o in enumerate(run.outcomes):
-        if i:
-            out.append(" · ")
-        out.append(plain(o.model, style="dim", single_line=True, max_len=14))
-        out.append(f" {pct(o.pass_rate)}")
-    return out
+def _pass_rates(run: RunSummary) -> str:
+    return " ".join(pct(o.pass_rate, digits=0) for o in run.outcomes)
 
 
 def _run_cost(run: RunSummary) -> str:
@@ -219,9 +214,9 @@ def _run_cost(run: RunSummary) -> str:
 
 
 def history_cells(run: RunSummary, *, stable: bool) -> tuple[Text | str, ...]:
-    started = HIDDEN if stable else run.created_at[:16].replace("T", " ")
-    dataset = plain(run.dataset, single_line=True, max_len=22)
+    started = HIDDEN if stable else run.created_at[5:16].replace("T", " ")
+    dataset = plain(run.dataset, single_line=True, max_len=16)
     dataset.append(f" v{run.dataset_version}")
     return (started, plain(run.id, single_line=True), dataset,
-            plain(", ".join(run.models), single_line=True, max_len=30), _pass_rates(run), _run_cost(run),
+            plain(", ".join(run.models), single_line=True, max_len=20), _pass_rates(run), _run_cost(run),
             Text(run.status, style=_STATUS_STYLE.get(run.status, "")))
