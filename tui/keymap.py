@@ -96,8 +96,40 @@ RUN = [
 ]
 
 
+REVIEW = [
+    Binding("r", "pick_run", "Run", id="review.run"),
+    Binding("b", "pick_baseline", "Baseline", id="review.baseline"),
+    Binding("c", "pick_models", "Models A/B", id="review.models"),
+    Binding("a", "filter_class(None)", "All", id="review.all"),
+    Binding("p", "filter_class('all_pass')", "All pass", show=False, id="review.all_pass"),
+    Binding("f", "filter_class('all_fail')", "All fail", show=False, id="review.all_fail"),
+    Binding("x", "filter_class('disagree')", "Disagree", id="review.disagree"),
+    Binding("A", "filter_class('a_only')", "A only", show=False, id="review.a_only"),
+    Binding("B", "filter_class('b_only')", "B only", show=False, id="review.b_only"),
+    Binding("g", "filter_class('regressed')", "Regressed", id="review.regressed"),
+    Binding("i", "filter_class('improved')", "Improved", show=False, id="review.improved"),
+    Binding("m", "filter_class('missing')", "Missing", show=False, id="review.missing"),
+    Binding("e", "filter_class('call_error')", "Call error", show=False, id="review.call_error"),
+    Binding("s", "filter_class('scorer_error')", "Scorer error", show=False, id="review.scorer_error"),
+    Binding("u", "filter_class('unscored')", "Unscored", show=False, id="review.unscored"),
+    Binding("h", "filter_class('overridden')", "Overridden", show=False, id="review.overridden"),
+    Binding("t", "cycle_task", "Task type", show=False, id="review.task"),
+    Binding("v", "cycle_difficulty", "Difficulty", show=False, id="review.difficulty"),
+    Binding("slash", "focus_search", "Search", id="review.search"),
+    Binding("escape", "leave_search", "Back to cases", show=False, id="review.leave_search"),
+    Binding("j", "jump", "Jump to case", id="review.jump"),
+    Binding("d", "toggle_diff", "Diff", id="review.diff"),
+    Binding("comma", "select_answer(-1)", "Prev answer", show=False, id="review.prev_answer"),
+    Binding("full_stop", "select_answer(1)", "Next answer", show=False, id="review.next_answer"),
+    Binding("o", "override", "Override", id="review.override"),
+    Binding("L", "flag", "Flag for labeling", id="review.flag"),
+    Binding("right_square_bracket", "page(1)", "Next page", show=False, id="review.next_page"),
+    Binding("left_square_bracket", "page(-1)", "Prev page", show=False, id="review.prev_page"),
+]
+
+
 def binding_ids() -> set[str]:
-    groups = (APP, SCREEN, DATASETS, LABEL, MODAL, VERSIONS, EDIT_CASE, MODELS, MODEL_FORM, RUN)
+    groups = (APP, SCREEN, DATASETS, LABEL, MODAL, VERSIONS, EDIT_CASE, MODELS, MODEL_FORM, RUN, REVIEW)
     return {b.id for group in groups for b in group if b.id}
 
 

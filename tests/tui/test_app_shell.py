@@ -25,7 +25,10 @@ def test_opens_on_datasets_and_switches_screens(reviews):
             await pilot.press("4")
             assert app.current_mode == "run"
             await until(lambda: app.screen.query_one("#dataset").value == "reviews")  # digits pass the form
-            for key, mode in (("5", "review"), ("6", "trends")):
+            await pilot.press("5")
+            assert app.current_mode == "review"  # no run in this workspace: it says how to make one
+            await until(lambda: "No runs yet" in str(app.screen.query_one("#rv-head").render()))
+            for key, mode in (("6", "trends"),):
                 await pilot.press(key)
                 assert app.current_mode == mode
                 text = str(app.screen.query_one(".placeholder").render())
@@ -122,7 +125,7 @@ def test_every_binding_has_an_id_and_unknown_keymap_ids_are_reported():
     from tui import keymap
 
     for group in (keymap.APP, keymap.SCREEN, keymap.DATASETS, keymap.LABEL, keymap.MODAL, keymap.VERSIONS,
-                  keymap.EDIT_CASE, keymap.MODELS, keymap.MODEL_FORM, keymap.RUN):
+                  keymap.EDIT_CASE, keymap.MODELS, keymap.MODEL_FORM, keymap.RUN, keymap.REVIEW):
         assert all(b.id for b in group)
     assert "label.undo" in binding_ids()
     assert unknown_ids({"label.undo": "z", "labl.skip": "k"}) == ["labl.skip"]
