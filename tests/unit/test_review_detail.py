@@ -81,3 +81,20 @@ def test_word_diff():
         assert "".join(p.text for p in pieces if p.op != "insert") == a
         assert "".join(p.text for p in pieces if p.op != "delete") == b
     assert word_diff("", "") == []
+
+
+def test_flag_case_puts_it_in_the_adjudication_queue(tmp_path):
+    import pytest
+
+    from core.errors import NotFoundError
+    from core.labeling.flags import flag_case
+    from core.labeling.overview import label_overview
+
+    db = new_db(tmp_path)
+    build_qa_run(db)
+    ds = db.execute("SELECT dataset_id FROM runs WHERE id = 'r-qa'").fetchone()[0]
+    flag_case(db, ds, "c3", "ana", "  truth looks wrong ")
+    assert label_overview(db, ds, 1).needs_adjudication == ["c3"]
+    assert db.execute("SELECT note FROM label_events WHERE kind = 'flag'").fetchall() == [("truth looks wrong",)]
+    with pytest.raises(NotFoundError):
+        flag_case(db, ds, "nope", "ana")
