@@ -198,6 +198,7 @@ def test_the_webhook_url_appears_nowhere(receiver, tmp_path, caplog):
     """Canary: the URL (a secret) is in no DB row, log record, error or returned object."""
     canary = "hook-CANARY-SECRET-123"
     caplog.set_level(logging.DEBUG)  # httpx logs every request URL at INFO
+    caplog.set_level(logging.DEBUG, logger="httpx")  # importing litellm sets httpx's own level to WARNING
     db = connect(tmp_path / "assay.db")
     hooks = {"ok": _hook("slack"), "flaky": WebhookConfig(kind="json", url_env="FLAKY_URL"),
              "down": WebhookConfig(kind="json", url_env="DOWN_URL", timeout_s=1)}
