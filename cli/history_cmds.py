@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 import click
@@ -10,13 +9,13 @@ import click
 from cli import context
 from cli.output import print_json, safe, table
 from core.errors import UsageError
+from core.report.render import markdown_cell
 from core.workspace import Workspace
 
 if TYPE_CHECKING:
     from core.trends.costs import CostProjection
 
 COST_FORMATS = ("table", "markdown", "json")
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~<>&])")
 
 
 def _usd(x: float | None) -> str:
@@ -85,19 +84,14 @@ def render_table(p: CostProjection) -> str:
     return "\n".join(out + lines) + "\n"
 
 
-def _md(text: str) -> str:
-    """A Markdown table cell: no live links, emphasis, HTML or column breaks (cells are already safe)."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
 def render_markdown(p: CostProjection) -> str:
     head, lines = _summary(p)
-    out = [f"# Assay cost projection: run {_md(safe(p.run_id))}", "", _md(head), ""]
+    out = [f"# Assay cost projection: run {markdown_cell(safe(p.run_id))}", "", markdown_cell(head), ""]
     for title, headers, rows, _ in _sections(p):
         out += [f"## {title}", "", "| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-        out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+        out += ["| " + " | ".join(markdown_cell(c) for c in row) + " |" for row in rows]
         out.append("")
-    return "\n".join(out + [_md(line) + "  " for line in lines]) + "\n"
+    return "\n".join(out + [markdown_cell(line) + "  " for line in lines]) + "\n"
 
 
 @click.command("cost")

@@ -146,20 +146,21 @@ def render_table(report: Report) -> str:
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
-def _md(text: str) -> str:
+def markdown_cell(text: str) -> str:
+    """Untrusted text made inert inside a Markdown table cell or line (every Markdown renderer here)."""
     text = safe_text(text, single_line=True)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def render_markdown(report: Report) -> str:
-    lines = [f"# Assay report: run {_md(report.run.id)}", "", _md(_title(report)), ""]
+    lines = [f"# Assay report: run {markdown_cell(report.run.id)}", "", markdown_cell(_title(report)), ""]
     for title, headers, rows, note in _sections(report):
-        lines += [f"## {_md(title)}", "", "| " + " | ".join(_md(h) for h in headers) + " |",
+        lines += [f"## {markdown_cell(title)}", "", "| " + " | ".join(markdown_cell(h) for h in headers) + " |",
                   "|" + "|".join("---" for _ in headers) + "|"]
-        lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+        lines += ["| " + " | ".join(markdown_cell(c) for c in row) + " |" for row in rows]
         if note:
-            lines += ["", f"_{_md(note)}_"]
+            lines += ["", f"_{markdown_cell(note)}_"]
         lines.append("")
     return "\n".join(lines)
 
