@@ -8,12 +8,21 @@
    until the first undecided case is on screen.
 3. Label key -> next case rendered: one label key posted to the app, until the Label screen has
    painted the next case (the label event is committed before that). Median, p95, max.
+4. The Run screen during a run (`--run-calls`, default 1,000 calls at concurrency 32, two demo
+   models, against `assay serve` in its own process with the demo models' own latency, cache off):
+   key -> render latency (a cursor key on the live table, until the app wrote the frame that shows
+   the moved cursor), and the run's time in the app vs `assay run` headless on the same workspace.
+   Both times are the engine's own elapsed (RunFinished.elapsed_s: first call to last row, prompts
+   rendered before), plus each front end's start-to-end wall time (the CLI's includes starting
+   Python and importing litellm; the app's includes the lazy litellm import on its first run).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import statistics
 import subprocess
 import sys
@@ -126,11 +135,136 @@ async def label_keys(root: Path, keys: int) -> tuple[float, list[float]]:
     return resume, latencies
 
 
+RUN_MODELS = ("strong", "fast")
+
+
+def build_run_workspace(root: Path, base: str, calls: int, concurrency: int) -> None:
+    from store import connect, write
+    from store import datasets as store_ds
+
+    root.mkdir(parents=True, exist_ok=True)
+    models = "".join(f'\n[models.{name}]\nmodel = "openai/demo-{name}"\napi_base = "{base}"\n'
+                     f"input_price_per_1m = 1.0\noutput_price_per_1m = 2.0\n" for name in RUN_MODELS)
+    (root / "assay.toml").write_text(f"[run]\nconcurrency = {concurrency}\ncache = false\n{models}", encoding="utf-8")
+    db = connect(root / "assay.db")
+    with write(db):
+        ds = store_ds.create_dataset(db, "calls")
+        store_ds.insert_cases(db, ds, ({"id": f"q{i:05d}", "input_text": f"What is {i} plus {i}?",
+                                        "expected_output": str(2 * i)} for i in range(calls // len(RUN_MODELS))))
+    db.close()
+
+
+def start_server(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port_file = tmp / "port"
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "assay"), "serve", "--port", "0", "--port-file",
+                             str(port_file)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not port_file.exists() or not port_file.read_text().strip():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit("assay serve did not start")
+        time.sleep(0.05)
+    return proc, f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
+
+
+def headless_run(root: Path) -> tuple[float, float]:
+    """(engine elapsed, process wall) of `assay run` on the workspace."""
+    t0 = time.perf_counter()
+    out = subprocess.run([str(Path(sys.executable).parent / "assay"), "-w", str(root), "run", "--dataset", "calls",
+                          "--models", ",".join(RUN_MODELS), "--json"], capture_output=True, text=True, check=True,
+                         env={**os.environ, "ASSAY_USER_CONFIG": "/dev/null"})
+    return json.loads(out.stdout)["elapsed_s"], time.perf_counter() - t0
+
+
+async def run_screen(root: Path) -> tuple[float, float, list[float]]:
+    """Start a run from the Run screen (the s key), press cursor keys on its live table until the
+    run ends. Returns (engine elapsed, key-to-end wall, key -> frame latencies in ms)."""
+    from textual import events
+
+    from core.config.schema import load_config
+    from core.workspace import resolve
+    from tui.app import AssayApp
+
+    ws = resolve(str(root), None)
+    app = AssayApp(ws, config=load_config(ws.config_path), annotator="bench", start="run")
+    frames: list[float] = []
+    latencies: list[float] = []
+    async with app.run_test(size=(120, 36)):
+        original = app._display
+
+        def display(screen: object, renderable: object) -> None:  # every frame the app writes
+            frames.append(time.perf_counter())
+            original(screen, renderable)  # type: ignore[arg-type]
+
+        app._display = display  # type: ignore[method-assign]
+        screen = app.screen
+        while getattr(screen, "estimate", None) is None:
+            await asyncio.sleep(0.01)
+        t0 = time.perf_counter()
+        app.post_message(events.Key("s", "s"))
+        while screen.live is None or screen.live.snapshot().progress is None:  # first results are in
+            await asyncio.sleep(0.005)
+        table = screen.query_one("#live")
+        key = "down"
+        while screen.running:
+            row = table.cursor_row
+            sent, seen = time.perf_counter(), len(frames)
+            app.post_message(events.Key(key, None))
+            while table.cursor_row == row:
+                await asyncio.sleep(0.0005)
+            moved = len(frames)  # the frame after the move shows it
+            while len(frames) <= max(seen, moved):
+                await asyncio.sleep(0.0005)
+            latencies.append((frames[max(seen, moved)] - sent) * 1000)
+            key = "up" if key == "down" else "down"
+            await asyncio.sleep(0.05)  # a person pressing keys, not a flood
+        while screen.live.snapshot().finished is None:
+            await asyncio.sleep(0.01)
+        wall = time.perf_counter() - t0
+        finished = screen.live.snapshot().finished
+    return finished.elapsed_s, wall, latencies
+
+
+def run_figures(calls: int, concurrency: int, rounds: int) -> None:
+    """Alternating rounds (app, then headless) on one server and workspace, cache off. The app's
+    first round imports litellm inside the run (as a user's first run in the app does); later
+    rounds reuse it, as the CLI never can (each `assay run` is a fresh process)."""
+    from core.common.stats import percentile
+
+    lat: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        server, base = start_server(Path(tmp))
+        try:
+            root = Path(tmp) / "run-ws"
+            build_run_workspace(root, base, calls, concurrency)
+            for i in range(1, rounds + 1):
+                app_elapsed, app_wall, keys = asyncio.run(run_screen(root))
+                cli_elapsed, cli_wall = headless_run(root)
+                lat += keys
+                print(f"round {i}{' (litellm imported during the app run)' if i == 1 else ''}: engine elapsed "
+                      f"app {app_elapsed:.2f} s, assay run {cli_elapsed:.2f} s, ratio {app_elapsed / cli_elapsed:.2f}x; "
+                      f"wall from the s key {app_wall:.2f} s vs CLI process {cli_wall:.2f} s "
+                      f"({app_wall / cli_wall:.2f}x)")
+        finally:
+            server.terminate()
+            server.wait()
+    print(f"run screen, {calls} calls at concurrency {concurrency} against assay serve: key -> frame "
+          f"({len(lat)} keys during the runs): median {statistics.median(lat):.1f} ms, "
+          f"p95 {percentile(lat, 95):.1f} ms, max {max(lat):.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--keys", type=int, default=200)
+    parser.add_argument("--run-calls", type=int, default=1000)
+    parser.add_argument("--run-concurrency", type=int, default=32)
+    parser.add_argument("--run-rounds", type=int, default=2)
+    parser.add_argument("--only-run", action="store_true", help="Only the Run screen figures (4).")
     args = parser.parse_args()
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    if args.only_run:
+        run_figures(args.run_calls, args.run_concurrency, args.run_rounds)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "ws"
         t = time.perf_counter()
@@ -146,6 +280,7 @@ def main() -> None:
         print(f"resume on Label (app start -> first undecided case on screen): {resume:.2f} s")
         print(f"label key -> next case rendered ({len(lat)} keys): median {statistics.median(lat):.1f} ms, "
               f"p95 {p95:.1f} ms, max {max(lat):.1f} ms")
+    run_figures(args.run_calls, args.run_concurrency, args.run_rounds)
 
 
 if __name__ == "__main__":
