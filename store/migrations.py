@@ -249,6 +249,117 @@ def m004_webhook_deliveries(db: sqlite_utils.Database) -> None:
         """,
     )
 
+
+@migrations()
+def m005_trends(db: sqlite_utils.Database) -> None:
+    # Trend history (issue 10): the provider's own model string and system_fingerprint per result
+    # (a change between runs breaks a series), tags on runs (`assay run --tag KEY=VALUE`), and the
+    # per-run aggregates every trend query reads instead of the results.
+    _run_script(
+        db,
+        """
+        ALTER TABLE results ADD COLUMN provider_model TEXT;
+        ALTER TABLE results ADD COLUMN system_fingerprint TEXT;
+        CREATE TABLE run_tags (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (run_id, key)
+        );
+        -- Derived from core.report.build (never a second computation); rebuilt at will.
+        -- task_type '(all)' is every task type together. Series key: dataset_id x model x task_type.
+        CREATE TABLE run_aggregates (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            task_type TEXT NOT NULL,
+            run_created_at TEXT NOT NULL,
+            dataset_version INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            scored INTEGER NOT NULL,
+            passed INTEGER NOT NULL,
+            errors INTEGER NOT NULL,
+            pass_rate REAL,
+            pass_rate_low REAL,
+            pass_rate_high REAL,
+            pass_rate_incl_errors REAL,
+            mean_score REAL,
+            field_accuracy_json TEXT NOT NULL DEFAULT '{}',
+            latency_p50_ms REAL,
+            latency_p95_ms REAL,
+            cost_per_case REAL,
+            cost_per_correct REAL,
+            cost_status TEXT NOT NULL,
+            model_id TEXT,
+            scorer_hash TEXT NOT NULL,
+            prompt_hash TEXT NOT NULL,
+            params_hash TEXT NOT NULL,
+            provider_models_json TEXT NOT NULL DEFAULT '[]',
+            fingerprints_json TEXT NOT NULL DEFAULT '[]',
+            PRIMARY KEY (run_id, model, task_type)
+        );
+        CREATE INDEX idx_run_aggregates_series ON run_aggregates(dataset_id, model, task_type, run_created_at);
+        -- What each run's aggregates were built from: when the run's status, finished_at, latest
+        -- score round or latest override differs, they are stale and rebuilt.
+        CREATE TABLE run_aggregate_state (
+            run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+            status TEXT NOT NULL,
+            finished_at TEXT,
+            score_round INTEGER,
+            override_id INTEGER,
+            built_at TEXT NOT NULL
+        )
+        """,
+    )
+
+
+@migrations()
+def m006_baselines_and_alerts(db: sqlite_utils.Database) -> None:
+    # baselines: the approved run per dataset lineage (model NULL: every model of the run), pinned
+    # only by an explicit command. History is kept: pinning again or clearing stamps `cleared_at`
+    # on the row in force instead of deleting it; at most one row in force per (dataset, model).
+    # regression_alerts: one row per alert-level series of a candidate run against a baseline
+    # (append-only; acknowledging stamps acknowledged_at/by once). Deltas are fractions (-0.1 =
+    # 10 points worse); the CI is that of the pass-rate difference.
+    _run_script(
+        db,
+        """
+        CREATE TABLE baselines (
+            id INTEGER PRIMARY KEY,
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            model TEXT,
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            pinned_by TEXT NOT NULL,
+            pinned_at TEXT NOT NULL,
+            cleared_by TEXT,
+            cleared_at TEXT
+        );
+        CREATE UNIQUE INDEX idx_baselines_in_force ON baselines(dataset_id, IFNULL(model, '')) WHERE cleared_at IS NULL;
+        CREATE TABLE regression_alerts (
+            id INTEGER PRIMARY KEY,
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            baseline_model TEXT NOT NULL,
+            task_type TEXT NOT NULL,
+            baseline_run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            candidate_run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            delta REAL NOT NULL,
+            ci_low REAL,
+            ci_high REAL,
+            p_value REAL NOT NULL,
+            q_value REAL NOT NULL,
+            n_matched INTEGER NOT NULL,
+            why TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            acknowledged_at TEXT,
+            acknowledged_by TEXT,
+            UNIQUE (candidate_run_id, baseline_run_id, model, task_type)
+        );
+        CREATE INDEX idx_regression_alerts_open ON regression_alerts(acknowledged_at, created_at)
+        """,
+    )
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply pending migrations; safe when several processes start at once."""
     if not migrations.pending(db):

@@ -21,7 +21,8 @@ EXPECTED_COLUMNS = {
              "created_at", "finished_at", "owner"],
     "results": ["id", "run_id", "case_id", "model", "repeat", "status", "output", "finish_reason",
                 "latency_first_ms", "latency_ms", "input_tokens", "output_tokens", "cost_usd", "cost_status",
-                "cached", "attempts", "error_class", "error_message", "request_hash", "created_at"],
+                "cached", "attempts", "error_class", "error_message", "request_hash", "created_at",
+                "provider_model", "system_fingerprint"],
     "attempts": ["id", "run_id", "case_id", "model", "repeat", "attempt", "outcome", "error_class", "http_status",
                  "wait_s", "latency_ms", "created_at"],
     "scores": ["id", "result_id", "run_id", "round", "scorer", "status", "score", "passed", "details_json",
@@ -30,6 +31,13 @@ EXPECTED_COLUMNS = {
     "verdict_overrides": ["id", "result_id", "run_id", "passed", "replaces", "reason", "annotator", "created_at"],
     "webhook_deliveries": ["id", "webhook", "dedupe_key", "message_id", "status", "attempts", "http_status", "error",
                            "created_at", "updated_at"],
+    "run_tags": ["run_id", "key", "value"],
+    "run_aggregates": ["run_id", "dataset_id", "model", "task_type", "run_created_at", "dataset_version", "n", "scored",
+                       "passed", "errors", "pass_rate", "pass_rate_low", "pass_rate_high", "pass_rate_incl_errors",
+                       "mean_score", "field_accuracy_json", "latency_p50_ms", "latency_p95_ms", "cost_per_case",
+                       "cost_per_correct", "cost_status", "model_id", "scorer_hash", "prompt_hash", "params_hash",
+                       "provider_models_json", "fingerprints_json"],
+    "run_aggregate_state": ["run_id", "status", "finished_at", "score_round", "override_id", "built_at"],
 }
 
 EXPECTED_FOREIGN_KEYS = {
@@ -48,6 +56,10 @@ EXPECTED_FOREIGN_KEYS = {
     ("scores", "run_id", "runs", "id"),
     ("verdict_overrides", "result_id", "results", "id"),
     ("verdict_overrides", "run_id", "runs", "id"),
+    ("run_tags", "run_id", "runs", "id"),
+    ("run_aggregates", "run_id", "runs", "id"),
+    ("run_aggregates", "dataset_id", "datasets", "id"),
+    ("run_aggregate_state", "run_id", "runs", "id"),
 }
 
 EXPECTED_INDEXES = {
@@ -62,6 +74,7 @@ EXPECTED_INDEXES = {
     "idx_scores_run_round": ("scores", ["run_id", "round"], False),
     "idx_scores_result": ("scores", ["result_id"], False),
     "idx_verdict_overrides_run": ("verdict_overrides", ["run_id", "result_id"], False),
+    "idx_run_aggregates_series": ("run_aggregates", ["dataset_id", "model", "task_type", "run_created_at"], False),
 }
 
 EXPECTED_UNIQUE = {
@@ -120,5 +133,5 @@ def test_migrations_recorded_once(tmp_path):
     db = connect(tmp_path / "assay.db")
     names = [r[0] for r in db.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = 'assay'")]
     assert names == ["m001_initial", "m002_run_owner", "m003_verdict_overrides",
-                     "m004_webhook_deliveries"]
+                     "m004_webhook_deliveries", "m005_trends", "m006_baselines_and_alerts"]
     assert len(names) == len(set(names))
