@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from cli.alert_cmds import check_finished_run
 from cli.context import echo_err, pass_ws
 from cli.output import print_json, safe, table
 from core.common.figures import duration, money, ms
@@ -176,6 +177,8 @@ def _run(ws: Workspace, request: RunRequest, printer: ProgressPrinter, stream: b
 def register(cli: click.Group) -> None:
     @cli.command("run")
     @click.option("--dataset", "-d", help="Dataset name.")
+    @click.option("--version", "version", type=click.IntRange(min=1),
+                  help="Run on this dataset version (default: a snapshot of the current content).")
     @click.option("--models", "-m", help="Comma-separated model names from [models.*].")
     @click.option("--prompt", "-p", help="Prompt name from [prompts.*] (default: [run] prompt).")
     @click.option("--concurrency", "-c", type=click.IntRange(min=1), help="Calls in flight at once, all models.")
@@ -188,26 +191,38 @@ def register(cli: click.Group) -> None:
                   help="Exit 3 when infrastructure errors exceed this share of calls (default: [run]).")
     @click.option("--resume", "resume", metavar="RUN_ID", help="Finish an interrupted run (same id, same conditions).")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
+    @click.option("--baseline", metavar="[RUN_ID]", is_flag=False, flag_value="", default=None,
+                  help="When the run finishes, compare it with RUN_ID (default: the pinned baseline).")
+    @click.option("--alert", is_flag=True, help="With the comparison: store alerts, send them, exit 1 on one.")
     @pass_ws
-    def run_cmd(ws: Workspace, dataset: str | None, models: str | None, prompt: str | None,
+    def run_cmd(ws: Workspace, dataset: str | None, version: int | None, models: str | None, prompt: str | None,
                 concurrency: int | None, repeat: int | None, no_cache: bool, stream: bool | None,
-                max_error_rate: float | None, resume: str | None, as_json: bool) -> None:
+                max_error_rate: float | None, resume: str | None, as_json: bool, baseline: str | None,
+                alert: bool) -> None:
         """Run models on a dataset under identical conditions, or resume a run.
 
         \b
         assay run --dataset support --models gpt,claude
         assay run --dataset support --models gpt,claude --stream   # time to first token too
         assay run --resume r-20261128-193512-a1b2
-        Exit codes: 0 ok, 2 config/input error, 3 infrastructure errors above
+        assay run --dataset support --models gpt --baseline --alert   # vs the pinned baseline
+        Exit codes: 0 ok, 1 a regression alert (--alert), 2 config/input error, 3 infrastructure errors above
         --max-error-rate, 130 interrupted (the resume command is printed).
         """
         from core.errors import UsageError
         from core.run.plan import RunRequest
 
-        if resume and (dataset or models or prompt or repeat):
-            raise UsageError("--resume takes the dataset, models, prompt and repeat from the run; drop them")
+        if resume and (dataset or version or models or prompt or repeat):
+            raise UsageError("--resume takes the dataset, version, models, prompt and repeat from the run; drop them")
+        if alert and baseline is None:
+            baseline = ""  # --alert alone: against the pinned baseline
+        if baseline is not None:
+            from core.trends.baselines import check_baseline_available
+
+            check_baseline_available(ws.db(), baseline or None, dataset)
         names = [m.strip() for m in (models or "").split(",") if m.strip()]
-        request = RunRequest(dataset=dataset, models=names, prompt=prompt, concurrency=concurrency, repeat=repeat,
+        request = RunRequest(dataset=dataset, version=version, models=names, prompt=prompt, concurrency=concurrency,
+                             repeat=repeat,
                              use_cache=False if no_cache else None, max_error_rate=max_error_rate, resume=resume)
         printer = ProgressPrinter()
         printer.stream_flag = stream
@@ -231,6 +246,8 @@ def register(cli: click.Group) -> None:
             echo_err(f"infrastructure errors {finished.infra_errors}/{finished.done} "
                      f"({finished.infra_error_rate:.1%}) exceed --max-error-rate {finished.max_error_rate:.1%}")
             sys.exit(3)
+        if baseline is not None and check_finished_run(ws, finished.run_id, baseline, alert=alert):
+            sys.exit(1)
 
     @cli.command("runs")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

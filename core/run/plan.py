@@ -41,6 +41,7 @@ from core.config.prompts import PromptError, render_messages
 from core.datasets.versions import VersionHasher, snapshot
 from store import datasets as store_ds
 from store import runs as store_runs
+from store import trends as store_trends
 from store.db import write
 
 
@@ -49,6 +50,7 @@ class RunRequest:
     """What the user asked for. None means "the [run] default"; `resume` needs nothing else."""
 
     dataset: str | None = None
+    version: int | None = None  # a past dataset version; None = a snapshot of the current content
     models: Sequence[str] = ()
     prompt: str | None = None
     concurrency: int | None = None
@@ -56,6 +58,7 @@ class RunRequest:
     use_cache: bool | None = None
     max_error_rate: float | None = None
     resume: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)  # KEY=VALUE labels stored on a new run
 
 
 @dataclass
@@ -203,7 +206,12 @@ def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *
         ds_id = store_ds.dataset_id(db, req.dataset)
     except store_ds.DatasetMissing:
         raise NotFoundError(f"no dataset named '{req.dataset}'") from None
-    version, _ = snapshot(db, ds_id, "run", required=cfg.labeling.required_labels)
+    if req.version is None:
+        version, _ = snapshot(db, ds_id, "run", required=cfg.labeling.required_labels)
+    else:  # versions are immutable: re-running one measures the models on exactly those cases
+        version = store_ds.get_version(db, ds_id, req.version)
+        if version is None:
+            raise NotFoundError(f"dataset '{req.dataset}' has no version {req.version} (see `assay datasets versions`)")
     cases = [c for c in store_ds.iter_version_cases(db, version["id"]) if not c.get("excluded")]
     if not cases:
         raise UsageError(f"dataset '{req.dataset}' has no cases to run (all excluded or empty)")
@@ -235,6 +243,7 @@ def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *
             app_version=core.__version__, litellm_version=_litellm_version(),
             cost_source=canonical_json(sources), owner=this_process(),
         ).model_dump())
+        store_trends.add_run_tags(db, run_id, dict(req.tags))
     return RunPlan(
         run_id=run_id, dataset=req.dataset, dataset_version=version["version"], models=models,
         prompt_name=prompt_name, repeat=repeat, cases=cases, messages=messages,

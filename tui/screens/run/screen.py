@@ -269,9 +269,6 @@ class RunScreen(AssayScreen):
             return
         est = self.estimate = message.estimate
         head = views.estimate_head(est)
-        if est.dataset_version is not None:
-            head.append("\nA run takes a fresh snapshot of the current content: a past version is estimated here "
-                        "but cannot be re-run yet.", style="yellow")
         from rich.console import Group
 
         panel.update(Group(head, views.estimate_table(est)))
@@ -286,11 +283,7 @@ class RunScreen(AssayScreen):
         if form is None or not form["models"]:
             self.notify("Choose a dataset and at least one model first.", severity="warning")
             return
-        if form["version"] is not None:
-            self.notify("A run uses the current content: choose 'current content' as the version.",
-                        severity="warning")
-            return
-        self._start(RunRequest(dataset=form["dataset"], models=form["models"], prompt=form["prompt"],
+        self._start(RunRequest(dataset=form["dataset"], version=form["version"], models=form["models"], prompt=form["prompt"],
                                repeat=form["repeat"], concurrency=form["concurrency"]))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
