@@ -83,7 +83,7 @@ def test_start_a_run_watch_it_finish_and_open_it_in_review(ws):
 
 
 def test_cancel_gracefully_then_resume_from_the_history_list(ws, server):
-    server.configure(latency_ms=700)  # 3 rounds of 8 calls: slow enough to stop part way
+    server.configure(latency_ms=2000)  # 3 rounds of 8 calls: slow enough to stop part way even on a loaded machine
 
     async def run() -> None:
         from tui.screens.models.confirm_dialog import ConfirmDialog
