@@ -127,7 +127,6 @@ class _Engine:
         self.spend = 0.0
         self.spend_unknown = 0
         self.scoring_errors = 0
-        self.in_flight = 0
         self._t0 = time.monotonic()
         self._last_progress = 0.0
         self._grace_handle: asyncio.TimerHandle | None = None
@@ -142,6 +141,11 @@ class _Engine:
         except Exception:  # a broken display must not lose results
             log.exception("event sink failed on %s", type(event).__name__)
 
+    def on_the_wire(self) -> int:
+        """Calls holding a concurrency slot (sent, or their result being recorded): never above the
+        run's concurrency, unlike the calls merely waiting for a slot or a rate-limit window."""
+        return sum(1 for hooks in self.hooks.values() if hooks.in_request)
+
     def progress(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last_progress < PROGRESS_EVERY_S:
@@ -153,7 +157,7 @@ class _Engine:
         eta = remaining * elapsed / finished_here if finished_here and remaining else (0.0 if not remaining else None)
         self.emit(Progress(
             run_id=self.plan.run_id, done=self.done, total=self.plan.total, ok=self.ok, errors=self.errors,
-            skipped=self.skipped, cached=self.cached, retries=self.retries, in_flight=self.in_flight,
+            skipped=self.skipped, cached=self.cached, retries=self.retries, in_flight=self.on_the_wire(),
             spend_usd=self.spend, spend_unknown=self.spend_unknown, elapsed_s=elapsed, eta_s=eta,
         ))
 
@@ -234,14 +238,11 @@ class _Engine:
 
                 hooks = CallHooks(on_retry=on_retry, stop=self.stop, defer_cache_write=True)
                 self.hooks[task] = hooks
-                self.in_flight += 1
                 try:
                     outcome = await client.complete(plan.messages[idx], repeat=repeat, use_cache=plan.use_cache,
                                                     hooks=hooks)
                 except CallCancelled:
                     return
-                finally:
-                    self.in_flight -= 1
                 hooks.in_request = True  # writing and scoring finish within the grace period
                 row = self._record(model, idx, repeat, outcome)
                 scores: tuple[dict[str, Any], ...] = ()

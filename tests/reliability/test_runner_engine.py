@@ -30,8 +30,12 @@ def test_concurrency_holds_on_the_wire(srv, tmp_path, n, models, concurrency, li
     db = tmp_path / "a.db"
     make_dataset(db, n)
     srv.configure(latency_ms=40)
-    run_engine(db, config(srv.base_url, models, concurrency=concurrency), list(models))
+    events: list = []
+    run_engine(db, config(srv.base_url, models, concurrency=concurrency), list(models), events=events)
     assert srv.stats()["max_in_flight"] == limit
+    # The progress figure the Run screen shows counts calls holding a slot, not calls queued for one.
+    shown = [e.in_flight for e in events if type(e).__name__ == "Progress"]
+    assert shown and max(shown) <= limit and shown[-1] == 0
 
 
 def test_rpm_pacing_on_the_wire(srv, tmp_path):
