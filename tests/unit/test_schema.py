@@ -38,6 +38,10 @@ EXPECTED_COLUMNS = {
                        "cost_per_correct", "cost_status", "model_id", "scorer_hash", "prompt_hash", "params_hash",
                        "provider_models_json", "fingerprints_json"],
     "run_aggregate_state": ["run_id", "status", "finished_at", "score_round", "override_id", "built_at"],
+    "baselines": ["id", "dataset_id", "model", "run_id", "pinned_by", "pinned_at", "cleared_by", "cleared_at"],
+    "regression_alerts": ["id", "dataset_id", "model", "baseline_model", "task_type", "baseline_run_id",
+                          "candidate_run_id", "delta", "ci_low", "ci_high", "p_value", "q_value", "n_matched", "why",
+                          "created_at", "acknowledged_at", "acknowledged_by"],
 }
 
 EXPECTED_FOREIGN_KEYS = {
@@ -56,6 +60,11 @@ EXPECTED_FOREIGN_KEYS = {
     ("scores", "run_id", "runs", "id"),
     ("verdict_overrides", "result_id", "results", "id"),
     ("verdict_overrides", "run_id", "runs", "id"),
+    ("baselines", "dataset_id", "datasets", "id"),
+    ("baselines", "run_id", "runs", "id"),
+    ("regression_alerts", "dataset_id", "datasets", "id"),
+    ("regression_alerts", "baseline_run_id", "runs", "id"),
+    ("regression_alerts", "candidate_run_id", "runs", "id"),
     ("run_tags", "run_id", "runs", "id"),
     ("run_aggregates", "run_id", "runs", "id"),
     ("run_aggregates", "dataset_id", "datasets", "id"),
@@ -75,6 +84,7 @@ EXPECTED_INDEXES = {
     "idx_scores_result": ("scores", ["result_id"], False),
     "idx_verdict_overrides_run": ("verdict_overrides", ["run_id", "result_id"], False),
     "idx_run_aggregates_series": ("run_aggregates", ["dataset_id", "model", "task_type", "run_created_at"], False),
+    "idx_regression_alerts_open": ("regression_alerts", ["acknowledged_at", "created_at"], False),
 }
 
 EXPECTED_UNIQUE = {
@@ -84,6 +94,7 @@ EXPECTED_UNIQUE = {
     "results": [["run_id", "case_id", "model", "repeat"]],
     "prompts": [["content_hash"]],
     "webhook_deliveries": [["webhook", "dedupe_key"]],
+    "regression_alerts": [["candidate_run_id", "baseline_run_id", "model", "task_type"]],
 }
 
 
