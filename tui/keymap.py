@@ -127,9 +127,21 @@ REVIEW = [
     Binding("left_square_bracket", "page(-1)", "Prev page", show=False, id="review.prev_page"),
 ]
 
+TRENDS = [
+    Binding("m", "metric(1)", "Next metric", id="trends.next_metric"),
+    Binding("M", "metric(-1)", "Prev metric", show=False, id="trends.prev_metric"),
+    Binding("s", "focus_series", "Series", id="trends.series"),
+    Binding("a", "focus_alerts", "Alerts", id="trends.alerts"),
+    Binding("k", "acknowledge", "Acknowledge", id="trends.acknowledge"),
+    Binding("v", "volume", "Volume", id="trends.volume"),
+    Binding("n", "bar", "Min pass", id="trends.bar"),
+    Binding("o", "open_review", "Open in Review", id="trends.review"),
+    Binding("r", "reload", "Reload", id="trends.reload"),
+]
+
 
 def binding_ids() -> set[str]:
-    groups = (APP, SCREEN, DATASETS, LABEL, MODAL, VERSIONS, EDIT_CASE, MODELS, MODEL_FORM, RUN, REVIEW)
+    groups = (APP, SCREEN, DATASETS, LABEL, MODAL, VERSIONS, EDIT_CASE, MODELS, MODEL_FORM, RUN, REVIEW, TRENDS)
     return {b.id for group in groups for b in group if b.id}
 
 

@@ -1,0 +1,84 @@
+"""What the Trends screen shows, read in a worker from core: the series of one metric with their
+baseline and alert state, the alerts, and the cost inputs of a run. No widgets here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import sqlite_utils
+
+from core.config.schema import WorkspaceConfig
+from core.datasets.browse import dataset_id
+from core.report.build import build_report
+from core.report.types import Report
+from core.trends.aggregates import refresh
+from core.trends.alerts import StoredAlert, list_alerts
+from core.trends.baselines import resolve_baseline
+from core.trends.costs import ModelPrice, run_prices
+from core.trends.queries import Series, SeriesKey, SeriesSummary, list_series, trend_series
+
+AlertState = Literal["alert", "acknowledged", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesRow:
+    """One row of the series table: the summary, the series' pinned baseline and the last value's
+    difference from the baseline run's value (None: no baseline, or the baseline run is not a
+    point of this series or has no value of the metric)."""
+
+    summary: SeriesSummary
+    series: Series
+    baseline_run_id: str | None
+    delta: float | None
+    alert: AlertState
+    regressions: frozenset[str]  # run ids of this series with a stored alert (marked on the chart)
+
+
+@dataclass(frozen=True, slots=True)
+class TrendsData:
+    metric: str
+    rows: list[SeriesRow]
+    alerts: list[StoredAlert]  # open ones first, then acknowledged; newest first within each
+
+
+def _alert_state(key: SeriesKey, alerts: list[StoredAlert]) -> tuple[AlertState, frozenset[str]]:
+    mine = [a for a in alerts if (a.dataset, a.model, a.task_type) == (key.dataset, key.model, key.task_type)]
+    state: AlertState = ("alert" if any(a.acknowledged_at is None for a in mine)
+                         else "acknowledged" if mine else "none")
+    return state, frozenset(a.candidate_run_id for a in mine)
+
+
+def load_trends(db: sqlite_utils.Database, metric: str) -> TrendsData:
+    """Bring the per-run aggregates up to date, then read every series of `metric`."""
+    refresh(db)
+    full = {s.key: s for s in trend_series(db, metric=metric)}
+    alerts = list_alerts(db, include_acknowledged=True)
+    alerts.sort(key=lambda a: a.acknowledged_at is not None)  # stable: newest first within each group
+    ids: dict[str, int] = {}
+    rows = []
+    for summary in list_series(db, metric=metric):
+        key = summary.key
+        series = full[key]
+        if key.dataset not in ids:
+            ids[key.dataset] = dataset_id(db, key.dataset)
+        pin = resolve_baseline(db, ids[key.dataset], key.model)
+        base = next((p for p in series.points if pin is not None and p.run_id == pin.run_id), None)
+        delta = (summary.last_value - base.value
+                 if base is not None and base.value is not None and summary.last_value is not None else None)
+        state, regressions = _alert_state(key, alerts)
+        rows.append(SeriesRow(summary, series, pin.run_id if pin else None, delta, state, regressions))
+    return TrendsData(metric, rows, alerts)
+
+
+@dataclass(frozen=True, slots=True)
+class CostInputs:
+    """A run's report (without pairwise statistics) and its models' prices: the projection itself
+    is recomputed on the screen when the volume or the bar changes."""
+
+    report: Report
+    prices: dict[str, ModelPrice]
+
+
+def load_cost_inputs(db: sqlite_utils.Database, run_id: str, cfg: WorkspaceConfig) -> CostInputs:
+    return CostInputs(build_report(db, run_id, cfg, pairwise=False), run_prices(db, run_id, cfg))
