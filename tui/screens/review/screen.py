@@ -1,5 +1,5 @@
 """Review: a run (the latest unless one is chosen, `r`), optionally against a baseline run on the same
-dataset (`b`), judged case by case.
+dataset (`b`; by default the dataset's pinned baseline, `assay baseline set`), judged case by case.
 
 Top: the comparison table (the report's figures per model x task type) and the paired verdict
 (vs the baseline, or model A vs B). Middle: class counts, one key per class filter, task type
@@ -35,6 +35,7 @@ from core.review.compare import comparison_table, paired_verdicts
 from core.review.detail import CaseDetail, columns, case_detail, word_diff
 from core.review.overrides import override_verdict
 from core.run.history import list_runs
+from core.trends.baselines import pinned_baseline_of_run
 from tui import keymap
 from tui.render import plain
 from tui.screens.base import AssayScreen
@@ -62,6 +63,7 @@ class ReviewScreen(AssayScreen):
         super().__init__()
         self._run_id: str | None = None  # None: the latest run
         self._baseline: str | None = None
+        self._baseline_chosen = False  # False: default to the pinned baseline of the run's dataset
         self._models: tuple[str | None, str | None] = (None, None)
         self._cls: CaseClass | None = None
         self._task_type: str | None = None
@@ -116,6 +118,7 @@ class ReviewScreen(AssayScreen):
     def show_run(self, run_id: str, baseline: str | None = None) -> None:
         """Review this run (for the Run screen's history: open a run in Review)."""
         self._run_id, self._baseline, self._models = run_id, baseline, (None, None)
+        self._baseline_chosen = baseline is not None
         self._cls = self._task_type = self._difficulty = None
         self._reload()
 
@@ -135,13 +138,14 @@ class ReviewScreen(AssayScreen):
         """Class the run again (a new run, baseline, models A/B, or a verdict changed)."""
         self._token += 1
         self._load_index(self._run_id, self._baseline, *self._models, self._query(), self._text,
-                         self._current_row() if keep_row else None, self._token)
+                         self._current_row() if keep_row else None, self._token, not self._baseline_chosen)
 
     # -- workers (post only) ----------------------------------------------------------------
 
     @background(group="review-index", exclusive=True)
     def _load_index(self, run_id: str | None, baseline: str | None, a: str | None, b: str | None,
-                    query: CaseQuery, text: str, at_case: tuple[str, int] | None, token: int) -> None:
+                    query: CaseQuery, text: str, at_case: tuple[str, int] | None, token: int,
+                    pinned_default: bool = False) -> None:
         with closing(self.assay.open_db()) as db:
             if run_id is None:
                 try:
@@ -149,6 +153,8 @@ class ReviewScreen(AssayScreen):
                 except NotFoundError:
                     self.post_message(NoRuns())
                     return
+            if baseline is None and pinned_default:
+                baseline = pinned_baseline_of_run(db, run_id)
             index = build_index(db, run_id, baseline=baseline, a=a, b=b)
             text_ids = search_ids(db, index, text)
             query = replace(query, text_ids=text_ids)
@@ -475,6 +481,7 @@ class ReviewScreen(AssayScreen):
         if choice is None:
             return
         baseline = None if choice == NO_BASELINE else choice
+        self._baseline_chosen = True
         if baseline != self._baseline:
             self._baseline = baseline
             if self._cls in ("regressed", "improved"):
