@@ -7,41 +7,14 @@ import math
 import statistics
 
 import pytest
-from scoring_fixtures import add_dataset, add_run, new_db
+from noise_fixtures import F, P, repeated_run
+from scoring_fixtures import add_dataset, new_db
 
 from core.common.stats import paired_bootstrap, paired_mdd, wilson_interval
 from core.errors import NotFoundError, UsageError
 from core.report.types import ALL
 from core.review.overrides import override_verdict
 from core.trends.noise import measured_flip_rate, measured_flip_rates, noise_report
-from store.db import write
-from store.scores import insert_scores
-from store.timeutil import now_iso
-
-# (passed, score) per repeat; None = the call errored (an ungraded result).
-Cell = tuple[bool, float] | None
-
-
-def _run(db, version_id: int, run_id: str, repeats: int, cells: dict[str, dict[str, list[Cell]]]) -> dict:
-    """A finished run: cells[model][case_id] = one Cell per repeat. Returns {(model, case, repeat): result id}."""
-    add_run(db, version_id, list(cells), run_id=run_id, repeats=repeats)
-    ids, ts = {}, now_iso()
-    with write(db):
-        for model, by_case in cells.items():
-            for case_id, per_repeat in by_case.items():
-                for repeat, cell in enumerate(per_repeat):
-                    status = "error" if cell is None else "ok"
-                    rid = db.execute(
-                        "INSERT INTO results (run_id, case_id, model, repeat, status, output, cost_status, created_at) "
-                        "VALUES (?, ?, ?, ?, ?, 'x', 'unknown', ?)", [run_id, case_id, model, repeat, status, ts]).lastrowid
-                    ids[(model, case_id, repeat)] = rid
-                    if cell is not None:
-                        insert_scores(db, [{"result_id": rid, "run_id": run_id, "round": 1, "scorer": "exact",
-                                            "status": "ok", "score": cell[1], "passed": cell[0]}])
-    return ids
-
-
-P, F = (True, 1.0), (False, 0.0)
 
 
 @pytest.fixture
@@ -55,7 +28,7 @@ def _hand_run(db) -> dict:
     cases = [{"id": f"c{i}", "input_text": f"q{i}", "expected_output": f"a{i}",
               "task_type": "qa" if i < 3 else "classification"} for i in range(5)]
     v = add_dataset(db, cases)
-    return _run(db, v, "r-rep", 3, {"A": {
+    return repeated_run(db, v, "r-rep", 3, {"A": {
         "c0": [(True, 0.9), (True, 1.0), (True, 0.8)],  # agree; score SD 0.1
         "c1": [P, F, P],                                 # flips; discordance 2*2*1/(3*2) = 2/3
         "c2": [F, F, F],                                 # agree
@@ -112,7 +85,7 @@ def test_mdd_at_the_runs_n(db):
     DESIGN.md's paired figure at n = 300 and 10% flips)."""
     v = add_dataset(db, [{"id": f"c{i:03d}", "input_text": f"q{i}", "expected_output": "a", "task_type": "qa"}
                          for i in range(300)])
-    _run(db, v, "r-300", 2, {"M": {f"c{i:03d}": ([P, F] if i < 30 else [P, P] if i % 2 else [F, F])
+    repeated_run(db, v, "r-300", 2, {"M": {f"c{i:03d}": ([P, F] if i < 30 else [P, P] if i % 2 else [F, F])
                                    for i in range(300)}})
     s = noise_report(db, "r-300").figures("M")
     assert (s.cases, s.flipped_cases, s.flip_share, s.discordance) == (300, 30, 0.1, 0.1)
@@ -125,7 +98,7 @@ def test_mdd_at_the_runs_n(db):
 
 def test_no_flips_and_identical_scores(db):
     v = add_dataset(db, [{"id": "c0", "input_text": "q", "expected_output": "a"}])
-    _run(db, v, "r-still", 4, {"M": {"c0": [P, P, P, P]}})
+    repeated_run(db, v, "r-still", 4, {"M": {"c0": [P, P, P, P]}})
     s = noise_report(db, "r-still").figures("M")
     assert (s.flip_share, s.discordance, s.mdd, s.score_sd, s.score_sd_ci95) == (0.0, 0.0, None, 0.0, (0.0, 0.0))
     assert measured_flip_rate(db, "r-still", "M") == 0.0
@@ -133,7 +106,7 @@ def test_no_flips_and_identical_scores(db):
 
 def test_single_repeat_run_is_refused_and_measures_nothing(db):
     v = add_dataset(db, [{"id": "c0", "input_text": "q", "expected_output": "a"}])
-    _run(db, v, "r-one", 1, {"M": {"c0": [P]}})
+    repeated_run(db, v, "r-one", 1, {"M": {"c0": [P]}})
     with pytest.raises(UsageError, match="--repeat 1"):
         noise_report(db, "r-one")
     assert measured_flip_rate(db, "r-one", "M") is None and measured_flip_rates(db, "r-one") == {}
@@ -143,7 +116,7 @@ def test_single_repeat_run_is_refused_and_measures_nothing(db):
 
 def test_all_ungraded(db):
     v = add_dataset(db, [{"id": "c0", "input_text": "q", "expected_output": "a"}])
-    _run(db, v, "r-err", 2, {"M": {"c0": [None, None]}})
+    repeated_run(db, v, "r-err", 2, {"M": {"c0": [None, None]}})
     s = noise_report(db, "r-err").figures("M")
     assert (s.results, s.ungraded, s.cases, s.cases_too_few) == (2, 2, 0, 1)
     assert (s.flip_share, s.flip_share_ci95, s.discordance, s.mdd, s.score_sd) == (None, None, None, None, None)
