@@ -360,6 +360,58 @@ def m006_baselines_and_alerts(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m007_contamination_probes(db: sqlite_utils.Database) -> None:
+    # Contamination probes (issue 11, `assay probe contamination`): a run of their own kind, in their
+    # own tables rather than a `kind` column on `runs`, because every reader of runs/results (reports,
+    # Review, trend aggregates, baselines, compare, alerts, resume) expects scored results; separate
+    # tables keep those correct by construction. One terminal row per (probe run, case, model, probe):
+    # `probe` is 'continue' (the case's input prefix), 'control' (the same words shuffled) or
+    # 'expected' (asked for the expected output without the input). Overlap figures are fractions.
+    _run_script(
+        db,
+        """
+        CREATE TABLE probe_runs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('contamination')),
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            dataset_version_id INTEGER NOT NULL REFERENCES dataset_versions(id),
+            dataset_hash TEXT NOT NULL,
+            models_json TEXT NOT NULL,
+            config_json TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('running','finished','interrupted','failed')),
+            app_version TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE INDEX idx_probe_runs_dataset ON probe_runs(dataset_id, created_at);
+        CREATE TABLE probe_results (
+            id INTEGER PRIMARY KEY,
+            probe_run_id TEXT NOT NULL REFERENCES probe_runs(id) ON DELETE CASCADE,
+            case_id TEXT NOT NULL,
+            model TEXT NOT NULL,
+            probe TEXT NOT NULL CHECK (probe IN ('continue','control','expected')),
+            status TEXT NOT NULL CHECK (status IN ('ok','error','skipped')),
+            output TEXT,
+            target_tokens INTEGER,
+            longest_run INTEGER,
+            longest_run_ratio REAL,
+            ngram_precision REAL,
+            exact_match INTEGER,
+            latency_ms REAL,
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            cost_usd REAL,
+            cost_status TEXT NOT NULL DEFAULT 'unknown',
+            error_class TEXT,
+            error_message TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (probe_run_id, case_id, model, probe)
+        )
+        """,
+    )
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply pending migrations; safe when several processes start at once."""
     if not migrations.pending(db):

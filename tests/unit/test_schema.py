@@ -42,6 +42,12 @@ EXPECTED_COLUMNS = {
     "regression_alerts": ["id", "dataset_id", "model", "baseline_model", "task_type", "baseline_run_id",
                           "candidate_run_id", "delta", "ci_low", "ci_high", "p_value", "q_value", "n_matched", "why",
                           "created_at", "acknowledged_at", "acknowledged_by"],
+    "probe_runs": ["id", "kind", "dataset_id", "dataset_version_id", "dataset_hash", "models_json", "config_json",
+                   "status", "app_version", "created_at", "finished_at"],
+    "probe_results": ["id", "probe_run_id", "case_id", "model", "probe", "status", "output", "target_tokens",
+                      "longest_run", "longest_run_ratio", "ngram_precision", "exact_match", "latency_ms",
+                      "input_tokens", "output_tokens", "cost_usd", "cost_status", "error_class", "error_message",
+                      "created_at"],
 }
 
 EXPECTED_FOREIGN_KEYS = {
@@ -69,6 +75,9 @@ EXPECTED_FOREIGN_KEYS = {
     ("run_aggregates", "run_id", "runs", "id"),
     ("run_aggregates", "dataset_id", "datasets", "id"),
     ("run_aggregate_state", "run_id", "runs", "id"),
+    ("probe_runs", "dataset_id", "datasets", "id"),
+    ("probe_runs", "dataset_version_id", "dataset_versions", "id"),
+    ("probe_results", "probe_run_id", "probe_runs", "id"),
 }
 
 EXPECTED_INDEXES = {
@@ -85,6 +94,7 @@ EXPECTED_INDEXES = {
     "idx_verdict_overrides_run": ("verdict_overrides", ["run_id", "result_id"], False),
     "idx_run_aggregates_series": ("run_aggregates", ["dataset_id", "model", "task_type", "run_created_at"], False),
     "idx_regression_alerts_open": ("regression_alerts", ["acknowledged_at", "created_at"], False),
+    "idx_probe_runs_dataset": ("probe_runs", ["dataset_id", "created_at"], False),
 }
 
 EXPECTED_UNIQUE = {
@@ -95,6 +105,7 @@ EXPECTED_UNIQUE = {
     "prompts": [["content_hash"]],
     "webhook_deliveries": [["webhook", "dedupe_key"]],
     "regression_alerts": [["candidate_run_id", "baseline_run_id", "model", "task_type"]],
+    "probe_results": [["probe_run_id", "case_id", "model", "probe"]],
 }
 
 
@@ -144,5 +155,6 @@ def test_migrations_recorded_once(tmp_path):
     db = connect(tmp_path / "assay.db")
     names = [r[0] for r in db.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = 'assay'")]
     assert names == ["m001_initial", "m002_run_owner", "m003_verdict_overrides",
-                     "m004_webhook_deliveries", "m005_trends", "m006_baselines_and_alerts"]
+                     "m004_webhook_deliveries", "m005_trends", "m006_baselines_and_alerts",
+                     "m007_contamination_probes"]
     assert len(names) == len(set(names))
