@@ -102,6 +102,9 @@ api_base = "http://127.0.0.1:8765/v1"
 # model = "demo-strong"     ## a [models.NAME]
 # temperature = 0.0
 # max_tokens = 512
+# min_graded = 30           ## fewer expert-graded outputs: the judge is uncalibrated (assay judge-check)
+# min_kappa = 0.6           ## Cohen's kappa with the experts below this: uncalibrated
+# pass_rating = 4           ## an expert rating (1-5) at or above this grades an output pass
 
 ## --- Labeling -----------------------------------------------------------------------------
 # [labeling]

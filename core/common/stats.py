@@ -284,3 +284,64 @@ def unpaired_mdd(n: int, base_rate: float, alpha: float = 0.05, power: float = P
         else:
             lo = mid
     return hi
+
+
+# --- agreement between two raters ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KappaEstimate:
+    """Cohen's kappa of a k x k agreement table with its large-sample standard errors.
+
+    `se`: the asymptotic SE of Fleiss, Cohen & Everitt (1969), the one for confidence intervals
+    (SAS PROC FREQ's "ASE"); `ci95` = kappa +/- 1.96 se, clipped to [-1, 1]. `se0`: the SE under
+    H0 kappa = 0 (for a test of "better than chance"). None where undefined (se when p_e = 1).
+    """
+
+    n: int
+    p_observed: float
+    p_expected: float
+    kappa: float | None
+    se: float | None
+    ci95: tuple[float, float] | None
+    se0: float | None
+
+
+def kappa_estimate(table: Sequence[Sequence[int]]) -> KappaEstimate | None:
+    """Cohen's kappa (1960) with Fleiss, Cohen & Everitt's (1969) standard errors from a square
+    table of counts, `table[i][j]` = items rater A put in category i and rater B in category j.
+    None when the table holds no items. Kappa is None when chance explains everything (p_e = 1:
+    both raters used one and the same category).
+
+        var(kappa)  = [A + B - C] / (n (1 - p_e)^2)
+        A = sum_i p_ii [1 - (p_i. + p_.i)(1 - kappa)]^2
+        B = (1 - kappa)^2 sum_{i != j} p_ij (p_.i + p_j.)^2
+        C = [kappa - p_e (1 - kappa)]^2
+        var0(kappa) = [p_e + p_e^2 - sum_i p_i. p_.i (p_i. + p_.i)] / (n (1 - p_e)^2)
+    """
+    k = len(table)
+    if any(len(row) != k for row in table):
+        raise ValueError("the agreement table must be square")
+    if any(c < 0 for row in table for c in row):
+        raise ValueError("counts must be >= 0")
+    n = sum(sum(row) for row in table)
+    if n == 0:
+        return None
+    p = [[c / n for c in row] for row in table]
+    rows = [sum(r) for r in p]
+    cols = [sum(p[i][j] for i in range(k)) for j in range(k)]
+    p_o = math.fsum(p[i][i] for i in range(k))
+    p_e = math.fsum(rows[i] * cols[i] for i in range(k))
+    if p_e >= 1 - 1e-12:
+        return KappaEstimate(n, p_o, p_e, None, None, None, None)
+    kappa = (p_o - p_e) / (1 - p_e)
+    a = math.fsum(p[i][i] * (1 - (rows[i] + cols[i]) * (1 - kappa)) ** 2 for i in range(k))
+    b = (1 - kappa) ** 2 * math.fsum(p[i][j] * (cols[i] + rows[j]) ** 2
+                                     for i in range(k) for j in range(k) if i != j)
+    c = (kappa - p_e * (1 - kappa)) ** 2
+    scale = n * (1 - p_e) ** 2
+    se = math.sqrt(max(a + b - c, 0.0) / scale)
+    se0 = math.sqrt(max(p_e + p_e ** 2 - math.fsum(rows[i] * cols[i] * (rows[i] + cols[i]) for i in range(k)), 0.0)
+                    / scale)
+    ci = (max(kappa - Z95 * se, -1.0), min(kappa + Z95 * se, 1.0))
+    return KappaEstimate(n, p_o, p_e, kappa, se, ci, se0)

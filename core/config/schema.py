@@ -181,6 +181,10 @@ class JudgeConfig(_Section):
     model: str | None = Field(default=None, description="name of a [models.*] entry")
     temperature: float = 0.0
     max_tokens: int = 512
+    # When a judge counts as calibrated against the experts (core.labeling.calibration).
+    min_kappa: float = Field(default=0.6, ge=-1, le=1, description="Cohen's kappa below this: uncalibrated")
+    min_graded: int = Field(default=30, ge=1, description="fewer expert-graded outputs: uncalibrated")
+    pass_rating: int = Field(default=4, ge=1, le=5, description="an expert rating (1-5) at or above this is a pass")
 
 
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"

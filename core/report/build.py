@@ -16,6 +16,9 @@ Definitions (also in README "Scoring and reports"):
 - Pairwise: for each pair of models, the (case, repeat) pairs both have an ok verdict on. Pass-rate
   difference with an exact McNemar p-value, and a seeded paired bootstrap 95% interval of the
   mean score difference; verdict at alpha = 0.05 from the McNemar test.
+- Judges: every LLM judge (rubric x judge model) whose verdicts count in the run, with its
+  calibration against expert grades (core.labeling.calibration); an uncalibrated judge (too few
+  graded outputs, or kappa below [judge] min_kappa) is marked in every rendering.
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ import sqlite_utils
 from core.common.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, mcnemar_exact, paired_bootstrap, percentile, wilson_interval
 from core.config.schema import WorkspaceConfig
 from core.errors import NotFoundError
+from core.labeling.calibration import calibrate
 from core.report.types import (ALL, INVALID, BootstrapMethod, ClassFigures, ConfusionMatrix, FieldAccuracy,
-                               GradedResult, GroupFigures, HumanOverride, Method, PairwiseComparison, Report, RunHeader,
-                               ScorerVerdict)
+                               GradedResult, GroupFigures, HumanOverride, JudgeStatus, Method, PairwiseComparison,
+                               Report, RunHeader, ScorerVerdict)
 from scorers.base import combine
 from store import runs as store_runs
 from store import scores as store_scores
@@ -312,6 +316,7 @@ def build_report(db: sqlite_utils.Database, run_id: str, cfg: WorkspaceConfig | 
             if matrix:
                 matrices.setdefault(model, {})[task] = matrix
     rounds = sorted({row["round"] for rows in rows_of.values() for row in rows})
+    judged = any(row["judge_model"] for rows in rows_of.values() for row in rows)
     return Report(
         run=run, score_rounds=rounds, task_types=task_types, models=models,
         summary=summary, field_accuracy=fields, confusion=matrices,
@@ -320,7 +325,15 @@ def build_report(db: sqlite_utils.Database, run_id: str, cfg: WorkspaceConfig | 
         method=Method(ci="Wilson score 95%", paired_test="exact McNemar (two-sided)", alpha=ALPHA,
                       bootstrap=BootstrapMethod(resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)),
         overrides=sum(e.override is not None for e in results),
+        judges=judge_statuses(db, cfg, run_id) if judged else [],
     )
+
+
+def judge_statuses(db: sqlite_utils.Database, cfg: WorkspaceConfig, run_id: str) -> list[JudgeStatus]:
+    """Each judge of the run with its calibration against the experts (core.labeling.calibration)."""
+    return [JudgeStatus(scorer=j.scorer, judge_prompt_hash=j.judge_prompt_hash, judge_model=j.judge_model,
+                        graded=j.graded, kappa=j.kappa, calibrated=j.calibrated, reasons=list(j.reasons))
+            for j in calibrate(db, cfg, run_id).judges]
 
 
 def gate(report: Report, threshold: float, model: str | None = None) -> list[str]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from core.common.figures import money, ms, num, pct, pct_points, pct_range
 from core.common.safe_text import safe_text
-from core.report.types import ALL, GroupFigures, PairwiseComparison, Report
+from core.report.types import ALL, GroupFigures, JudgeStatus, PairwiseComparison, Report
 
 FORMATS = ("table", "markdown", "csv", "json", "junit")
 
@@ -63,6 +63,14 @@ def _pair_row(c: PairwiseComparison) -> list[str]:
             c.verdict]
 
 
+JUDGES = ["scorer", "judge model", "rubric", "graded", "kappa", "status"]
+
+
+def _judge_row(j: JudgeStatus) -> list[str]:
+    return [j.scorer, j.judge_model, j.judge_prompt_hash[:12], str(j.graded), num(j.kappa),
+            "calibrated" if j.calibrated else "UNCALIBRATED: " + "; ".join(j.reasons)]
+
+
 def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]], str | None]]:
     """(title, headers, rows, note) for every table of the report, in order."""
     groups = [ALL] + (report.task_types if len(report.task_types) > 1 else [])
@@ -96,6 +104,11 @@ def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]], str
             per = [[label, str(c.support), num(c.precision), num(c.recall), num(c.f1)]
                    for label, c in m.per_class.items()]
             out.append((f"Per class: {model} / {task}", ["label", "support", "precision", "recall", "F1"], per, None))
+    if report.judges:
+        out.append(("Judge calibration (judge verdicts against expert grades)", JUDGES,
+                    [_judge_row(j) for j in report.judges],
+                    f"assay judge-check {report.run.id} shows agreement, kappa CI and the confusion matrix; "
+                    f"assay judge-sample {report.run.id} queues outputs for experts to grade"))
     if report.pairwise:
         out.append(("Pairwise comparison (same case and repeat)", PAIRS, [_pair_row(c) for c in report.pairwise],
                     "verdict from the exact McNemar test at alpha 0.05; score diff = mean(A - B) with a paired "
@@ -111,6 +124,9 @@ def _title(report: Report) -> str:
              f"score round(s) {rounds}")
     if report.overrides:
         title += f"; {report.overrides} verdict(s) are human overrides"
+    if report.uncalibrated_judges:
+        names = ", ".join(f"{j.judge_model} ({j.scorer})" for j in report.uncalibrated_judges)
+        title += f"; UNCALIBRATED judge: {names}, see Judge calibration"
     return title
 
 

@@ -203,6 +203,20 @@ class Method:
 
 
 @dataclass(frozen=True, slots=True)
+class JudgeStatus:
+    """An LLM judge (one rubric, one judge model) whose verdicts count in this report, checked
+    against the experts' grades (core.labeling.calibration; `assay judge-check` has every figure)."""
+
+    scorer: str
+    judge_prompt_hash: str
+    judge_model: str
+    graded: int  # expert-graded outputs the judge also graded
+    kappa: float | None
+    calibrated: bool
+    reasons: list[str]  # why it is uncalibrated
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """A run's report. `summary[model][ALL or task type]`, `field_accuracy[model][task][field]` and
     `confusion[model][task]` are keyed by name (only groups with results are present); `models` is
@@ -219,6 +233,11 @@ class Report:
     results: list[GradedResult]
     method: Method
     overrides: int = 0  # verdicts that are human overrides (counted in every figure above)
+    judges: list[JudgeStatus] = dataclasses.field(default_factory=list)  # [] when no judge graded
+
+    @property
+    def uncalibrated_judges(self) -> list[JudgeStatus]:
+        return [j for j in self.judges if not j.calibrated]
 
     def figures(self, model: str, task_type: str = ALL) -> GroupFigures | None:
         """A model's figures over all task types (default) or one; None when it has no results there."""

@@ -74,7 +74,7 @@ def test_json_keys_are_the_format(report):
     # are what scripts read. A renamed or reordered field must show up here.
     data = json.loads(render(report, "json"))
     assert list(data) == ["run", "score_rounds", "task_types", "models", "summary", "field_accuracy", "confusion",
-                          "pairwise", "results", "method", "overrides"]
+                          "pairwise", "results", "method", "overrides", "judges"]
     assert list(data["run"]) == ["id", "dataset", "dataset_version", "models", "repeats", "prompt", "status",
                                  "created_at", "finished_at"]
     assert list(data["summary"]["A"]["(all)"]) == [
