@@ -14,6 +14,10 @@ and each model's (all) series) with `[alerts]` threshold_points, q and min_match
   would need;
 - improved: the pass rate rose significantly (same BH q); ok: otherwise.
 
+When the candidate or the baseline run was made with repeats, the flip rate measured between its
+repeats (core.trends.noise) is a floor on the flip rate a series' minimum detectable drop assumes:
+two runs of an unchanged model disagree that often, whatever this pair of runs happened to show.
+
 `check_run` compares a finished run with its baseline, stores the alerts (append-only, one per
 candidate x baseline x model x task type: checking again stores nothing twice), and sends each
 new alert to the configured webhooks (which never raises: a failed delivery is recorded).
@@ -31,7 +35,8 @@ from core.common.figures import pct, pct_points
 from core.common.stats import bh_adjust
 from core.config.schema import AlertsConfig, WorkspaceConfig
 from core.errors import NotFoundError
-from core.trends.compare import RunComparison, SeriesComparison, compare_runs, compare_with_pinned
+from core.trends.compare import RunComparison, SeriesComparison, _detectability, compare_runs, compare_with_pinned
+from core.trends.noise import measured_flip_rates
 from core.trends.webhooks import AlertMessage, DeliveryResult, send_alert
 from store import alerts as store_alerts
 
@@ -158,13 +163,30 @@ def assess(comparison: RunComparison, cfg: AlertsConfig) -> Assessment:
     return Assessment(comparison, cfg.threshold_points, cfg.q, cfg.min_matched, len(tested), tuple(verdicts))
 
 
+def with_measured_noise(db: sqlite_utils.Database, comparison: RunComparison) -> RunComparison:
+    """The comparison with each series' MDD (and cases needed) recomputed at the flip rate measured
+    between repeats of its candidate or baseline run, where that is above the flip rate it showed."""
+    runs = (comparison.candidate_run_id, *comparison.baseline_run_ids)
+    measured = {run: measured_flip_rates(db, run) for run in runs}
+    series = []
+    for s in comparison.series:
+        rates = (measured[s.candidate_run_id].get((s.model, s.task_type)),
+                 measured[s.baseline_run_id].get((s.baseline_model, s.task_type)))
+        floor = max((r for r in rates if r is not None), default=None)
+        if floor is not None and s.matched and floor > (s.flip_rate or 0.0):
+            mdd, assumed, needed = _detectability(s.matched, floor, comparison.detect_drop)
+            s = dataclasses.replace(s, mdd=mdd, mdd_flip_rate=assumed, cases_needed=needed)
+        series.append(s)
+    return dataclasses.replace(comparison, series=tuple(series))
+
+
 def compare_and_assess(db: sqlite_utils.Database, candidate: str, baseline: str | None,
                        cfg: AlertsConfig) -> Assessment:
     """`candidate` against `baseline`, or against its pinned baselines when `baseline` is None."""
     drop = cfg.threshold_points / 100
     comparison = (compare_with_pinned(db, candidate, detect_drop=drop) if baseline is None
                   else compare_runs(db, candidate, baseline, detect_drop=drop))
-    return assess(comparison, cfg)
+    return assess(with_measured_noise(db, comparison), cfg)
 
 
 def _stored(row: store_alerts.AlertRow) -> StoredAlert:

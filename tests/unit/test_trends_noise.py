@@ -121,3 +121,26 @@ def test_all_ungraded(db):
     assert (s.results, s.ungraded, s.cases, s.cases_too_few) == (2, 2, 0, 1)
     assert (s.flip_share, s.flip_share_ci95, s.discordance, s.mdd, s.score_sd) == (None, None, None, None, None)
     assert measured_flip_rate(db, "r-err", "M") is None
+
+
+def test_the_comparison_assumes_the_measured_flip_rate(db):
+    """Two runs with 2 repeats each, identical verdicts: the runs show no flip between them, but 30 of
+    300 cases flip between repeats (discordance 0.1), so the MDD assumes a 10% flip rate, not the
+    3-point floor; runs without repeats keep the floor."""
+    from core.config.schema import AlertsConfig
+    from core.trends.alerts import compare_and_assess
+
+    v = add_dataset(db, [{"id": f"c{i:03d}", "input_text": f"q{i}", "expected_output": "a", "task_type": "qa"}
+                         for i in range(300)])
+    cells = {f"c{i:03d}": ([P, F] if i < 30 else [P, P]) for i in range(300)}
+    repeated_run(db, v, "r-base", 2, {"M": cells})
+    repeated_run(db, v, "r-cand", 2, {"M": cells})
+    [s] = compare_and_assess(db, "r-cand", "r-base", AlertsConfig()).comparison.series
+    assert (s.matched, s.flip_rate, s.mdd_flip_rate) == (600, 0.0, 0.1)
+    assert s.mdd == paired_mdd(600, 0.1)
+
+    once = {f"c{i:03d}": [P] for i in range(300)}
+    repeated_run(db, v, "r-one-a", 1, {"M": once})
+    repeated_run(db, v, "r-one-b", 1, {"M": once})
+    [s] = compare_and_assess(db, "r-one-b", "r-one-a", AlertsConfig()).comparison.series
+    assert (s.matched, s.flip_rate, s.mdd_flip_rate) == (300, 0.0, 0.03)
