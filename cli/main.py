@@ -65,11 +65,11 @@ def db_path(ws: Workspace) -> None:
 
 def _register() -> None:
     # Each module adds its own commands; command bodies import their heavy modules lazily.
-    from cli import (alert_cmds, app_cmds, baseline_cmds, dataset_cmds, demo_cmds, history_cmds, noise_cmds,
-                     report_cmds, run_cmds, serve_cmds, trends_cmds, workspace_cmds)
+    from cli import (alert_cmds, app_cmds, baseline_cmds, dataset_cmds, demo_cmds, history_cmds, judge_cmds, noise_cmds,
+                     probe_cmds, report_cmds, run_cmds, serve_cmds, trends_cmds, workspace_cmds)
 
     for mod in (workspace_cmds, dataset_cmds, run_cmds, serve_cmds, demo_cmds, report_cmds, baseline_cmds, alert_cmds,
-                history_cmds, noise_cmds, trends_cmds, app_cmds):
+                history_cmds, judge_cmds, noise_cmds, probe_cmds, trends_cmds, app_cmds):
         mod.register(cli)
 
 

@@ -18,6 +18,9 @@ characteristic mistakes; every "sometimes" below is a hash of (model, case id), 
   lowercased with a trailing period.
 - demo-judge (~250 ms) and demo-badjudge (~100 ms): answer like demo-strong, except judge
   requests: demo-judge returns the JSON verdict, demo-badjudge prose without JSON.
+- demo-memo (~80 ms): answers like demo-fast, but has "memorised" half of the support-tickets
+  and faq cases (demo.serve.memo): it continues their inputs verbatim and recites their expected
+  outputs by case id, the positive case of `assay probe contamination`.
 
 A judge request is one whose system or user text contains `"pass", "score", "reason"`. Every
 model but demo-badjudge answers it with {"pass", "score", "reason"} (rule: heuristics.judge_verdict).
@@ -38,7 +41,7 @@ from functools import cache
 from typing import Any
 
 from demo import DATASETS, load_cases
-from demo.serve import heuristics
+from demo.serve import heuristics, memo
 
 JUDGE_MARKER = '"pass", "score", "reason"'
 
@@ -56,6 +59,7 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in (
     ModelSpec("demo-flaky", 150, "knows the answers, breaks its JSON about 15% of the time"),
     ModelSpec("demo-judge", 250, "LLM-as-judge: answers judge prompts with a JSON verdict"),
     ModelSpec("demo-badjudge", 100, "a judge whose verdicts are prose, never JSON"),
+    ModelSpec("demo-memo", 80, "like demo-fast, but has memorised half of the support-tickets and faq cases"),
 )}
 
 # The second-best label a careful model picks when it is wrong.
@@ -125,8 +129,11 @@ def answer(model: str, messages: list[dict[str, Any]]) -> str:
     user = users[-1] if users else ""
     if JUDGE_MARKER in system or any(JUDGE_MARKER in u for u in users):
         return _judge(model, system + "\n" + "\n".join(users))
-    persona = "demo-strong" if model in ("demo-judge", "demo-badjudge") else model
+    persona = ("demo-strong" if model in ("demo-judge", "demo-badjudge")
+               else "demo-fast" if model == "demo-memo" else model)
     known = _find_known(user) if user else None
+    if known is None and model == "demo-memo" and (recalled := memo.recall(user)) is not None:
+        return recalled
     prompt = system + "\n" + user
     if known is not None:
         key, task, truth, difficulty = known.id, known.task_type, known.expected, known.difficulty
