@@ -75,7 +75,7 @@ def register(cli: click.Group) -> None:
         root = Path(directory).resolve()
         srv = _start_server(port, latency_scale)
         try:
-            build_demo_workspace(root, srv.base_url, fresh=True)
+            build_demo_workspace(root, srv.base_url, fresh=True, history=True)  # Trends is not empty
             echo_err(f"demo workspace: {safe_text(root)}")
             echo_err(f"demo server:    {srv.base_url} (models {', '.join(m[0] for m in WORKSPACE_MODELS)})")
             demo_ws = Workspace(root=root, db_path=root / "assay.db", debug=ws.debug)

@@ -92,12 +92,14 @@ def is_demo_workspace(root: Path) -> bool:
     return cfg.is_file() and cfg.read_text(encoding="utf-8", errors="replace").startswith(DEMO_MARKER)
 
 
-def build_demo_workspace(root: Path, api_base: str, *, fresh: bool = True) -> Path:
+def build_demo_workspace(root: Path, api_base: str, *, fresh: bool = True, history: bool = False) -> Path:
     """Create (or with fresh=False, complete) the demo workspace at `root`; returns its path.
 
     fresh=True deletes a previous demo workspace there first (only one whose assay.toml carries
     the demo marker); fresh=False keeps its assay.toml and database and adds what is missing.
-    A folder that is neither empty nor a demo workspace is never touched.
+    A folder that is neither empty nor a demo workspace is never touched. history=True then
+    records the short run history of `record_demo_history` (the demo server at `api_base` must
+    be running).
     """
     from core.datasets.browse import dataset_id
     from core.datasets.importing import import_file
@@ -127,4 +129,57 @@ def build_demo_workspace(root: Path, api_base: str, *, fresh: bool = True) -> Pa
                 import_file(db, DEMO_DIR / filename, name, description=description)
     finally:
         db.close()
+    if history:
+        record_demo_history(root, api_base)
     return root
+
+
+# The demo's run history, so the Trends screen has something to show on first open: runs of one
+# dataset, each with its tags and the demo server options it was made under. Week 2 plays a bad
+# day at the provider for `fast` (some calls refused), week 3 a provider model update (a series
+# break). The first run is pinned as the baseline.
+HISTORY_DATASET = "support-tickets"
+HISTORY: tuple[tuple[dict[str, str], dict[str, object]], ...] = (
+    ({"demo": "week-1"}, {}),
+    ({"demo": "week-2"}, {"seed": 2, "faults": [{"kind": "400", "model": "demo-fast", "rate": 0.2}]}),
+    ({"demo": "week-3"}, {"model_version": "2026-06"}),
+)
+
+
+def record_demo_history(root: Path, api_base: str) -> list[str]:
+    """Run HISTORY against the demo server at `api_base` through the real engine (no latency),
+    pin the first run as the baseline, check the last against it; the server's settings are
+    restored afterwards. Returns the run ids, oldest first."""
+    import asyncio
+
+    import httpx
+
+    from core.config.schema import load_config
+    from core.run.engine import run
+    from core.run.plan import RunRequest
+    from core.trends.aggregates import record_run
+    from core.trends.alerts import check_run
+    from core.trends.baselines import set_baseline
+    from core.workspace import Workspace
+
+    control = api_base.rstrip("/").removesuffix("/v1") + "/_assay/config"
+    changed = ("latency_scale", "seed", "faults", "model_version")
+    saved = httpx.get(control, timeout=10).json()
+    ws = Workspace(root=root, db_path=root / "assay.db")
+    cfg = load_config(ws.config_path)
+    db = ws.connect()
+    run_ids: list[str] = []
+    try:
+        for tags, options in HISTORY:
+            httpx.post(control, json={"latency_scale": 0, "seed": 0, "faults": [], "model_version": None, **options},
+                       timeout=10).raise_for_status()
+            finished = asyncio.run(run(db, cfg, RunRequest(dataset=HISTORY_DATASET, models=CANDIDATE_MODELS,
+                                                           use_cache=False, tags=tags)))
+            record_run(db, finished.run_id)
+            run_ids.append(finished.run_id)
+        set_baseline(db, run_ids[0], by="demo")
+        check_run(db, run_ids[-1], None, cfg, send=False)
+    finally:
+        db.close()
+        httpx.post(control, json={k: saved[k] for k in changed}, timeout=10)
+    return run_ids

@@ -11,12 +11,12 @@ import sqlite_utils
 from core.config.schema import WorkspaceConfig
 from core.datasets.browse import dataset_id
 from core.report.build import build_report
-from core.report.types import Report
+from core.report.types import ALL, Report
 from core.trends.aggregates import refresh
 from core.trends.alerts import StoredAlert, list_alerts
 from core.trends.baselines import resolve_baseline
 from core.trends.costs import ModelPrice, run_prices
-from core.trends.queries import Series, SeriesKey, SeriesSummary, list_series, trend_series
+from core.trends.queries import Series, SeriesKey, SeriesSummary, summarize, trend_series
 
 AlertState = Literal["alert", "acknowledged", "none"]
 
@@ -49,17 +49,24 @@ def _alert_state(key: SeriesKey, alerts: list[StoredAlert]) -> tuple[AlertState,
     return state, frozenset(a.candidate_run_id for a in mine)
 
 
+def _order(series: Series) -> tuple[str, str, bool, str]:
+    """Rows by dataset, then model, each model's all-tasks series first."""
+    key = series.key
+    return key.dataset, key.model, key.task_type != ALL, key.task_type
+
+
 def load_trends(db: sqlite_utils.Database, metric: str) -> TrendsData:
     """Bring the per-run aggregates up to date, then read every series of `metric`."""
     refresh(db)
-    full = {s.key: s for s in trend_series(db, metric=metric)}
+    # One read of every series (list_series would read them again for its summaries).
+    every = sorted(trend_series(db, metric=metric), key=_order)
     alerts = list_alerts(db, include_acknowledged=True)
     alerts.sort(key=lambda a: a.acknowledged_at is not None)  # stable: newest first within each group
     ids: dict[str, int] = {}
     rows = []
-    for summary in list_series(db, metric=metric):
+    for series in every:
+        summary = summarize(series)
         key = summary.key
-        series = full[key]
         if key.dataset not in ids:
             ids[key.dataset] = dataset_id(db, key.dataset)
         pin = resolve_baseline(db, ids[key.dataset], key.model)

@@ -15,7 +15,7 @@ from tui.render import plain
 from tui.screens.trends.data import SeriesRow
 from tui.widgets.trend_chart import ChartData, ChartPoint, sparkline
 
-SERIES_COLUMNS = (("dataset", 14), ("model", 12), ("task type", 12), ("trend", 14), ("last value", 20),
+SERIES_COLUMNS = (("dataset", 14), ("model", 12), ("task type", 14), ("trend", 14), ("last value", 20),
                   ("Δ baseline", 11), ("alert", 8), ("runs", 4))
 ALERT_COLUMNS = (("", 1), ("series", 22), ("Δ", 9), ("q", 5))
 EMPTY = ("No finished runs yet, so no trends. Run a suite on the Run screen (4) or with `assay run`; every "
@@ -56,7 +56,7 @@ def delta(metric: str, x: float | None) -> str:
 
 
 def _task(task_type: str) -> Text:
-    return Text("all tasks", style="dim") if task_type == ALL else plain(task_type, single_line=True, max_len=12)
+    return Text("all tasks", style="dim") if task_type == ALL else plain(task_type, single_line=True, max_len=14)
 
 
 def series_cells(row: SeriesRow, metric: str, theme: dict[str, str]) -> tuple[object, ...]:
@@ -81,7 +81,7 @@ def series_cells(row: SeriesRow, metric: str, theme: dict[str, str]) -> tuple[ob
 
 def _label(point: TrendPoint, same_day: bool) -> str:
     """A run's x tick: its date, or its time when the whole series ran on one day."""
-    return point.created_at[11:16] if same_day else point.created_at[5:10]
+    return point.created_at[11:19] if same_day else point.created_at[5:10]
 
 
 def chart_data(row: SeriesRow, metric: str) -> ChartData:
