@@ -58,7 +58,7 @@ def _grade_all(db, cfg, root: Path, dataset: str, annotator: str, rule) -> int:
 @pytest.fixture(scope="module")
 def judged_run(srv, tmp_path_factory):
     root = tmp_path_factory.mktemp("judge")
-    make_dataset(root / "assay.db", N)
+    make_dataset(root / "assay.db", N, labeled=False)  # unlabeled: the Label queue holds every case
     cfg = _config(srv.base_url)
     finished = run_engine(root / "assay.db", cfg, ["strong"])
     assert finished.status == "finished"
@@ -125,4 +125,20 @@ def test_a_judge_without_verdicts_is_uncalibrated(srv, tmp_path):
     assert (judge.judged_outputs, judge.judge_errors, judge.graded, judge.calibrated) == (0, 4, 0, False)
     report = build_report(db, run_id, cfg)
     assert report.uncalibrated_judges and "UNCALIBRATED judge: judge (llm-rubric)" in render(report, "markdown")
+    db.close()
+
+
+def test_rating_labels_on_the_run_dataset_grade_its_single_output(judged_run):
+    """A rating task's labels grade the one output the Label screen shows (a rating >= 4 passes)."""
+    root, cfg, run_id = judged_run
+    rated = _config(cfg.models["judge"].api_base, tasks={"generation": {"kind": "rating"}})
+    db = connect(root / "assay.db")
+    session = LabelSession(db, store_ds.dataset_id(db, "d"), "carol", rated, root)
+    view = session.open()
+    for _ in range(6):
+        assert view.schema.kind == "rating" and len(view.model_outputs) == 1  # one model: one output shown
+        i = int(view.case.case_id[1:])
+        view = session.decide("5" if i % 4 == 0 else "2")
+    judge = calibrate(db, rated, run_id, grades_dataset="no-such-dataset").judges[0]
+    assert (judge.graded, judge.graded_from_labels, judge.agreed) == (6, 6, 6)
     db.close()
