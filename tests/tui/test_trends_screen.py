@@ -1,6 +1,6 @@
 """Trends screen (Pilot): series rows with baseline delta and alert state, the selected row drives
 the chart (breaks explained), the metric switch, acknowledging an alert writes the annotator, the
-cost panel, and the empty state. The figures themselves are core's (tests/unit/test_trends_*)."""
+cost panel, opening a run in Review, and the empty state. The figures themselves are core's (tests/unit/test_trends_*)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,9 @@ def test_rows_chart_metric_and_acknowledge(history):
             # Acknowledge the newest open alert from the alerts list.
             await pilot.press("a", "k")
             await until(lambda: "1 open alert" in _text(app, "#tr-head"))
+            # o opens the selected series' last run in Review.
+            await pilot.press("s", "o")
+            await until(lambda: getattr(app.screen, "shown_run", None) == trends_history.run_ids()[-1])
         db = connect(history.db_path)
         try:
             acked = [a for a in list_alerts(db, include_acknowledged=True) if a.acknowledged_at]
