@@ -60,8 +60,10 @@ def score_cmd(ws: Workspace, run_id: str) -> None:
     from core.config.schema import load_config
     from core.common.safe_text import safe_text
     from core.run.scoring import rescore
+    from core.trends.aggregates import record_run
 
     done = rescore(ws.db(), load_config(ws.config_path), run_id, root=ws.root)
+    record_run(ws.db(), run_id)  # the trend history follows the new verdicts
     context.echo_err(f"run {safe_text(run_id, single_line=True)}: round {done.round}, {done.verdicts} verdicts "
                      f"({done.scorer_errors} scorer errors)")
 

@@ -191,14 +191,16 @@ def register(cli: click.Group) -> None:
                   help="Exit 3 when infrastructure errors exceed this share of calls (default: [run]).")
     @click.option("--resume", "resume", metavar="RUN_ID", help="Finish an interrupted run (same id, same conditions).")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
+    @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+                  help="Label the run (repeatable), e.g. --tag git=$(git rev-parse --short HEAD); shown in runs and trends.")
     @click.option("--baseline", metavar="[RUN_ID]", is_flag=False, flag_value="", default=None,
                   help="When the run finishes, compare it with RUN_ID (default: the pinned baseline).")
     @click.option("--alert", is_flag=True, help="With the comparison: store alerts, send them, exit 1 on one.")
     @pass_ws
     def run_cmd(ws: Workspace, dataset: str | None, version: int | None, models: str | None, prompt: str | None,
                 concurrency: int | None, repeat: int | None, no_cache: bool, stream: bool | None,
-                max_error_rate: float | None, resume: str | None, as_json: bool, baseline: str | None,
-                alert: bool) -> None:
+                max_error_rate: float | None, resume: str | None, as_json: bool, tags: tuple[str, ...],
+                baseline: str | None, alert: bool) -> None:
         """Run models on a dataset under identical conditions, or resume a run.
 
         \b
@@ -211,9 +213,13 @@ def register(cli: click.Group) -> None:
         """
         from core.errors import UsageError
         from core.run.plan import RunRequest
+        from core.run.tags import parse_tags
+        from core.trends.aggregates import record_run
 
         if resume and (dataset or version or models or prompt or repeat):
             raise UsageError("--resume takes the dataset, version, models, prompt and repeat from the run; drop them")
+        if resume and tags:
+            raise UsageError("--tag labels a new run; a resumed run keeps the tags it started with")
         if alert and baseline is None:
             baseline = ""  # --alert alone: against the pinned baseline
         if baseline is not None:
@@ -223,10 +229,12 @@ def register(cli: click.Group) -> None:
         names = [m.strip() for m in (models or "").split(",") if m.strip()]
         request = RunRequest(dataset=dataset, version=version, models=names, prompt=prompt, concurrency=concurrency,
                              repeat=repeat,
-                             use_cache=False if no_cache else None, max_error_rate=max_error_rate, resume=resume)
+                             use_cache=False if no_cache else None, max_error_rate=max_error_rate, resume=resume,
+                             tags=parse_tags(tags))
         printer = ProgressPrinter()
         printer.stream_flag = stream
         finished = _run(ws, request, printer, stream)
+        record_run(ws.db(), finished.run_id)  # the trend history's figures for this run
 
         if as_json:
             out = _figures_json(finished)
@@ -256,18 +264,22 @@ def register(cli: click.Group) -> None:
     def runs_cmd(ws: Workspace, as_json: bool, limit: int | None) -> None:
         """List runs, newest first."""
         from core.run.history import list_runs
+        from core.run.tags import format_tags, run_tags
 
         runs = list_runs(ws.db(), limit)
+        tags = run_tags(ws.db(), [r.id for r in runs])
         if as_json:
-            print_json([{k: v for k, v in asdict(r).items() if k != "outcomes"} for r in runs])
+            print_json([{**{k: v for k, v in asdict(r).items() if k != "outcomes"}, "tags": tags.get(r.id, {})}
+                        for r in runs])
             return
         if not runs:
             echo_err("no runs yet (assay run --dataset NAME --models a,b)")
             return
         listed = [[r.id, safe(r.dataset), f"v{r.dataset_version}", safe(",".join(r.models), 40),
-                  r.status, r.created_at[:19].replace("T", " "), str(r.n_results)] for r in runs]
-        click.echo(table(["run", "dataset", "version", "models", "status", "created (UTC)", "results"], listed,
-                          "lllllll"))
+                  r.status, r.created_at[:19].replace("T", " "), str(r.n_results),
+                  safe(format_tags(tags.get(r.id, {})), 40)] for r in runs]
+        click.echo(table(["run", "dataset", "version", "models", "status", "created (UTC)", "results", "tags"], listed,
+                          "llllllll"))
 
 
 def _print_error_samples(ws: Workspace, finished: ev.RunFinished) -> None:

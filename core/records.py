@@ -133,6 +133,8 @@ class ResultRecord(_Model):
     error_class: ErrorClass | None = None
     error_message: str | None = None
     request_hash: str | None = None
+    provider_model: str | None = None  # the model string the provider returned (None: it sent none)
+    system_fingerprint: str | None = None
 
 
 class ScoreRecord(_Model):

@@ -61,7 +61,8 @@ from core.models.prices import prices_for
 from core.models.provider import NO_KEY, litellm_module
 from core.models.ratelimit import RateLimiter
 from core.models.redact import Redactor, from_env
-from core.models.responses import BadResponse, Parsed, StreamAssembly, parse_response, provider_sent_usage
+from core.models.responses import (BadResponse, Identity, Parsed, StreamAssembly, parse_response, provider_identity,
+                                   provider_sent_usage)
 from store import runs as store_runs
 
 # Retried at most this many times, whatever `retries` says: a server sending garbage twice in a
@@ -103,6 +104,8 @@ class CallOutcome:
     error_class: str | None = None
     error_message: str | None = None  # redacted
     request_hash: str | None = None
+    provider_model: str | None = None  # the model string the provider returned
+    system_fingerprint: str | None = None
     attempt_log: list[dict[str, Any]] = field(default_factory=list)
     cache_entry: dict[str, Any] | None = None  # set on a fresh ok call when the caller defers the cache write
 
@@ -115,6 +118,7 @@ class CallOutcome:
             "cost_usd": self.cost_usd, "cost_status": self.cost_status, "cached": self.cached,
             "attempts": self.attempts, "error_class": self.error_class,
             "error_message": self.error_message, "request_hash": self.request_hash,
+            "provider_model": self.provider_model, "system_fingerprint": self.system_fingerprint,
         }
 
 
@@ -207,6 +211,7 @@ class ModelClient:
             status="ok", output=hit.get("output"), finish_reason=hit.get("finish_reason"),
             input_tokens=hit.get("input_tokens"), output_tokens=hit.get("output_tokens"),
             cost_usd=hit.get("cost_usd"), cost_status="cached", cached=True, request_hash=request_hash,
+            provider_model=hit.get("provider_model"), system_fingerprint=hit.get("system_fingerprint"),
         )
 
     def _request(self, messages: list[dict[str, Any]], api_key: str | None) -> dict[str, Any]:
@@ -222,10 +227,10 @@ class ModelClient:
                                       self.timeout_s)
 
     async def _send_stream(self, messages: list[dict[str, Any]], api_key: str | None,
-                           t0: float) -> tuple[Parsed, float | None]:
-        """A streamed call, the whole stream inside one hard timeout: (parsed, latency_first_ms)."""
+                           t0: float) -> tuple[Parsed, float | None, Identity]:
+        """A streamed call, the whole stream inside one hard timeout: (parsed, latency_first_ms, identity)."""
 
-        async def consume() -> tuple[Parsed, float | None]:
+        async def consume() -> tuple[Parsed, float | None, Identity]:
             stream = await litellm_module().acompletion(**self._request(messages, api_key), stream=True,
                                                         stream_options={"include_usage": True})
             got = StreamAssembly(t0)
@@ -239,7 +244,7 @@ class ModelClient:
                 if not done and closer is not None:  # timed out, cancelled or a bad chunk: free the connection
                     with contextlib.suppress(Exception):  # the attempt has failed already
                         await closer()
-            return got.result(provider_sent_usage(stream)), got.first_ms
+            return got.result(provider_sent_usage(stream)), got.first_ms, got.identity
 
         return await asyncio.wait_for(consume(), self.timeout_s)
 
@@ -296,9 +301,12 @@ class ModelClient:
                     first_ms: float | None = None
                     try:
                         if self.stream:
-                            (output, finish, n_in, n_out), first_ms = await self._send_stream(messages, api_key, t0)
+                            (output, finish, n_in, n_out), first_ms, identity = await self._send_stream(
+                                messages, api_key, t0)
                         else:
-                            output, finish, n_in, n_out = parse_response(await self._send(messages, api_key))
+                            resp = await self._send(messages, api_key)
+                            output, finish, n_in, n_out = parse_response(resp)
+                            identity = provider_identity(resp)
                         exc: BaseException | None = None
                     except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
                         raise
@@ -322,10 +330,12 @@ class ModelClient:
                     input_tokens=n_in, output_tokens=n_out, cost_usd=cost,
                     cost_status=self.cost_source if cost is not None else "unknown",
                     attempts=attempt, request_hash=request_hash, attempt_log=log,
+                    provider_model=identity[0], system_fingerprint=identity[1],
                 )
                 if use_cache:
                     payload = {"output": output, "finish_reason": finish, "input_tokens": n_in,
-                               "output_tokens": n_out, "cost_usd": cost}
+                               "output_tokens": n_out, "cost_usd": cost, "provider_model": identity[0],
+                               "system_fingerprint": identity[1]}
                     if hooks is not None and hooks.defer_cache_write:
                         out.cache_entry = payload
                     elif self.db is not None:

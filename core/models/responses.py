@@ -1,4 +1,5 @@
-"""Reading a completion, plain or streamed, into (output, finish_reason, input tokens, output tokens).
+"""Reading a completion, plain or streamed, into (output, finish_reason, input tokens, output tokens),
+and the provider's own model string and system_fingerprint (`Identity`) when it sent them.
 
 A 200 whose body is not a usable completion raises BadResponse (retried as `bad_response`).
 Token counts come only from usage the provider itself sent: litellm's 0/0 filler for a response
@@ -19,6 +20,17 @@ class BadResponse(ValueError):
 
 
 Parsed = tuple[str | None, str | None, int | None, int | None]  # output, finish_reason, tokens in, out
+Identity = tuple[str | None, str | None]  # the provider's returned model string, system_fingerprint
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def provider_identity(resp: Any) -> Identity:
+    """(model, system_fingerprint) as the provider returned them; None for what it did not send.
+    A change between runs breaks a trend series ("provider model changed: X -> Y")."""
+    return _text(getattr(resp, "model", None)), _text(getattr(resp, "system_fingerprint", None))
 
 
 def _completion_fields(content: Any, finish: str | None, tool_calls: Any, usage: Any) -> Parsed:
@@ -53,7 +65,7 @@ def parse_response(resp: Any) -> Parsed:
 class StreamAssembly:
     """Collects a streamed completion chunk by chunk (choice 0, the only one we ask for)."""
 
-    __slots__ = ("finish", "first_ms", "has_content", "parts", "t0", "tools", "usage")
+    __slots__ = ("finish", "first_ms", "has_content", "identity", "parts", "t0", "tools", "usage")
 
     def __init__(self, t0: float):
         self.t0 = t0
@@ -63,8 +75,11 @@ class StreamAssembly:
         self.finish: str | None = None
         self.usage: Any = None
         self.tools: dict[int, dict[str, Any]] = {}
+        self.identity: Identity = (None, None)
 
     def add(self, chunk: Any) -> None:
+        model, fingerprint = provider_identity(chunk)
+        self.identity = (self.identity[0] or model, self.identity[1] or fingerprint)
         usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = usage

@@ -12,8 +12,8 @@ An unknown provider model (an older run, or a provider that sends none) is not a
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlite_utils
@@ -112,13 +112,7 @@ def metric_label(metric: str) -> str:
     return METRICS[metric][0]
 
 
-def _getter(metric: str) -> Callable[[AggregateRow], float | None]:
-    if metric.startswith(FIELD_PREFIX):
-        name = metric.removeprefix(FIELD_PREFIX)
-        return lambda row: field_accuracies(row).get(name)
-    return lambda row: getattr(row, metric)
-
-
+@functools.lru_cache(maxsize=1024)  # a series repeats the same few provider lists run after run
 def _list(text: str) -> tuple[str, ...]:
     return tuple(json.loads(text or "[]"))
 
@@ -129,39 +123,51 @@ def _changed(what: str, old: tuple[str, ...], new: tuple[str, ...]) -> str | Non
     return None
 
 
-def break_reasons(prev: AggregateRow, cur: AggregateRow) -> tuple[str, ...]:
-    """Why `cur` does not continue `prev`'s segment (empty: same conditions)."""
+def _break_reasons(a: AggregateRow, b: AggregateRow) -> tuple[str, ...]:
+    # JSON lists are compared as stored text first: decoded only when they differ.
     reasons = [
-        "scorer config changed" if prev.scorer_hash != cur.scorer_hash else None,
-        "prompt changed" if prev.prompt_hash != cur.prompt_hash else None,
-        "params changed" if prev.params_hash != cur.params_hash else None,
-        (f"model id changed: {prev.model_id} -> {cur.model_id}"
-         if prev.model_id and cur.model_id and prev.model_id != cur.model_id else None),
-        _changed("provider model", _list(prev.provider_models_json), _list(cur.provider_models_json)),
-        _changed("provider fingerprint", _list(prev.fingerprints_json), _list(cur.fingerprints_json)),
+        "scorer config changed" if a.scorer_hash != b.scorer_hash else None,
+        "prompt changed" if a.prompt_hash != b.prompt_hash else None,
+        "params changed" if a.params_hash != b.params_hash else None,
+        f"model id changed: {a.model_id} -> {b.model_id}" if a.model_id and b.model_id and a.model_id != b.model_id
+        else None,
+        (_changed("provider model", _list(a.provider_models_json), _list(b.provider_models_json))
+         if a.provider_models_json != b.provider_models_json else None),
+        (_changed("provider fingerprint", _list(a.fingerprints_json), _list(b.fingerprints_json))
+         if a.fingerprints_json != b.fingerprints_json else None),
     ]
     return tuple(r for r in reasons if r)
 
 
+def break_reasons(prev: AggregateRow, cur: AggregateRow) -> tuple[str, ...]:
+    """Why `cur` does not continue `prev`'s segment (empty: same conditions)."""
+    return _break_reasons(prev, cur)
+
+
+def _point(s: StoredAggregate, metric: str, fields: dict[str, float], segment: int,
+           reasons: tuple[str, ...]) -> TrendPoint:
+    row = s.row
+    ci = ((row.pass_rate_low, row.pass_rate_high)
+          if row.pass_rate_low is not None and row.pass_rate_high is not None else None)
+    value = fields.get(metric.removeprefix(FIELD_PREFIX)) if metric.startswith(FIELD_PREFIX) else getattr(row, metric)
+    return TrendPoint(
+        run_id=row.run_id, created_at=row.run_created_at, dataset_version=row.dataset_version, value=value,
+        ci95=ci if metric == "pass_rate" else None, pass_rate=row.pass_rate, pass_rate_ci95=ci, n=row.n,
+        scored=row.scored, segment=segment, breaks=reasons, tags=s.tags, provider_models=_list(row.provider_models_json),
+        fingerprints=_list(row.fingerprints_json), cost_status=row.cost_status,
+    )
+
+
 def _series(key: SeriesKey, metric: str, stored: list[StoredAggregate]) -> Series:
-    value_of = _getter(metric)
-    points, fields, segment, prev = [], set(), 0, None
+    points, names, segment, prev = [], set(), 0, None
     for s in stored:
-        row = s.row
-        reasons = break_reasons(prev, row) if prev is not None else ()
+        reasons = _break_reasons(prev, s.row) if prev is not None else ()
         segment += bool(reasons)
-        fields.update(field_accuracies(row))
-        ci = ((row.pass_rate_low, row.pass_rate_high)
-              if row.pass_rate_low is not None and row.pass_rate_high is not None else None)
-        points.append(TrendPoint(
-            run_id=row.run_id, created_at=row.run_created_at, dataset_version=row.dataset_version,
-            value=value_of(row), ci95=ci if metric == "pass_rate" else None,
-            pass_rate=row.pass_rate, pass_rate_ci95=ci, n=row.n, scored=row.scored, segment=segment, breaks=reasons,
-            tags=s.tags, provider_models=_list(row.provider_models_json), fingerprints=_list(row.fingerprints_json),
-            cost_status=row.cost_status,
-        ))
-        prev = row
-    return Series(key=key, metric=metric, points=tuple(points), fields=tuple(sorted(fields)))
+        fields = field_accuracies(s.row)
+        names.update(fields)
+        points.append(_point(s, metric, fields, segment, reasons))
+        prev = s.row
+    return Series(key=key, metric=metric, points=tuple(points), fields=tuple(sorted(names)))
 
 
 def trend_series(db: sqlite_utils.Database, *, dataset: str | None = None, model: str | None = None,

@@ -64,7 +64,7 @@ def test_json_output_and_runs_listing(srv, tmp_path):
     listed = json.loads(assay(ws, "runs", "--json").stdout)
     assert listed[0]["id"] == out["run_id"] and listed[0]["n_results"] == 12 and listed[0]["models"] == ["strong"]
     assert list(listed[0]) == ["id", "dataset", "dataset_version", "prompt_name", "repeats", "status", "created_at",
-                               "finished_at", "n_results", "models"]
+                               "finished_at", "n_results", "models", "tags"]
     table = assay(ws, "runs").stdout
     assert out["run_id"] in table and "finished" in table
 
