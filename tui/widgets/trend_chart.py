@@ -118,10 +118,11 @@ class TrendChart(Vertical):
 
 
 def _y_limits(data: ChartData) -> tuple[float, float]:
-    """The y range: every value and interval, padded; percent charts stay within 0-100%."""
+    """The y range: every value and interval, padded by at least 5% of the largest magnitude (so
+    near-equal values do not fill the chart with noise); percent charts stay within 0-100%."""
     values = [v for p in data.points for v in (p.value, p.low, p.high) if v is not None]
     lo, hi = min(values), max(values)
-    pad = (hi - lo) * 0.1 or (abs(hi) * 0.05 or 0.05)
+    pad = max((hi - lo) * 0.1, max(abs(lo), abs(hi)) * 0.05) or 0.05
     lo, hi = lo - pad, hi + pad
     if data.percent:
         lo, hi = max(lo, 0.0), min(hi, 1.0)

@@ -18,6 +18,7 @@ from tui.widgets.trend_chart import ChartData, ChartPoint, sparkline
 SERIES_COLUMNS = (("dataset", 14), ("model", 12), ("task type", 14), ("trend", 14), ("last value", 20),
                   ("Δ baseline", 11), ("alert", 8), ("runs", 4))
 ALERT_COLUMNS = (("", 1), ("series", 22), ("Δ", 9), ("q", 5))
+Y_LABELS = {"ms": "ms", "usd": "US$"}
 EMPTY = ("No finished runs yet, so no trends. Run a suite on the Run screen (4) or with `assay run`; every "
          "finished run adds a point to each dataset × model × task type series here. Pin the run you trust "
          "with `assay baseline set RUN` to see the change against it and get regression alerts.")
@@ -113,7 +114,7 @@ def chart_data(row: SeriesRow, metric: str) -> ChartData:
         tags.append(plain(", ".join(f"{k}={v}" for k, v in sorted(series.points[-1].tags.items())),
                           single_line=True, max_len=120))
         notes.append(tags)
-    return ChartData(title=title, points=points, notes=notes, y_label="",
+    return ChartData(title=title, points=points, notes=notes, y_label=Y_LABELS.get(unit(metric), ""),
                      percent=unit(metric) == "rate")
 
 
