@@ -86,8 +86,8 @@ def insert_result(db: sqlite_utils.Database, row: dict[str, Any]) -> None:
     if values.get("exact_match") is not None:
         values["exact_match"] = int(values["exact_match"])
     with write(db):
-        db.execute(f"INSERT INTO probe_results ({', '.join(_RESULT_COLS)}) VALUES ({', '.join('?' * len(_RESULT_COLS))})",
-                   [values.get(c) for c in _RESULT_COLS])
+        db.execute(f"INSERT INTO probe_results ({', '.join(_RESULT_COLS)}) "
+                   f"VALUES ({', '.join('?' * len(_RESULT_COLS))})", [values.get(c) for c in _RESULT_COLS])
 
 
 _RUN_SELECT = ("SELECT p.id, p.kind, d.name, v.version, p.models_json, p.config_json, p.status, p.created_at, "
@@ -105,7 +105,8 @@ def get_run(db: sqlite_utils.Database, run_id: str) -> ProbeRunRow | None:
     return _run_row(row) if row else None
 
 
-def list_runs(db: sqlite_utils.Database, *, dataset_id: int | None = None, limit: int | None = None) -> list[ProbeRunRow]:
+def list_runs(db: sqlite_utils.Database, *, dataset_id: int | None = None,
+              limit: int | None = None) -> list[ProbeRunRow]:
     """Probe runs, newest first (of one dataset when given)."""
     sql, args = _RUN_SELECT, []
     if dataset_id is not None:
