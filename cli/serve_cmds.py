@@ -49,7 +49,9 @@ def _loopback(host: str) -> bool:
               help="Up to this much extra latency, drawn from the seeded generator.")
 @click.option("--latency-scale", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Multiplier for each demo model's own latency (0 = instant).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for fault and jitter draws.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for fault, jitter and flip draws.")
+@click.option("--flip-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Make this share of answers wrong, each independently (measurement noise for --repeat runs).")
 @click.option("--rpm-limit", type=click.IntRange(min=1), help="Reject chat requests above this many per 60 s.")
 @click.option("--fault", "faults", multiple=True, metavar="KIND[:RATE[:RETRY_AFTER]][@MODEL]",
               help="Inject a fault (repeatable). KIND: 429 quota 500 503 401 400 hang reset truncate bad_json.")
@@ -57,8 +59,8 @@ def _loopback(host: str) -> bool:
 @click.option("--port-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the bound port to this file once listening.")
 def serve(port: int, host: str, allow_remote: bool, latency_ms: float, latency_jitter_ms: float,
-          latency_scale: float, seed: int, rpm_limit: int | None, faults: tuple[str, ...], api_key: str | None,
-          port_file: Path | None) -> None:
+          latency_scale: float, seed: int, flip_rate: float, rpm_limit: int | None, faults: tuple[str, ...],
+          api_key: str | None, port_file: Path | None) -> None:
     """Run Assay's OpenAI-compatible demo server (deterministic demo models, fault injection).
 
     Point any OpenAI client at http://HOST:PORT/v1; litellm model ids are openai/demo-strong,
@@ -73,7 +75,8 @@ def serve(port: int, host: str, allow_remote: bool, latency_ms: float, latency_j
         raise click.BadParameter(f"{host} is not a loopback address; add --allow-remote to bind it", param_hint="--host")
     try:
         state = ServerState(latency_ms=latency_ms, latency_jitter_ms=latency_jitter_ms, latency_scale=latency_scale,
-                            seed=seed, rpm_limit=rpm_limit, api_key=api_key, faults=[_fault(f) for f in faults])
+                            seed=seed, flip_rate=flip_rate, rpm_limit=rpm_limit, api_key=api_key,
+                            faults=[_fault(f) for f in faults])
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if not _loopback(host) and api_key is None:

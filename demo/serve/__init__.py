@@ -8,7 +8,8 @@
         srv.stats()["max_in_flight"]
 
 Over HTTP: POST /_assay/config (latency_ms, latency_jitter_ms, latency_scale, rpm_limit, faults,
-seed, system_fingerprint, model_version: what responses say served them), GET /_assay/config, GET /_assay/stats, POST /_assay/reset.
+seed, system_fingerprint, model_version: what responses say served them, flip_rate: the share of
+answers made wrong, see flips), GET /_assay/config, GET /_assay/stats, POST /_assay/reset.
 """
 
 from demo.serve.background import DemoServer

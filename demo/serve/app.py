@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from demo.serve import demo_models
+from demo.serve import demo_models, flips
 from demo.serve.faults import ERRORS, FaultRule, error_body
 from demo.serve.state import HTTP_OPTIONS, ServerState
 
@@ -155,6 +155,9 @@ class App:
     def _completion(self, payload: dict[str, Any], delay_s: float, fault: FaultRule | None) -> Reply:
         model, messages = payload["model"], payload["messages"]
         content = demo_models.answer(model, messages)
+        if self.state.flips(model, messages):
+            prompt = "\n".join(demo_models.content_text(m.get("content")) for m in messages)
+            content = flips.wrong_answer(content, prompt)
         finish = "stop"
         limit = payload.get("max_completion_tokens") or payload.get("max_tokens")
         if limit is not None and len(content) > limit * 4:
@@ -164,7 +167,9 @@ class App:
                  "total_tokens": prompt_tokens + _tokens(content)}
         self.state.add_tokens(usage["prompt_tokens"], usage["completion_tokens"])
         cid = f"chatcmpl-demo{next(self._ids):010d}"
-        base = {"id": cid, "created": int(time.time()), "model": model, "system_fingerprint": "fp_assay_demo"}
+        served = f"{model}-{self.state.model_version}" if self.state.model_version else model
+        base = {"id": cid, "created": int(time.time()), "model": served,
+                "system_fingerprint": self.state.system_fingerprint}
         headers = [("x-request-id", "req_" + cid.removeprefix("chatcmpl-"))]
         kind = fault.kind if fault is not None else None
         if payload.get("stream"):

@@ -16,13 +16,16 @@ from typing import Any
 
 from demo.serve.demo_models import MODELS
 from demo.serve.faults import FaultPicker, FaultRule
+from demo.serve.flips import Flipper
 
 RPM_WINDOW_S = 60.0
 # Arrival times kept for the stats (overall and per model): the most recent ones only, so a
 # server left running for hours keeps a bounded memory and a bounded /_assay/stats body.
 ARRIVALS_KEPT = 20_000
 # Options settable over HTTP (POST /_assay/config); api_key only through Python or the CLI.
-HTTP_OPTIONS = ("latency_ms", "latency_jitter_ms", "latency_scale", "rpm_limit", "faults", "seed")
+HTTP_OPTIONS = ("latency_ms", "latency_jitter_ms", "latency_scale", "rpm_limit", "faults", "seed",
+                "system_fingerprint", "model_version", "flip_rate")
+DEFAULT_FINGERPRINT = "fp_assay_demo"
 OPTIONS = (*HTTP_OPTIONS, "api_key")
 
 
@@ -50,6 +53,13 @@ class ServerState:
         self.rpm_limit: int | None = None
         self.seed = 0
         self.api_key: str | None = None
+        # What a response says served it: `system_fingerprint`, and the model string (the requested
+        # name, plus "-VERSION" when `model_version` is set). Changing either is how a test or a demo
+        # plays a provider shipping an update (a series break in trends).
+        self.system_fingerprint: str | None = DEFAULT_FINGERPRINT
+        self.model_version: str | None = None
+        self.flip_rate = 0.0  # share of answers made wrong (demo.serve.flips)
+        self._flipper = Flipper()
         self._rules: list[FaultRule] = []
         self._picker = FaultPicker([], 0)
         self._jitter_rng = random.Random(0)
@@ -74,6 +84,10 @@ class ServerState:
             if rpm is not None and (isinstance(rpm, bool) or not isinstance(rpm, int) or rpm < 1):
                 raise ValueError(f"rpm_limit must be a positive integer or null, got {rpm!r}")
             new["rpm_limit"] = rpm
+        if "flip_rate" in options:
+            new["flip_rate"] = _number("flip_rate", options["flip_rate"])
+            if new["flip_rate"] > 1:
+                raise ValueError(f"flip_rate must be between 0 and 1, got {options['flip_rate']!r}")
         if "seed" in options:
             if isinstance(options["seed"], bool) or not isinstance(options["seed"], int):
                 raise ValueError(f"seed must be an integer, got {options['seed']!r}")
@@ -83,6 +97,12 @@ class ServerState:
             if key is not None and (not isinstance(key, str) or not key):
                 raise ValueError("api_key must be a non-empty string or null")
             new["api_key"] = key
+        for name in ("system_fingerprint", "model_version"):
+            if name in options:
+                value = options[name]
+                if value is not None and (not isinstance(value, str) or not value):
+                    raise ValueError(f"{name} must be a non-empty string or null")
+                new[name] = value
         rules = None
         if "faults" in options:
             raw = options["faults"] or []
@@ -100,6 +120,8 @@ class ServerState:
                     rule.matched = 0
                 self._picker = FaultPicker(self._rules, self.seed)
                 self._jitter_rng = random.Random(f"jitter-{self.seed}")
+            if "flip_rate" in new or "seed" in new:
+                self._flipper.restart()
             return self._config()
 
     def config(self) -> dict[str, Any]:
@@ -111,6 +133,8 @@ class ServerState:
             "latency_ms": self.latency_ms, "latency_jitter_ms": self.latency_jitter_ms,
             "latency_scale": self.latency_scale, "rpm_limit": self.rpm_limit, "seed": self.seed,
             "faults": [r.to_dict() for r in self._rules], "auth": self.api_key is not None,
+            "system_fingerprint": self.system_fingerprint, "model_version": self.model_version,
+            "flip_rate": self.flip_rate,
         }
 
     # --- request accounting ----------------------------------------------------------------
@@ -162,6 +186,12 @@ class ServerState:
             if self.latency_jitter_ms:
                 delay += self._jitter_rng.random() * self.latency_jitter_ms
         return Admission(delay_s=delay / 1000.0)
+
+    def flips(self, model: str, messages: list[dict[str, Any]]) -> bool:
+        """Whether to make this answer wrong (`flip_rate`; demo.serve.flips)."""
+        with self._lock:
+            rate, seed = self.flip_rate, self.seed
+        return self._flipper.flips(rate, seed, model, messages)
 
     def add_tokens(self, prompt: int, completion: int) -> None:
         with self._lock:
