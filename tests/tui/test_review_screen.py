@@ -140,3 +140,21 @@ def _flags(ws):
         return db.execute("SELECT case_id, annotator, note FROM label_events WHERE kind = 'flag'").fetchall()
     finally:
         db.close()
+
+
+def test_review_opens_the_run_another_screen_hands_it(qa_ws):
+    """Run's and Trends' "open in Review" set app.review_run_id; Review opens that run, not the latest,
+    both when it is first shown and when it is shown again later."""
+    async def run() -> None:
+        app = make_app(qa_ws, start="datasets")
+        async with app.run_test(size=(120, 36)):
+            app.review_run_id = "r-base"  # the older run
+            app.open_screen("review")
+            await ready(app, "r-base")
+            assert app.review_run_id is None  # taken
+            app.open_screen("datasets")
+            app.review_run_id = "r-qa"
+            app.open_screen("review")
+            await ready(app, "r-qa")
+
+    asyncio.run(run())

@@ -74,7 +74,8 @@ def test_start_a_run_watch_it_finish_and_open_it_in_review(ws):
             assert "Run finished" in str(screen.query_one("#live-head").render())
             await until(lambda: screen.query_one("#history").row_count == 1)
             await pilot.press("v")
-            assert app.current_mode == "review" and app.review_run_id == screen.last_run_id
+            assert app.current_mode == "review"
+            await until(lambda: getattr(app.screen, "shown_run", None) == screen.last_run_id)
 
     asyncio.run(run())
     [summary] = _runs(ws)

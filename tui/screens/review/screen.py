@@ -113,7 +113,19 @@ class ReviewScreen(AssayScreen):
         cases.add_column("input", width=17, key="input")
         cases.focus()
         self.query_one("#rv-head", Static).update(Text("Loading the latest run…", style="dim"))
-        self._reload()
+        if not self._take_handoff():
+            self._reload()
+
+    def on_screen_resume(self) -> None:
+        self._take_handoff()
+
+    def _take_handoff(self) -> bool:
+        """Open the run another screen asked for (`app.review_run_id`: Run's and Trends' `v`/`o`)."""
+        wanted, self.assay.review_run_id = self.assay.review_run_id, None
+        if wanted is None or wanted == self._run_id:
+            return False
+        self.show_run(wanted)
+        return True
 
     def show_run(self, run_id: str, baseline: str | None = None) -> None:
         """Review this run (for the Run screen's history: open a run in Review)."""

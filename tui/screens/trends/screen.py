@@ -272,16 +272,8 @@ class TrendsScreen(AssayScreen):
         if row is None:
             return
         run_id = row.summary.last_run_id
-        self.assay.review_run_id = run_id  # the app's hand-off to Review (the Run screen sets it too)
+        self.assay.review_run_id = run_id  # the app's hand-off: Review opens it when shown
         self.app.open_screen("review")
-
-        def show() -> None:
-            from tui.screens.review import ReviewScreen
-
-            if isinstance(self.app.screen, ReviewScreen):
-                self.app.screen.show_run(run_id)
-
-        self.app.call_after_refresh(show)
 
     def action_reload(self) -> None:
         self._cost_wanted = None
