@@ -75,7 +75,8 @@ def register(cli: click.Group) -> None:
         root = Path(directory).resolve()
         srv = _start_server(port, latency_scale)
         try:
-            build_demo_workspace(root, srv.base_url, fresh=True, history=True)  # Trends is not empty
+            # The app gets a short history so Trends is not empty; the headless comparison needs none.
+            build_demo_workspace(root, srv.base_url, fresh=True, history=not headless)
             echo_err(f"demo workspace: {safe_text(root)}")
             echo_err(f"demo server:    {srv.base_url} (models {', '.join(m[0] for m in WORKSPACE_MODELS)})")
             demo_ws = Workspace(root=root, db_path=root / "assay.db", debug=ws.debug)
