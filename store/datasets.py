@@ -12,6 +12,9 @@ import sqlite_utils
 from store.timeutil import now_iso
 
 CHUNK = 2000
+# The column encoding (json.dumps(v, ensure_ascii=False)); one encoder built once instead of one per
+# call, which is most of json.dumps' cost for the small values of a case.
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 class DatasetExists(Exception):
@@ -112,11 +115,9 @@ def insert_cases(db: sqlite_utils.Database, ds_id: int, cases: Iterable[dict[str
     for c in cases:
         exp = c.get("expected_output")
         batch.append((
-            ds_id, c["id"], c["input_text"],
-            None if exp is None else json.dumps(exp, ensure_ascii=False),
+            ds_id, c["id"], c["input_text"], None if exp is None else _to_json(exp),
             c.get("task_type") or "generation", c.get("difficulty"),
-            json.dumps(c.get("metadata") or {}, ensure_ascii=False),
-            json.dumps(c.get("tags") or [], ensure_ascii=False),
+            _to_json(c.get("metadata") or {}), _to_json(c.get("tags") or []),
             int(bool(c.get("excluded"))), start_ord + n, ts, ts,
         ))
         n += 1
@@ -286,17 +287,18 @@ def insert_blobs(db: sqlite_utils.Database, blobs: list[tuple[str, str]]) -> Non
 
 
 def insert_version(
-    db: sqlite_utils.Database, ds_id: int, content_hash: str, order: list[tuple[str, str]],
-    n_labeled: int, reason: str,
+    db: sqlite_utils.Database, ds_id: int, content_hash: str, order: Iterable[tuple[str, str]],
+    n_cases: int, n_labeled: int, reason: str,
 ) -> dict[str, Any]:
-    """order: (case_id, blob_hash) in order, blobs already stored. Caller holds a write transaction."""
+    """order: the `n_cases` (case_id, blob_hash) pairs in order, blobs already stored, streamed into
+    the version's case list. Caller holds a write transaction."""
     version = db.execute(
         "SELECT COALESCE(MAX(version), 0) + 1 FROM dataset_versions WHERE dataset_id = ?", [ds_id]
     ).fetchone()[0]
     cur = db.execute(
         "INSERT INTO dataset_versions (dataset_id, version, content_hash, n_cases, n_labeled, reason, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [ds_id, version, content_hash, len(order), n_labeled, reason, now_iso()],
+        [ds_id, version, content_hash, n_cases, n_labeled, reason, now_iso()],
     )
     vid = cur.lastrowid
     db.conn.executemany(

@@ -1,9 +1,9 @@
 """Dataset import: JSON (a list of cases), JSONL and CSV, plus inspect-ai / OpenAI-evals samples.
 
 Import streams records one at a time, validates each as an EvalCase, and inserts them in chunks
-inside ONE write transaction together with the "import" version, so a bad record anywhere rolls
-everything back and the error names the file and the line (and column for JSON) where that
-record starts.
+inside ONE write transaction together with the "import" version (its blobs hashed and written in
+the same pass as the case rows), so a bad record anywhere rolls everything back and the error
+names the file and the line (and column for JSON) where that record starts.
 
 Field rules: `id` is optional (derived from the input when absent; integer ids keep their text);
 `expected_output` absent/null means unlabeled; unknown keys (JSON) and unmapped columns (CSV) go
@@ -30,7 +30,7 @@ from core.common.hashing import case_id_for
 from core.datasets import formats
 from core.datasets.browse import dataset_id
 from core.datasets.formats import EXTENSIONS, FIELDS, FILE_FORMATS, IMPORT_FORMATS, SAMPLE_FLAVOURS
-from core.datasets.versions import snapshot
+from core.datasets.versions import VersionBuilder
 from core.errors import InputError, UsageError
 from core.records import EvalCase, describe_validation_error
 from store import datasets as store_ds
@@ -200,7 +200,9 @@ def to_case(fields: dict[str, Any], default_task_type: str | None) -> dict[str, 
     if isinstance(fields.get("difficulty"), str):
         fields["difficulty"] = fields["difficulty"].strip().lower()
     try:
-        return EvalCase.model_validate(fields).model_dump()
+        # The validated field values are the stored shape (EvalCase.model_dump()) without model_dump's
+        # recursive copy, which cost more than half of the validation itself.
+        return vars(EvalCase.model_validate(fields))
     except ValidationError as e:
         raise ValueError(describe_validation_error(e)) from None
 
@@ -253,14 +255,18 @@ def iter_cases_from(
 
 
 class _CaseWriter:
-    """Inserts validated cases in chunks; refuses a duplicate id naming both lines.
+    """Inserts validated cases in chunks, each also into the version being built, so the version's
+    blobs come from the same pass as the case rows; refuses a duplicate id naming both lines.
 
-    Memory stays flat: one line number per case (8 bytes) plus the pending chunk. Earlier chunks
-    are checked in SQLite through the UNIQUE (dataset_id, case_id) index.
+    Memory stays flat: one line number per case (8 bytes) plus the pending chunk (and the version
+    builder's id and digest per case). Earlier chunks are checked in SQLite through the UNIQUE
+    (dataset_id, case_id) index.
     """
 
-    def __init__(self, db: sqlite_utils.Database, ds_id: int, ds_name: str, display: str, start_ord: int):
+    def __init__(self, db: sqlite_utils.Database, ds_id: int, ds_name: str, display: str, start_ord: int,
+                 version: VersionBuilder):
         self.db, self.ds_id, self.ds_name, self.display, self.start_ord = db, ds_id, ds_name, display, start_ord
+        self.version = version
         self.lines = array("q")
         self.pending: list[tuple[int, int | None, dict[str, Any]]] = []
         self.pending_ids: dict[str, int] = {}
@@ -304,6 +310,8 @@ class _CaseWriter:
     def flush(self) -> None:
         self.check()
         store_ds.insert_cases(self.db, self.ds_id, (c for _, _, c in self.pending), self.start_ord + self.written)
+        for _, _, case in self.pending:
+            self.version.add(case)
         self.written += len(self.pending)
         self.pending.clear()
         self.pending_ids.clear()
@@ -348,7 +356,10 @@ def import_file(
                 ds_id = store_ds.create_dataset(db, name, description)
             except store_ds.DatasetExists:
                 raise UsageError(f"dataset {name!r} already exists (use --append to add cases to it)") from None
-        writer = _CaseWriter(db, ds_id, name, display, store_ds.next_ord(db, ds_id))
+        version = VersionBuilder(db, ds_id)
+        if append:
+            version.add_stored()  # the version covers the cases already there, first
+        writer = _CaseWriter(db, ds_id, name, display, store_ds.next_ord(db, ds_id), version)
         flavour, cases = iter_cases_from(f, display, container, flavour, sources, task_type, detect=not mapping)
         try:
             for line, column, case in cases:
@@ -357,8 +368,8 @@ def import_file(
             writer.check()  # a duplicate earlier in the unflushed chunk is the first problem
             raise
         writer.flush()
-        version, _ = snapshot(db, ds_id, "import")
+        taken, _ = version.finish("import")
     return ImportResult(
         dataset=name, dataset_id=ds_id, format=container + (f" ({flavour})" if flavour else ""),
-        imported=writer.written, labeled=writer.labeled, version=version["version"], appended=append,
+        imported=writer.written, labeled=writer.labeled, version=taken["version"], appended=append,
     )

@@ -3,14 +3,15 @@
 A version is identified by the content hash of its cases in order; identical content reuses the
 existing version, so taking a snapshot is idempotent and a run always points at exactly what it
 ran on. `take_snapshot` and `list_versions` are what the front ends call (typed results, the same
-for the CLI and the Datasets screen); `snapshot` is the building block the importers and the run
-planner call inside their own write transaction.
+for the CLI and the Datasets screen); `snapshot` is the building block the sampler, the promptfoo
+importer and the run planner call inside their own write transaction. `VersionBuilder` is the one
+place a case becomes a blob and a version: `snapshot` feeds it the stored cases, and the file
+import feeds it each case as it inserts it, so a 100k-case import never reads its cases back.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,40 +38,70 @@ class VersionHasher:
         return self._h.hexdigest()
 
 
-def _frozen(db: sqlite_utils.Database, ds_id: int, truth: dict[str, Any]) -> Iterator[tuple[str, str, str, bool]]:
-    """(case_id, blob hash, blob JSON, labeled) per case, streamed in order."""
-    for case in store_ds.iter_cases(db, ds_id):
-        data = case.as_case_dict()
-        if case.case_id in truth:
-            data["expected_output"] = truth[case.case_id]
-        blob = canonical_json(data)
-        yield case.case_id, hashlib.sha256(blob.encode("utf-8")).hexdigest(), blob, data["expected_output"] is not None
+class VersionBuilder:
+    """Builds the version of a dataset's content while its cases stream by, in order.
+
+    Each case is frozen as it will be run (its label-derived ground truth, if the label log decides
+    one, replaces the stored expected output), encoded once as canonical JSON, hashed, and its
+    content-addressed blob written in chunks. Blobs may be written before we know whether the
+    version is new: identical content means they already exist. Memory per case is its id and a
+    32-byte digest for the version's case list, whatever the case's size. The caller holds the
+    write transaction from the first `add` to `finish`.
+    """
+
+    def __init__(self, db: sqlite_utils.Database, ds_id: int, *, required: int = 1):
+        self._db, self._ds_id = db, ds_id
+        self._truth = derived_labels(db, ds_id, required=required)
+        self._hasher = VersionHasher()
+        self._ids: list[str] = []
+        self._digests = bytearray()
+        self._blobs: list[tuple[str, str]] = []
+        self._labeled = 0
+
+    def add(self, case: dict[str, Any]) -> None:
+        """One case in EvalCase.model_dump() shape, as stored."""
+        case_id = case["id"]
+        if case_id in self._truth:
+            case = {**case, "expected_output": self._truth[case_id]}
+        blob = canonical_json(case)
+        digest = hashlib.sha256(blob.encode("utf-8")).digest()
+        blob_hash = digest.hex()
+        self._hasher.add(case_id, blob_hash)
+        self._ids.append(case_id)
+        self._digests += digest
+        self._labeled += case["expected_output"] is not None
+        self._blobs.append((blob_hash, blob))
+        if len(self._blobs) >= store_ds.CHUNK:
+            self._flush()
+
+    def add_stored(self) -> None:
+        """Every case the dataset holds now, in import order."""
+        for case in store_ds.iter_cases(self._db, self._ds_id):
+            self.add(case.as_case_dict())
+
+    def _flush(self) -> None:
+        store_ds.insert_blobs(self._db, self._blobs)
+        self._blobs.clear()
+
+    def finish(self, reason: str) -> tuple[dict[str, Any], bool]:
+        """(version, created): the existing version with this content, or a new one."""
+        self._flush()
+        content_hash = self._hasher.hexdigest()
+        existing = store_ds.version_by_hash(self._db, self._ds_id, content_hash)
+        if existing is not None:
+            return existing, False
+        digests = self._digests
+        order = ((case_id, digests[32 * i: 32 * i + 32].hex()) for i, case_id in enumerate(self._ids))
+        return store_ds.insert_version(
+            self._db, self._ds_id, content_hash, order, len(self._ids), self._labeled, reason), True
 
 
 def snapshot(db: sqlite_utils.Database, ds_id: int, reason: str, *, required: int = 1) -> tuple[dict[str, Any], bool]:
     """Take (or reuse) the version for the dataset's current content. Returns (version, created)."""
     with write(db):
-        truth = derived_labels(db, ds_id, required=required)
-        # One streamed pass: blobs are content-addressed, so writing them before we know whether
-        # the version is new is harmless (identical content means they already exist).
-        overall = VersionHasher()
-        order: list[tuple[str, str]] = []
-        n_labeled = 0
-        chunk: list[tuple[str, str]] = []
-        for case_id, h, blob, labeled in _frozen(db, ds_id, truth):
-            overall.add(case_id, h)
-            order.append((case_id, h))
-            n_labeled += labeled
-            chunk.append((h, blob))
-            if len(chunk) >= store_ds.CHUNK:
-                store_ds.insert_blobs(db, chunk)
-                chunk.clear()
-        store_ds.insert_blobs(db, chunk)
-        content_hash = overall.hexdigest()
-        existing = store_ds.version_by_hash(db, ds_id, content_hash)
-        if existing is not None:
-            return existing, False
-        return store_ds.insert_version(db, ds_id, content_hash, order, n_labeled, reason), True
+        builder = VersionBuilder(db, ds_id, required=required)
+        builder.add_stored()
+        return builder.finish(reason)
 
 
 @dataclass(frozen=True)
