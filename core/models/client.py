@@ -30,7 +30,10 @@ Choices, and why:
   stream that breaks (connection dropped, truncated SSE, an invalid JSON chunk) or ends without
   a finish_reason is a retryable network/bad_response error, never an ok row with partial output.
 - Cost comes from `core.models.prices` (config prices, else litellm's local price map, else NULL:
-  "unknown", never 0).
+  "unknown", never 0). litellm prices every response too; it gets the same prices per call (a
+  nominal one when unknown) so that work stays cheap, and its figure is never read.
+- litellm's success/failure logging is skipped per request (`provider.unlogged`): Assay registers
+  no callback, and the handler cost CPU on the event loop on every call.
 - Responses are cached in the DB on the hash of the whole request (model id, api_base,
   messages, every param, repeat index, and the stream flag when streaming); errors are never
   cached. A cached outcome reports the tokens and cost of the original call, latency None (first
@@ -57,8 +60,8 @@ import sqlite_utils
 from core.config.schema import ModelConfig, RunConfig, model_params, model_stream
 from core.common.hashing import content_hash
 from core.models.failures import BREAKER_CLASSES, TRANSIENT, classify, retry_after_s
-from core.models.prices import prices_for
-from core.models.provider import NO_KEY, litellm_module
+from core.models.prices import litellm_price_kwargs, prices_for
+from core.models.provider import NO_KEY, litellm_module, unlogged
 from core.models.ratelimit import RateLimiter
 from core.models.redact import Redactor, from_env
 from core.models.responses import (BadResponse, Identity, Parsed, StreamAssembly, parse_response, provider_identity,
@@ -158,6 +161,7 @@ class ModelClient:
         self._global = global_slots
         self.limiter = RateLimiter(model.rpm, model.tpm)
         self.cost_source, self._in_price, self._out_price = prices_for(model)
+        self._litellm_prices = litellm_price_kwargs(self._in_price, self._out_price)
         # Without a shared redactor (a judge client), still redact this model's own key by value.
         self._redact = redactor or from_env([model.api_key_env])
         self._rng = rng or random.Random()
@@ -220,11 +224,14 @@ class ModelClient:
             kwargs["api_base"] = self.model.api_base
         if api_key is not None:
             kwargs["api_key"] = api_key
-        return dict(model=self.model.model, messages=messages, num_retries=0, timeout=self.timeout_s, **kwargs)
+        # Prices go to litellm only (never into the request hash or the body): see litellm_price_kwargs.
+        return dict(model=self.model.model, messages=messages, num_retries=0, timeout=self.timeout_s,
+                    **self._litellm_prices, **kwargs)
 
     async def _send(self, messages: list[dict[str, Any]], api_key: str | None) -> Any:
-        return await asyncio.wait_for(litellm_module().acompletion(**self._request(messages, api_key)),
-                                      self.timeout_s)
+        with unlogged():
+            return await asyncio.wait_for(litellm_module().acompletion(**self._request(messages, api_key)),
+                                          self.timeout_s)
 
     async def _send_stream(self, messages: list[dict[str, Any]], api_key: str | None,
                            t0: float) -> tuple[Parsed, float | None, Identity]:
@@ -246,7 +253,8 @@ class ModelClient:
                         await closer()
             return got.result(provider_sent_usage(stream)), got.first_ms, got.identity
 
-        return await asyncio.wait_for(consume(), self.timeout_s)
+        with unlogged():
+            return await asyncio.wait_for(consume(), self.timeout_s)
 
     async def _wait(self, seconds: float, hooks: CallHooks | None) -> None:
         if seconds > 0:

@@ -23,6 +23,26 @@ def price_map_entry(model_id: str) -> dict[str, Any] | None:
     return None
 
 
+# litellm's cost for a model with no known price: a nominal, non-zero figure. litellm prices
+# every response itself (Assay never reads that figure); without prices it searches its map and
+# then fallback generalisations of the model name on every call, and at $0 it runs a zero-cost
+# diagnosis that searches again.
+_NOMINAL_PER_TOKEN = 1e-9
+
+
+def litellm_price_kwargs(input_per_token: float | None, output_per_token: float | None) -> dict[str, float]:
+    """The per-call prices handed to litellm (`input_cost_per_token`, `output_cost_per_token`) so its
+    own cost calculation, whose result Assay discards, never searches its map.
+
+    Per call rather than `litellm.register_model()`: registering writes into litellm's global
+    price map, which `price_map_entry` reads, so an unknown model registered at any price would
+    stop being unknown (cost NULL) for every later client in the process.
+    """
+    if input_per_token is None or output_per_token is None or not (input_per_token or output_per_token):
+        input_per_token = output_per_token = _NOMINAL_PER_TOKEN
+    return {"input_cost_per_token": input_per_token, "output_cost_per_token": output_per_token}
+
+
 def prices_for(model: ModelConfig) -> tuple[str, float | None, float | None]:
     """(cost source, $ per input token, $ per output token)."""
     if model.input_price_per_1m is not None and model.output_price_per_1m is not None:

@@ -5,12 +5,18 @@
 - LITELLM_LOCAL_MODEL_COST_MAP=True is set before the import; otherwise litellm fetches its price
   map from the network.
 - `close_clients()` is awaited at the end of every run: litellm caches aiohttp/httpx clients that
-  otherwise warn "Unclosed client session" at exit.
+  otherwise warn "Unclosed client session" at exit. Between those, litellm reuses one client per
+  api_base and key from its in-memory cache (measured: no client is built per call).
+- `unlogged()` wraps each request: litellm runs its success handler (standard logging payload, a
+  second cost calculation, a logging-worker task) on every call even with no callback registered.
+  Assay registers none, so that work is pure CPU on the event loop; see the function for how.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 # The key sent to a model with an api_base and no api_key_env: litellm's openai/* provider
@@ -36,6 +42,25 @@ def litellm_module() -> Any:
             logging.getLogger(name).setLevel(logging.CRITICAL)
         _litellm = litellm
     return _litellm
+
+
+@contextlib.contextmanager
+def unlogged() -> Iterator[None]:
+    """Run the request inside this block without litellm's success/failure logging.
+
+    litellm has no public switch for it: its handlers run whatever `litellm.callbacks` holds.
+    Its own nested calls (RAG, agentic loops) skip them through the `is_internal_call` context
+    variable, which `internal_sub_call()` sets for the current task only; Assay uses the same
+    mechanism. Results, exceptions and retries are unchanged (exceptions are still raised;
+    only the logging of them is skipped). A litellm without it is called as before.
+    """
+    try:
+        from litellm._internal_context import internal_sub_call
+    except ImportError:  # an older or newer litellm: keep its logging rather than guess
+        yield
+        return
+    with internal_sub_call():
+        yield
 
 
 async def close_clients() -> None:
