@@ -37,13 +37,12 @@ import sqlite_utils
 import core
 from core.common.stats import mcnemar_exact, wilson_interval
 from core.config.schema import WorkspaceConfig
-from core.datasets.versions import snapshot
 from core.errors import NotFoundError, UsageError
 from core.models.client import CallOutcome, ModelClient
 from core.models.provider import close_clients
 from core.models.redact import from_env
 from core.run.overlap import DEFAULT_N, normalised, overlap, shuffled_control, split_words
-from core.run.plan import _check_models
+from core.run.plan import check_models, dataset_version
 from store import datasets as store_ds
 from store import probes as store_probes
 
@@ -199,17 +198,8 @@ async def run_probe(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: ProbeR
     raise UsageError/ConfigError/NotFoundError before any call."""
     _check(req)
     models = list(req.models)
-    _check_models(cfg, models, config_file)
-    try:
-        ds_id = store_ds.dataset_id(db, req.dataset)
-    except store_ds.DatasetMissing:
-        raise NotFoundError(f"no dataset named '{req.dataset}'") from None
-    if req.version is None:
-        version, _ = snapshot(db, ds_id, "probe", required=cfg.labeling.required_labels)
-    else:
-        version = store_ds.get_version(db, ds_id, req.version)
-        if version is None:
-            raise NotFoundError(f"dataset '{req.dataset}' has no version {req.version} (see `assay datasets versions`)")
+    check_models(cfg, models, config_file)
+    ds_id, version = dataset_version(db, cfg, req.dataset, req.version, "probe")
     cases = [c for c in store_ds.iter_version_cases(db, version["id"]) if not c.get("excluded")]
     calls, too_short = _calls(req.dataset, cases, req.split)
     if not calls:

@@ -142,7 +142,7 @@ def _verified_cases(db: sqlite_utils.Database, version_id: int) -> tuple[str, li
     return overall.hexdigest(), cases
 
 
-def _check_models(cfg: WorkspaceConfig, models: Sequence[str], config_file: str) -> None:
+def check_models(cfg: WorkspaceConfig, models: Sequence[str], config_file: str) -> None:
     if not models:
         raise UsageError("no models given (use --models a,b,c with names from [models.*])")
     seen = set()
@@ -188,6 +188,23 @@ def _todo(models: Sequence[str], cases: list[dict[str, Any]], repeat: int,
     }
 
 
+def dataset_version(db: sqlite_utils.Database, cfg: WorkspaceConfig, dataset: str, version: int | None,
+                    reason: str) -> tuple[int, dict[str, Any]]:
+    """(dataset id, version row) a run measures: the asked-for past version, else a snapshot of the
+    current content (taken with `reason`; identical content reuses its version)."""
+    try:
+        ds_id = store_ds.dataset_id(db, dataset)
+    except store_ds.DatasetMissing:
+        raise NotFoundError(f"no dataset named '{dataset}'") from None
+    if version is None:
+        row, _ = snapshot(db, ds_id, reason, required=cfg.labeling.required_labels)
+        return ds_id, row
+    row = store_ds.get_version(db, ds_id, version)  # versions are immutable: exactly those cases
+    if row is None:
+        raise NotFoundError(f"dataset '{dataset}' has no version {version} (see `assay datasets versions`)")
+    return ds_id, row
+
+
 def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *,
              config_file: str = "assay.toml") -> RunPlan:
     """Validate, snapshot the dataset, render every prompt, and create (or reopen) the run row."""
@@ -196,22 +213,13 @@ def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *
     if not req.dataset:
         raise UsageError("no dataset given (use --dataset NAME)")
     models = list(req.models)
-    _check_models(cfg, models, config_file)
+    check_models(cfg, models, config_file)
     prompt_name = req.prompt or cfg.run.prompt
     prompt = cfg.prompt(prompt_name)  # unknown prompt -> ConfigError
     repeat = req.repeat or cfg.run.repeat
     if repeat < 1:
         raise UsageError("--repeat must be at least 1")
-    try:
-        ds_id = store_ds.dataset_id(db, req.dataset)
-    except store_ds.DatasetMissing:
-        raise NotFoundError(f"no dataset named '{req.dataset}'") from None
-    if req.version is None:
-        version, _ = snapshot(db, ds_id, "run", required=cfg.labeling.required_labels)
-    else:  # versions are immutable: re-running one measures the models on exactly those cases
-        version = store_ds.get_version(db, ds_id, req.version)
-        if version is None:
-            raise NotFoundError(f"dataset '{req.dataset}' has no version {req.version} (see `assay datasets versions`)")
+    ds_id, version = dataset_version(db, cfg, req.dataset, req.version, "run")
     cases = [c for c in store_ds.iter_version_cases(db, version["id"]) if not c.get("excluded")]
     if not cases:
         raise UsageError(f"dataset '{req.dataset}' has no cases to run (all excluded or empty)")
@@ -280,7 +288,7 @@ def _plan_resume(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunReques
     version_hash, version_cases = _verified_cases(db, run["dataset_version_id"])
     if version_hash != run["dataset_hash"]:
         raise ResumeError(f"cannot resume {run_id}: its dataset version no longer matches the hash it ran on")
-    _check_models(cfg, models, config_file)
+    check_models(cfg, models, config_file)
     cases = [c for c in version_cases if not c.get("excluded")]
     messages = _render_all(cfg.prompt(prompt_name), prompt_name, cases, config_file)
     done = store_runs.done_keys(db, run_id)
