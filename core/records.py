@@ -135,6 +135,7 @@ class ResultRecord(_Model):
     request_hash: str | None = None
     provider_model: str | None = None  # the model string the provider returned (None: it sent none)
     system_fingerprint: str | None = None
+    queue_ms: float | None = None  # the last attempt's wait for the client before its request; not latency
 
 
 class ScoreRecord(_Model):

@@ -411,6 +411,22 @@ def m007_contamination_probes(db: sqlite_utils.Database) -> None:
         """,
     )
 
+@migrations()
+def m008_client_queueing(db: sqlite_utils.Database) -> None:
+    # Honest latency (issue 12): how long each call waited for the client before its request
+    # started (concurrency slots, rate limiter), apart from latency_ms, and the run's event-loop
+    # lag (a CPU-saturated client inflates every latency it times). NULL: not measured (older
+    # runs, cached or unsent calls).
+    _run_script(
+        db,
+        """
+        ALTER TABLE results ADD COLUMN queue_ms REAL;
+        ALTER TABLE runs ADD COLUMN loop_lag_p50_ms REAL;
+        ALTER TABLE runs ADD COLUMN loop_lag_p95_ms REAL;
+        ALTER TABLE runs ADD COLUMN loop_lag_max_ms REAL
+        """,
+    )
+
 
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply pending migrations; safe when several processes start at once."""

@@ -28,6 +28,7 @@ _RESULT_COLS = (
     "run_id", "case_id", "model", "repeat", "status", "output", "finish_reason", "latency_first_ms",
     "latency_ms", "input_tokens", "output_tokens", "cost_usd", "cost_status", "cached", "attempts",
     "error_class", "error_message", "request_hash", "created_at", "provider_model", "system_fingerprint",
+    "queue_ms",
 )
 _INSERT_RESULT = (
     f"INSERT INTO results ({', '.join(_RESULT_COLS)}) VALUES ({', '.join('?' * len(_RESULT_COLS))}) "
@@ -96,6 +97,17 @@ def set_status(db: sqlite_utils.Database, run_id: str, status: str, owner: str |
                        [status, owner, run_id])
         else:
             db.execute("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", [status, now_iso(), run_id])
+
+
+def record_loop_lag(db: sqlite_utils.Database, run_id: str, p50_ms: float, p95_ms: float, max_ms: float) -> None:
+    """The event-loop lag measured while the run executed. A resumed run keeps the worst of its
+    executions' figures (each column on its own): saturation in any of them colours its latencies."""
+    with write(db):
+        db.execute(
+            "UPDATE runs SET loop_lag_p50_ms = MAX(COALESCE(loop_lag_p50_ms, ?), ?), "
+            "loop_lag_p95_ms = MAX(COALESCE(loop_lag_p95_ms, ?), ?), "
+            "loop_lag_max_ms = MAX(COALESCE(loop_lag_max_ms, ?), ?) WHERE id = ?",
+            [p50_ms, p50_ms, p95_ms, p95_ms, max_ms, max_ms, run_id])
 
 
 def mark_interrupted_now(db_path: str | os.PathLike[str], run_id: str, timeout_s: float) -> bool:

@@ -19,6 +19,10 @@ Choices, and why:
   pauses every call to that model, not just the one that got it.
 - auth and quota_exhausted errors feed a per-model circuit breaker: after `breaker_threshold`
   of them with no success in between, every remaining call is `skipped` without a request.
+- Latency is the request's own time: the clock starts once the call holds its concurrency slots
+  and the rate limiter let it go. The wait before that is the call's queueing, `queue_ms` (last
+  attempt), never latency. Time the call waits for a CPU-bound event loop during the request
+  cannot be told apart from the provider's here; the run measures that lag (`core.run.lag`).
 - Streaming is opt-in (`stream = true` in [run], or per model when allow_overrides lists it):
   only then is latency_first_ms measured. Off by default because litellm spends CPU on every
   chunk. Unstreamed, latency_first_ms is None and latency_ms is the full request time.
@@ -98,6 +102,7 @@ class CallOutcome:
     finish_reason: str | None = None
     latency_first_ms: float | None = None  # streamed calls only: time to the first content chunk
     latency_ms: float | None = None  # None for cached and unsent calls
+    queue_ms: float | None = None  # the last attempt's wait for slots and the rate limiter; None when unsent
     input_tokens: int | None = None
     output_tokens: int | None = None
     cost_usd: float | None = None  # None = unknown, never 0
@@ -122,6 +127,7 @@ class CallOutcome:
             "attempts": self.attempts, "error_class": self.error_class,
             "error_message": self.error_message, "request_hash": self.request_hash,
             "provider_model": self.provider_model, "system_fingerprint": self.system_fingerprint,
+            "queue_ms": self.queue_ms,
         }
 
 
@@ -294,6 +300,7 @@ class ModelClient:
             attempt += 1
             if self.breaker_open:  # opened by another call while this one waited to retry
                 return self._skipped(request_hash, attempt - 1, log)
+            wanted = time.perf_counter()
             async with self._slots:
                 # The global slot is taken inside the limiter, so a request starts the moment the
                 # limiter records it (pacing holds on the wire, not just on paper).
@@ -306,6 +313,7 @@ class ModelClient:
                     if hooks is not None:
                         hooks.in_request = True
                     t0 = time.perf_counter()
+                    queue_ms = (t0 - wanted) * 1000
                     first_ms: float | None = None
                     try:
                         if self.stream:
@@ -334,7 +342,7 @@ class ModelClient:
                 cost = self._cost(n_in, n_out)
                 out = CallOutcome(
                     status="ok", output=output, finish_reason=finish, latency_first_ms=first_ms,
-                    latency_ms=latency_ms,
+                    latency_ms=latency_ms, queue_ms=queue_ms,
                     input_tokens=n_in, output_tokens=n_out, cost_usd=cost,
                     cost_status=self.cost_source if cost is not None else "unknown",
                     attempts=attempt, request_hash=request_hash, attempt_log=log,
@@ -367,8 +375,8 @@ class ModelClient:
                 self._strike(error_class, message)
             if not retry:
                 return CallOutcome(status="error", error_class=error_class, error_message=message,
-                                   latency_ms=latency_ms, attempts=attempt, request_hash=request_hash,
-                                   attempt_log=log)
+                                   latency_ms=latency_ms, queue_ms=queue_ms, attempts=attempt,
+                                   request_hash=request_hash, attempt_log=log)
             asked = retry_after_s(exc)
             if asked is not None:
                 wait = min(asked, self.run.retry_after_cap_s)

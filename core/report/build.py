@@ -264,7 +264,8 @@ def _run_header(run: dict[str, Any]) -> RunHeader:
     return RunHeader(
         id=run["id"], dataset=run["dataset"], dataset_version=run["dataset_version"], models=run["models"],
         repeats=run["repeats"], prompt=run["prompt_name"], status=run["status"], created_at=run["created_at"],
-        finished_at=run["finished_at"],
+        finished_at=run["finished_at"], loop_lag_p50_ms=run.get("loop_lag_p50_ms"),
+        loop_lag_p95_ms=run.get("loop_lag_p95_ms"),
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from core.common.figures import money, ms, num, pct, pct_points, pct_range
 from core.common.safe_text import safe_text
 from core.report.types import ALL, GroupFigures, JudgeStatus, PairwiseComparison, Report
+from core.run.lag import saturated
 
 FORMATS = ("table", "markdown", "csv", "json", "junit")
 
@@ -116,6 +117,9 @@ def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]], str
     return out
 
 
+SATURATION_NOTE = "Note: CLIENT SATURATED"
+
+
 def _title(report: Report) -> str:
     run = report.run
     rounds = ", ".join(map(str, report.score_rounds)) or "none"
@@ -128,6 +132,17 @@ def _title(report: Report) -> str:
         names = ", ".join(f"{j.judge_model} ({j.scorer})" for j in report.uncalibrated_judges)
         title += f"; UNCALIBRATED judge: {names}, see Judge calibration"
     return title
+
+
+def saturation_note(report: Report) -> str | None:
+    """The line under the title when the client's event loop was saturated during the run (its
+    latencies then include the client's own queueing: core.run.lag). A line of its own, not part
+    of the title: it depends on the machine's load, like the latency figures themselves."""
+    run = report.run
+    if not saturated(run.loop_lag_p50_ms):
+        return None
+    return (f"{SATURATION_NOTE}: event loop lag p50 {run.loop_lag_p50_ms:.0f} ms, p95 {run.loop_lag_p95_ms or 0:.0f} ms "
+            "during the run, so its latencies include the client's own queueing, not only the provider's time")
 
 
 # --- table -----------------------------------------------------------------------------------
@@ -147,7 +162,8 @@ def _grid(headers: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def render_table(report: Report) -> str:
-    lines = [safe_text(_title(report)), ""]
+    note = saturation_note(report)
+    lines = [safe_text(_title(report)), *([note] if note else []), ""]
     for title, headers, rows, note in _sections(report):
         lines += [safe_text(title), *_grid(headers, rows)]
         if note:
@@ -170,7 +186,9 @@ def markdown_cell(text: str) -> str:
 
 
 def render_markdown(report: Report) -> str:
-    lines = [f"# Assay report: run {markdown_cell(report.run.id)}", "", markdown_cell(_title(report)), ""]
+    note = saturation_note(report)
+    lines = [f"# Assay report: run {markdown_cell(report.run.id)}", "", markdown_cell(_title(report)),
+             *(["", markdown_cell(note)] if note else []), ""]
     for title, headers, rows, note in _sections(report):
         lines += [f"## {markdown_cell(title)}", "", "| " + " | ".join(markdown_cell(h) for h in headers) + " |",
                   "|" + "|".join("---" for _ in headers) + "|"]

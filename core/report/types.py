@@ -37,6 +37,9 @@ class RunHeader:
     status: str
     created_at: str
     finished_at: str | None
+    # The client's event-loop lag while the run executed (core.run.lag; None: not measured).
+    loop_lag_p50_ms: float | None = None
+    loop_lag_p95_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

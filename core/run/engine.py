@@ -14,6 +14,8 @@ signals: it watches a `CancelToken` that any thread may trigger.
   marked `interrupted`. A second `cancel()` cancels everything at once.
 - Scoring runs after each ok result through `core.run.scoring.ScoringSession`; a scorer that raises
   is counted and logged, never stops the run.
+- The event loop's lag is measured while the calls run (`core.run.lag`) and stored on the run: a
+  CPU-saturated client inflates every latency it times, and the report says so.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from core.models.provider import close_clients
 from core.records import ResultRecord
 from core.models.redact import Redactor, from_env
 from core.run.history import resume_command
+from core.run.lag import LagFigures, LoopLagMonitor
 from core.run.plan import RunPlan, RunRequest, plan_run
 from core.common.stats import percentile
 from store import runs as store_runs
@@ -267,6 +270,14 @@ class _Engine:
         finally:
             self.hooks.pop(task, None)
 
+    def _record_lag(self, lag: LagFigures | None) -> None:
+        if lag is None:
+            return
+        try:  # a figure about the run must not mask why the run stopped
+            store_runs.record_loop_lag(self.db, self.plan.run_id, lag.p50_ms, lag.p95_ms, lag.max_ms)
+        except Exception:
+            log.exception("recording the event loop's lag failed")
+
     async def execute(self) -> RunFinished:
         plan, cfg = self.plan, self.cfg
         loop = asyncio.get_running_loop()
@@ -298,6 +309,8 @@ class _Engine:
         if self.token is not None and self.token._attach(loop, self.on_cancel) > 0:
             self.stop.set()
         tasks = []
+        lag = LoopLagMonitor()
+        lag.start()
         try:
             for name in plan.models:
                 queue = deque(plan.todo[name])
@@ -311,6 +324,7 @@ class _Engine:
             store_runs.set_status(self.db, plan.run_id, "interrupted")
             raise
         finally:
+            self._record_lag(lag.stop())
             if self.token is not None:
                 self.token._detach()
             if self._grace_handle is not None:

@@ -76,7 +76,7 @@ def test_json_keys_are_the_format(report):
     assert list(data) == ["run", "score_rounds", "task_types", "models", "summary", "field_accuracy", "confusion",
                           "pairwise", "results", "method", "overrides", "judges"]
     assert list(data["run"]) == ["id", "dataset", "dataset_version", "models", "repeats", "prompt", "status",
-                                 "created_at", "finished_at"]
+                                 "created_at", "finished_at", "loop_lag_p50_ms", "loop_lag_p95_ms"]
     assert list(data["summary"]["A"]["(all)"]) == [
         "n", "ok", "errors", "skipped", "scorer_errors", "unscored", "scored", "passed", "failed", "pass_rate",
         "pass_rate_ci95", "pass_rate_incl_errors", "mean_score", "latency_p50_ms", "latency_p95_ms", "latency_n",

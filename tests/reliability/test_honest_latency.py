@@ -1,0 +1,109 @@
+"""Honest latency and litellm's trimmed per-call path (issue 12 items 3 and 4), against the
+in-process DemoServer: queueing is recorded apart from latency, the event loop's lag is recorded
+on the run and a saturated run says so in its report, and the trims change no result."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import pytest
+
+from core.report.build import build_report
+from core.report.render import render
+from core.run.engine import RunRequest, run
+from store import connect
+
+from runner_helpers import config, make_dataset, rows, run_engine
+
+pytestmark = pytest.mark.usefixtures("clean_srv")
+
+PRICED = {"in_price": {"model": "openai/demo-fast", "input_price_per_1m": 3.0, "output_price_per_1m": 7.0},
+          "no_price": {"model": "openai/demo-strong"}}
+
+
+def _lag(db_path):
+    return rows(db_path, "SELECT loop_lag_p50_ms, loop_lag_p95_ms, loop_lag_max_ms FROM runs")[0]
+
+
+def test_queueing_is_recorded_apart_from_latency(tmp_path, srv):
+    # Two models of 4 workers each behind a run-wide limit of 2: calls wait for the global slot.
+    srv.configure(latency_ms=40)
+    db_path = tmp_path / "a.db"
+    make_dataset(db_path, 12)
+    cfg = config(srv.base_url, {"a": {"model": "openai/demo-fast", "max_concurrency": 4},
+                                "b": {"model": "openai/demo-strong", "max_concurrency": 4}}, concurrency=2)
+    fin = run_engine(db_path, cfg, ["a", "b"], use_cache=False)
+    assert fin.ok == 24
+    got = rows(db_path, "SELECT latency_ms, queue_ms FROM results")
+    assert all(q is not None for _, q in got)
+    # Six waves of 2 calls at 40 ms: most calls queue for tens of ms, none of it in latency_ms.
+    queued = sorted(q for _, q in got)
+    latencies = sorted(lat for lat, _ in got)
+    assert queued[-1] > 60
+    assert latencies[len(latencies) // 2] < 40 + 25 < queued[-1] + 40
+    p50, p95, mx = _lag(db_path)
+    assert p50 is not None and p95 is not None and mx >= p95 >= p50 >= 0
+    report = render(build_report(connect(db_path), fin.run_id), "table")
+    assert "CLIENT SATURATED" not in report
+
+
+def test_a_stalled_loop_is_reported_as_the_clients(tmp_path, srv):
+    # A CPU burner shares the run's event loop: it holds the loop 60 ms at a time.
+    srv.configure(latency_ms=20)
+    db_path = tmp_path / "b.db"
+    make_dataset(db_path, 16)
+    cfg = config(srv.base_url, {"a": {"model": "openai/demo-fast"}}, concurrency=2)
+
+    async def burn() -> None:
+        while True:
+            time.sleep(0.06)  # noqa: ASYNC251 - the point: a client-side stall on the loop
+            await asyncio.sleep(0.005)
+
+    async def main():
+        burner = asyncio.create_task(burn())
+        db = connect(db_path)
+        try:
+            return await run(db, cfg, RunRequest(dataset="d", models=["a"], use_cache=False))
+        finally:
+            burner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await burner
+            db.close()
+
+    fin = asyncio.run(main())
+    assert fin.ok == 16
+    p50, p95, mx = _lag(db_path)
+    assert p50 > 20 and mx >= 50
+    note = render(build_report(connect(db_path), fin.run_id), "table").splitlines()[1]
+    assert note.startswith("Note: CLIENT SATURATED: event loop lag p50")
+
+
+def _demo_rows(db_path):
+    return rows(db_path, "SELECT case_id, model, output, input_tokens, output_tokens, cost_usd, cost_status, "
+                         "attempts FROM results ORDER BY case_id, model")
+
+
+def test_trimming_changes_no_result(tmp_path, srv, monkeypatch):
+    from core.models import client as client_mod
+    from core.models.provider import litellm_module
+
+    cfg = config(srv.base_url, PRICED, concurrency=4)
+    make_dataset(tmp_path / "now.db", 10)
+    run_engine(tmp_path / "now.db", cfg, list(PRICED), use_cache=False)
+    now = _demo_rows(tmp_path / "now.db")
+
+    # The path as it was: no prices handed to litellm, its logging on.
+    monkeypatch.setattr(client_mod, "litellm_price_kwargs", lambda *_: {})
+    monkeypatch.setattr(client_mod, "unlogged", contextlib.nullcontext)
+    make_dataset(tmp_path / "before.db", 10)
+    run_engine(tmp_path / "before.db", cfg, list(PRICED), use_cache=False)
+    assert _demo_rows(tmp_path / "before.db") == now
+
+    for _, model, _, n_in, n_out, cost, status, _ in now:
+        if model == "in_price":
+            assert status == "config" and cost == pytest.approx(n_in * 3.0e-6 + n_out * 7.0e-6)
+        else:  # litellm was handed a nominal price for it, and it stays unknown: NULL, never 0
+            assert status == "unknown" and cost is None
+    assert not [k for k in litellm_module().model_cost if "demo-" in k]
