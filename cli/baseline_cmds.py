@@ -15,6 +15,7 @@ from core.workspace import Workspace
 if TYPE_CHECKING:
     from core.trends.alerts import Assessment, SeriesVerdict
     from core.trends.compare import CaseRef
+    from core.trends.flags import SeriesFlags
 
 FORMATS = ("table", "markdown", "json")
 LISTED_CASES = 20  # per list in the table format (markdown and json list every case)
@@ -88,7 +89,7 @@ def _p(x: float) -> str:
     return "<0.001" if x < 0.001 else f"{x:.3f}"
 
 
-def _cells(v: SeriesVerdict) -> list[str]:
+def _cells(v: SeriesVerdict, f: SeriesFlags) -> list[str]:
     from core.common.figures import pct, pct_points
     from core.trends.alerts import STATUS_TITLES
 
@@ -100,11 +101,17 @@ def _cells(v: SeriesVerdict) -> list[str]:
             safe(s.task_type), str(s.matched), str(s.missing), str(s.new), pct(s.pass_rate_baseline),
             pct(s.pass_rate_candidate), pct_points(s.pass_rate_diff), _p(s.mcnemar_p),
             "-" if v.q_value is None else _p(v.q_value), score, pct(s.flip_rate),
-            "none" if s.mdd is None else pct_points(-s.mdd).lstrip("-"), STATUS_TITLES[v.status]]
+            "none" if s.mdd is None else pct_points(-s.mdd).lstrip("-"), STATUS_TITLES[v.status],
+            ", ".join(f.markers) or "-"]
 
 
 HEADERS = ["model", "task", "matched", "missing", "new", "baseline", "candidate", "Δ pass", "McNemar p", "BH q",
-           "Δ score (95% CI)", "flips", "MDD", "verdict"]
+           "Δ score (95% CI)", "flips", "MDD", "verdict", "flags"]
+
+
+def _flag_lines(a: Assessment, flags: tuple[SeriesFlags, ...]) -> list[tuple[str, str]]:
+    """(series, one flag's note) for every flag of every series."""
+    return [(v.series.series, note) for v, f in zip(a.verdicts, flags) for note in f.notes]
 
 
 def _cases(refs: tuple[CaseRef, ...], limit: int | None) -> str:
@@ -129,11 +136,13 @@ def _head(a: Assessment) -> str:
             f"at least {a.min_matched} matched cases")
 
 
-def _render_table(a: Assessment) -> str:
+def _render_table(a: Assessment, flags: tuple[SeriesFlags, ...]) -> str:
     from core.trends.alerts import STATUS_TITLES
 
-    lines = [safe(_head(a)), "", table(HEADERS, [_cells(v) for v in a.verdicts], "llrrrrrrrrrrrl"), ""]
+    rows = [_cells(v, f) for v, f in zip(a.verdicts, flags)]
+    lines = [safe(_head(a)), "", table(HEADERS, rows, "llrrrrrrrrrrrll"), ""]
     lines += [f"{safe(v.series.series)}: {STATUS_TITLES[v.status]}: {safe(v.why)}" for v in a.verdicts]
+    lines += [f"{safe(series)}: flag: {safe(note)}" for series, note in _flag_lines(a, flags)]
     lines += [f"{safe(model)} {name} ({len(refs)}): {safe(_cases(refs, LISTED_CASES))}"
               for model, name, refs in _lists(a)]
     if a.comparison.unpaired_models:
@@ -142,13 +151,16 @@ def _render_table(a: Assessment) -> str:
     return "\n".join(lines)
 
 
-def _render_markdown(a: Assessment) -> str:
+def _render_markdown(a: Assessment, flags: tuple[SeriesFlags, ...]) -> str:
     from core.report.render import markdown_cell as md
 
     lines = [f"# Assay comparison: run {md(a.comparison.candidate_run_id)}", "", md(_head(a)), "",
              "| " + " | ".join(md(h) for h in HEADERS) + " |", "|" + "|".join("---" for _ in HEADERS) + "|"]
-    lines += ["| " + " | ".join(md(c) for c in _cells(v)) + " |" for v in a.verdicts]
+    lines += ["| " + " | ".join(md(c) for c in _cells(v, f)) + " |" for v, f in zip(a.verdicts, flags)]
     lines += ["", "## Why", ""] + [f"- **{md(v.series.series)}**: {md(v.why)}" for v in a.verdicts]
+    flagged = _flag_lines(a, flags)
+    if flagged:
+        lines += ["", "## Flags", ""] + [f"- **{md(series)}**: {md(note)}" for series, note in flagged]
     listed = _lists(a)
     if listed:
         lines += ["", "## Changed cases", ""] + [f"- {md(m)} {name} ({len(refs)}): {md(_cases(refs, None))}"
@@ -178,23 +190,28 @@ def register(cli: click.Group) -> None:
         Per series: pass rates and their difference with exact McNemar p (and BH q), the mean-score
         difference with a paired bootstrap 95% CI, the flip rate, the minimum detectable drop (MDD)
         and the verdict ([alerts] threshold_points, q, min_matched); newly failing/passing cases.
+        Flags: an uncalibrated judge scored the series, its difference is below the noise floor
+        (|Δ pass| < MDD), or the dataset's contamination probe suspects the model.
         Exit codes: 0 ok, 1 an alert-level regression with --fail-on-regression, 2 usage error.
         """
         from core.errors import QualityGateFailed, UsageError
         from core.trends.alerts import compare_and_assess
+        from core.trends.flags import comparison_flags, flagged_assessment
 
         if pinned and len(runs) != 1:
             raise UsageError("--baseline compares one run with its pinned baseline: give one RUN")
         if not pinned and len(runs) != 2:
             raise UsageError("give two runs (RUN_A the baseline, RUN_B the candidate), or one RUN with --baseline")
         candidate, baseline = (runs[0], None) if pinned else (runs[1], runs[0])
-        assessment = compare_and_assess(ws.db(), candidate, baseline, ws.load_config().alerts)
+        cfg = ws.load_config()
+        assessment = compare_and_assess(ws.db(), candidate, baseline, cfg.alerts)
+        flags = comparison_flags(ws.db(), cfg, assessment.comparison)
         if fmt == "json":
-            print_json(assessment.to_dict())
+            print_json(flagged_assessment(assessment, flags))
         elif fmt == "markdown":
-            click.echo(_render_markdown(assessment))
+            click.echo(_render_markdown(assessment, flags))
         else:
-            click.echo(_render_table(assessment))
+            click.echo(_render_table(assessment, flags))
         if fail_on_regression and assessment.alerts:
             names = ", ".join(safe(v.series.series) for v in assessment.alerts)
             raise QualityGateFailed(f"{len(assessment.alerts)} alert-level regression(s): {names}")

@@ -19,10 +19,14 @@ Definitions (also in README "Scoring and reports"):
 - Judges: every LLM judge (rubric x judge model) whose verdicts count in the run, with its
   calibration against expert grades (core.labeling.calibration); an uncalibrated judge (too few
   graded outputs, or kappa below [judge] min_kappa) is marked in every rendering.
+- Flags (core.report.flags): the models the dataset's latest contamination probe suspects
+  (`contamination`), and in a run with repeats each pairwise comparison whose difference is below
+  the minimum detectable one at the flip rate measured between the repeats (`noise_floor`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections import Counter, defaultdict
@@ -34,9 +38,9 @@ import sqlite_utils
 from core.common.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, mcnemar_exact, paired_bootstrap, percentile, wilson_interval
 from core.config.schema import WorkspaceConfig
 from core.errors import NotFoundError
-from core.labeling.calibration import calibrate
+from core.report.flags import contamination_flags, judge_statuses, pairwise_noise, repeat_flip_rates
 from core.report.types import (ALL, INVALID, BootstrapMethod, ClassFigures, ConfusionMatrix, FieldAccuracy,
-                               GradedResult, GroupFigures, HumanOverride, JudgeStatus, Method, PairwiseComparison,
+                               GradedResult, GroupFigures, HumanOverride, Method, PairwiseComparison,
                                Report, RunHeader, ScorerVerdict)
 from scorers.base import combine
 from store import runs as store_runs
@@ -318,23 +322,21 @@ def build_report(db: sqlite_utils.Database, run_id: str, cfg: WorkspaceConfig | 
                 matrices.setdefault(model, {})[task] = matrix
     rounds = sorted({row["round"] for rows in rows_of.values() for row in rows})
     judged = any(row["judge_model"] for rows in rows_of.values() for row in rows)
+    pairs = [compare(a, b, results) for a, b in itertools.combinations(models, 2)] if pairwise else []
+    if pairs and run.repeats >= 2:
+        rates = repeat_flip_rates(results)
+        pairs = [dataclasses.replace(c, noise_floor=pairwise_noise(c, rates)) for c in pairs]
+    suspected = contamination_flags(db, run.dataset)
     return Report(
         run=run, score_rounds=rounds, task_types=task_types, models=models,
-        summary=summary, field_accuracy=fields, confusion=matrices,
-        pairwise=[compare(a, b, results) for a, b in itertools.combinations(models, 2)] if pairwise else [],
+        summary=summary, field_accuracy=fields, confusion=matrices, pairwise=pairs,
         results=results,
         method=Method(ci="Wilson score 95%", paired_test="exact McNemar (two-sided)", alpha=ALPHA,
                       bootstrap=BootstrapMethod(resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)),
         overrides=sum(e.override is not None for e in results),
         judges=judge_statuses(db, cfg, run_id) if judged else [],
+        contamination=[suspected[m] for m in models if m in suspected],
     )
-
-
-def judge_statuses(db: sqlite_utils.Database, cfg: WorkspaceConfig, run_id: str) -> list[JudgeStatus]:
-    """Each judge of the run with its calibration against the experts (core.labeling.calibration)."""
-    return [JudgeStatus(scorer=j.scorer, judge_prompt_hash=j.judge_prompt_hash, judge_model=j.judge_model,
-                        graded=j.graded, kappa=j.kappa, calibrated=j.calibrated, reasons=list(j.reasons))
-            for j in calibrate(db, cfg, run_id).judges]
 
 
 def gate(report: Report, threshold: float, model: str | None = None) -> list[str]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from core.common.figures import money, ms, num, pct, pct_points, pct_range
 from core.common.safe_text import safe_text
-from core.report.types import ALL, GroupFigures, JudgeStatus, PairwiseComparison, Report
+from core.report.types import ALL, ContaminationFlag, GroupFigures, JudgeStatus, PairwiseComparison, Report
 from core.run.lag import saturated
 
 FORMATS = ("table", "markdown", "csv", "json", "junit")
@@ -61,7 +61,18 @@ def _pair_row(c: PairwiseComparison) -> list[str]:
             pct_points(c.pass_rate_diff), str(c.a_only_passed), str(c.b_only_passed), _p(c.mcnemar_p),
             num(c.score_diff),
             "-" if c.score_diff_ci95 is None else f"{c.score_diff_ci95[0]:+.3f}…{c.score_diff_ci95[1]:+.3f}",
-            c.verdict]
+            c.verdict + (f"; {c.noise_floor.note}" if c.noise_floor else "")]
+
+
+CONTAMINATED = " (contaminated?)"  # after a model the dataset's contamination probe suspects
+CONTAMINATION = ["model", "probe run", "version", "cases", "continued", "control", "p", "expected recalled",
+                 "chance", "p (expected)"]
+
+
+def _contamination_row(c: ContaminationFlag) -> list[str]:
+    return [c.model, c.probe_run_id, f"v{c.dataset_version}", str(c.cases), pct(c.flagged_share, 0),
+            pct(c.control_share, 0), "-" if c.p_value is None else _p(c.p_value), pct(c.expected_share, 0),
+            pct(c.expected_chance_share, 0), "-" if c.expected_p_value is None else _p(c.expected_p_value)]
 
 
 JUDGES = ["scorer", "judge model", "rubric", "graded", "kappa", "status"]
@@ -80,7 +91,7 @@ def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]], str
         for group in groups:
             s = report.figures(model, group)
             if s:
-                quality.append(_quality_row(model, group, s))
+                quality.append(_quality_row(model + (CONTAMINATED if report.contaminated(model) else ""), group, s))
                 cost.append(_cost_row(model, group, s))
     out = [
         ("Quality", QUALITY, quality,
@@ -110,10 +121,20 @@ def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]], str
                     [_judge_row(j) for j in report.judges],
                     f"assay judge-check {report.run.id} shows agreement, kappa CI and the confusion matrix; "
                     f"assay judge-sample {report.run.id} queues outputs for experts to grade"))
+    if report.contamination:
+        out.append(("Contamination (the dataset's latest contamination probe)", CONTAMINATION,
+                    [_contamination_row(c) for c in report.contamination],
+                    "continued = inputs whose first half the model continued verbatim, vs its shuffled control; "
+                    "expected recalled = expected outputs it gave without the input, vs chance; p = exact McNemar. "
+                    "A suspected model may have seen these cases: its figures here can overstate it "
+                    "(assay probe show RUN)"))
     if report.pairwise:
+        noisy = any(c.noise_floor for c in report.pairwise)
         out.append(("Pairwise comparison (same case and repeat)", PAIRS, [_pair_row(c) for c in report.pairwise],
                     "verdict from the exact McNemar test at alpha 0.05; score diff = mean(A - B) with a paired "
-                    "bootstrap 95% CI"))
+                    "bootstrap 95% CI"
+                    + ("; below the noise floor: the difference is smaller than the minimum detectable one "
+                       "(MDD, 80% power) at the flip rate measured between this run's repeats" if noisy else "")))
     return out
 
 
@@ -131,6 +152,8 @@ def _title(report: Report) -> str:
     if report.uncalibrated_judges:
         names = ", ".join(f"{j.judge_model} ({j.scorer})" for j in report.uncalibrated_judges)
         title += f"; UNCALIBRATED judge: {names}, see Judge calibration"
+    if report.contamination:
+        title += f"; CONTAMINATION suspected: {', '.join(c.model for c in report.contamination)}, see Contamination"
     return title
 
 

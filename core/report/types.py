@@ -172,6 +172,58 @@ class ConfusionMatrix:
 
 
 @dataclass(frozen=True, slots=True)
+class NoiseFloorFlag:
+    """A difference smaller than the noise floor: the minimum detectable drop (exact McNemar, alpha
+    0.05, 80% power) at this n and flip rate is larger than |difference|, so the difference shown
+    cannot be told from noise (core.report.flags.noise_floor)."""
+
+    difference: float
+    mdd: float | None  # None: not even a drop of every flip is detectable at this n
+    flip_rate: float  # the flip rate the MDD assumes
+    kind: str = "below_noise_floor"
+
+    @property
+    def note(self) -> str:
+        if self.mdd is None:
+            return "below the noise floor (no drop detectable at this n)"
+        return f"below the noise floor (MDD {100 * self.mdd:.1f} pts)"
+
+
+@dataclass(frozen=True, slots=True)
+class ContaminationFlag:
+    """A model the latest contamination probe of the dataset suspects (`assay probe contamination`):
+    its continuations (or its recalled expected outputs) match the real text significantly more often
+    than its control (core.run.contamination, exact McNemar p < 0.05)."""
+
+    model: str
+    dataset: str
+    probe_run_id: str
+    dataset_version: int  # the version the probe read
+    cases: int
+    flagged_share: float | None
+    control_share: float | None
+    p_value: float | None
+    expected_share: float | None
+    expected_chance_share: float | None
+    expected_p_value: float | None
+    kind: str = "contaminated"
+
+    @property
+    def note(self) -> str:
+        def p(x: float | None) -> str:
+            return "-" if x is None else "<0.001" if x < 0.001 else f"{x:.3f}"
+
+        def share(x: float | None) -> str:
+            return "-" if x is None else f"{100 * x:.0f}%"
+
+        return (f"contaminated? probe {self.probe_run_id} (dataset v{self.dataset_version}): "
+                f"{share(self.flagged_share)} of {self.cases} inputs continued verbatim vs "
+                f"{share(self.control_share)} control (p {p(self.p_value)}); expected outputs recalled "
+                f"{share(self.expected_share)} vs chance {share(self.expected_chance_share)} "
+                f"(p {p(self.expected_p_value)})")
+
+
+@dataclass(frozen=True, slots=True)
 class PairwiseComparison:
     """Model a against model b on the (case, repeat) pairs both graded."""
 
@@ -187,6 +239,9 @@ class PairwiseComparison:
     score_diff: float | None
     score_diff_ci95: tuple[float, float] | None
     verdict: str
+    # Set in a run with repeats when the flip rate measured between them makes the minimum
+    # detectable difference larger than |pass_rate_diff| (core.report.flags.pairwise_noise).
+    noise_floor: NoiseFloorFlag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,10 +292,15 @@ class Report:
     method: Method
     overrides: int = 0  # verdicts that are human overrides (counted in every figure above)
     judges: list[JudgeStatus] = dataclasses.field(default_factory=list)  # [] when no judge graded
+    # Models of the run the dataset's latest contamination probe suspects ([] when none, or no probe).
+    contamination: list[ContaminationFlag] = dataclasses.field(default_factory=list)
 
     @property
     def uncalibrated_judges(self) -> list[JudgeStatus]:
         return [j for j in self.judges if not j.calibrated]
+
+    def contaminated(self, model: str) -> ContaminationFlag | None:
+        return next((c for c in self.contamination if c.model == model), None)
 
     def figures(self, model: str, task_type: str = ALL) -> GroupFigures | None:
         """A model's figures over all task types (default) or one; None when it has no results there."""

@@ -42,6 +42,7 @@ import sqlite_utils
 from core.common.stats import BootstrapCI, paired_bootstrap, paired_mdd, wilson_interval
 from core.errors import NotFoundError, UsageError
 from core.report.build import build_report
+from core.report.flags import case_discordance
 from core.report.types import ALL, GradedResult
 from store import runs as store_runs
 
@@ -104,8 +105,7 @@ def _figures(model: str, task_type: str, results: Sequence[GradedResult]) -> Noi
     repeated = [v for v in verdicts.values() if len(v) >= 2]
     n = len(repeated)
     flipped = sum(1 for v in repeated if len(set(v)) > 1)
-    # Per case: the share of ordered pairs of its repeats that disagree, 2p(m - p) / (m(m - 1)).
-    per_case = [2 * sum(v) * (len(v) - sum(v)) / (len(v) * (len(v) - 1)) for v in repeated]
+    per_case = [case_discordance(v) for v in repeated]  # the share of its ordered pairs of repeats that disagree
     disc = paired_bootstrap(per_case)  # resamples cases (any sequence of values, not only differences)
     sds = [statistics.stdev(s) for s in scores.values() if len(s) >= 2]
     sd = paired_bootstrap(sds)

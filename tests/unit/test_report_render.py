@@ -74,7 +74,7 @@ def test_json_keys_are_the_format(report):
     # are what scripts read. A renamed or reordered field must show up here.
     data = json.loads(render(report, "json"))
     assert list(data) == ["run", "score_rounds", "task_types", "models", "summary", "field_accuracy", "confusion",
-                          "pairwise", "results", "method", "overrides", "judges"]
+                          "pairwise", "results", "method", "overrides", "judges", "contamination"]
     assert list(data["run"]) == ["id", "dataset", "dataset_version", "models", "repeats", "prompt", "status",
                                  "created_at", "finished_at", "loop_lag_p50_ms", "loop_lag_p95_ms"]
     assert list(data["summary"]["A"]["(all)"]) == [
@@ -85,7 +85,7 @@ def test_json_keys_are_the_format(report):
         "judge_cost_usd", "judge_cost_status"]
     assert list(data["pairwise"][0]) == ["a", "b", "pairs", "pass_rate_a", "pass_rate_b", "pass_rate_diff",
                                          "a_only_passed", "b_only_passed", "mcnemar_p", "score_diff",
-                                         "score_diff_ci95", "verdict"]
+                                         "score_diff_ci95", "verdict", "noise_floor"]
     scored = next(r for r in data["results"] if r["scorers"])
     assert list(scored) == ["result_id", "case_id", "model", "repeat", "task_type", "status", "latency_ms",
                             "latency_first_ms", "cached", "cost_usd", "input_tokens", "output_tokens", "error_class",
