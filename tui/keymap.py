@@ -123,6 +123,7 @@ REVIEW = [
     Binding("full_stop", "select_answer(1)", "Next answer", show=False, id="review.next_answer"),
     Binding("o", "override", "Override", id="review.override"),
     Binding("L", "flag", "Flag for labeling", id="review.flag"),
+    Binding("dollar_sign", "costs", "Costs", id="review.costs"),
     Binding("right_square_bracket", "page(1)", "Next page", show=False, id="review.next_page"),
     Binding("left_square_bracket", "page(-1)", "Prev page", show=False, id="review.prev_page"),
 ]

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from core.labeling.calibration import CalibrationReport
+from core.report.types import ContaminationFlag
 from core.review.cases import CaseClass, ReviewIndex, ReviewPage
 from core.review.compare import ComparisonTable, PairedVerdict
 from core.review.detail import CaseDetail
@@ -38,6 +40,15 @@ class PageReady(Message):
 @dataclass
 class TableReady(Message):
     table: ComparisonTable
+    contamination: dict[str, ContaminationFlag]  # model -> flag, for the models the dataset's probe suspects
+    token: int
+
+
+@dataclass
+class JudgesReady(Message):
+    """The run's judges against the experts' grades (posted only when the run has judge verdicts)."""
+
+    calibration: CalibrationReport
     token: int
 
 

@@ -1,13 +1,16 @@
 """Review: a run (the latest unless one is chosen, `r`), optionally against a baseline run on the same
 dataset (`b`; by default the dataset's pinned baseline, `assay baseline set`), judged case by case.
 
-Top: the comparison table (the report's figures per model x task type) and the paired verdict
-(vs the baseline, or model A vs B). Middle: class counts, one key per class filter, task type
-(`t`), difficulty (`v`), search (`/`), jump to a case (`j`). Bottom: the case list (one keyset
+Top: the comparison table (the report's figures per model x task type; † marks a model the
+dataset's latest contamination probe suspects), under it the trust lines (the suspected models'
+probe figures, and when the run has judge verdicts each judge's calibration against the experts,
+core.labeling.calibration), and the paired verdict (vs the baseline, or model A vs B). Middle:
+class counts, one key per class filter, task type (`t`), difficulty (`v`), search (`/`), jump to
+a case (`j`). Bottom: the case list (one keyset
 page at a time, `[`/`]`) and the selected case side by side: input and ground truth, 2-4 answers
 with verdicts and scorer details; `d` cycles a word diff (A vs B, then the selected answer vs the
 ground truth); `,`/`.` select an answer, `o` overrides its verdict (a reason is required), `L`
-flags the case for the labeling queue.
+flags the case for the labeling queue. `$` opens the run's cost projection (cost vs accuracy).
 
 Loading order, so a run of 10,000 cases x 4 models paints its list in well under a second: the
 case classes and the first page (core.review.cases, one SQL aggregation), then the comparison
@@ -28,7 +31,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
 from core.errors import NotFoundError
+from core.labeling.calibration import CalibrationReport, calibrate
 from core.labeling.flags import flag_case
+from core.report.flags import contamination_flags
+from core.report.types import ContaminationFlag
 from core.report.build import latest_run_id
 from core.review.cases import CaseClass, CaseQuery, ReviewIndex, ReviewPage, build_index, class_counts, page, search_ids
 from core.review.compare import comparison_table, paired_verdicts
@@ -40,9 +46,10 @@ from tui import keymap
 from tui.render import plain
 from tui.screens.base import AssayScreen
 from tui.screens.review import view
+from tui.screens.review.cost_dialog import CostDialog
 from tui.screens.review.dialogs import OverrideDialog, OverrideRequest, PickDialog, run_label
-from tui.screens.review.messages import (DetailReady, IndexReady, NoRuns, PageReady, PairedReady, RunsListed,
-                                         TableReady, Written)
+from tui.screens.review.messages import (DetailReady, IndexReady, JudgesReady, NoRuns, PageReady, PairedReady,
+                                         RunsListed, TableReady, Written)
 from tui.screens.text_prompt_dialog import TextPromptDialog
 from tui.workers import background
 
@@ -75,6 +82,8 @@ class ReviewScreen(AssayScreen):
         self._detail: CaseDetail | None = None
         self._selected = 0  # the answer column `o` and the diff act on
         self._diff: DiffMode = "off"
+        self._contamination: dict[str, ContaminationFlag] = {}
+        self._calibration: CalibrationReport | None = None
         self._token = self._page_token = self._detail_token = 0
         self.shown_run: str | None = None  # the run on screen (tests and bench wait on it)
 
@@ -85,6 +94,7 @@ class ReviewScreen(AssayScreen):
         yield tabs
         yield Static(id="rv-head")
         yield DataTable(id="figures", cursor_type="none", zebra_stripes=True)
+        yield Static(id="trust")
         yield Static(id="paired")
         yield Static(id="counts")
         with Horizontal(id="rv-filters"):
@@ -188,10 +198,19 @@ class ReviewScreen(AssayScreen):
         self.post_message(PageReady(found, class_counts(index, query), query.text_ids, token))
 
     @background(group="review-table", exclusive=True)
-    def _load_table(self, run_id: str, token: int) -> None:
+    def _load_table(self, run_id: str, dataset: str, token: int) -> None:
         with closing(self.assay.open_db()) as db:
             table = comparison_table(db, run_id, self.assay.config)
-        self.post_message(TableReady(table, token))
+            suspected = contamination_flags(db, dataset)
+        self.post_message(TableReady(table, suspected, token))
+
+    @background(group="review-judges", exclusive=True)
+    def _load_judges(self, run_id: str, token: int) -> None:
+        """The judge calibration panel: posted only when the run has judge verdicts."""
+        with closing(self.assay.open_db()) as db:
+            calibration = calibrate(db, self.assay.config, run_id)
+        if calibration.judges:
+            self.post_message(JudgesReady(calibration, token))
 
     @background(group="review-paired", exclusive=True)
     def _load_paired(self, index: ReviewIndex, token: int) -> None:
@@ -242,16 +261,33 @@ class ReviewScreen(AssayScreen):
         self.shown_run = index.run_id
         self.query_one("#figures", DataTable).clear()
         self.query_one("#paired", Static).update(view.paired(None))
-        self._load_table(index.run_id, message.token)
+        self._contamination, self._calibration = {}, None
+        self._render_trust()
+        self._load_table(index.run_id, index.dataset, message.token)
+        self._load_judges(index.run_id, message.token)
 
     def on_table_ready(self, message: TableReady) -> None:
         if message.token != self._token or self._index is None:
             return
         table = self.query_one("#figures", DataTable)
         table.clear()
+        self._contamination = message.contamination
         for row in message.table.rows:
-            table.add_row(*view.figure_cells(row))
+            table.add_row(*view.figure_cells(row, row.model in message.contamination))
+        self._render_trust()
         self._load_paired(self._index, message.token)
+
+    def on_judges_ready(self, message: JudgesReady) -> None:
+        if message.token == self._token:
+            self._calibration = message.calibration
+            self._render_trust()
+
+    def _render_trust(self) -> None:
+        """The contamination and judge calibration lines under the figures, hidden when empty."""
+        box = self.query_one("#trust", Static)
+        text = view.trust(self._contamination, self._calibration)
+        box.update(text)
+        box.display = bool(text.plain)
 
     def on_paired_ready(self, message: PairedReady) -> None:
         if message.token == self._token:
@@ -463,6 +499,12 @@ class ReviewScreen(AssayScreen):
         self.app.push_screen(TextPromptDialog(f"Flag case {d.case_id} for the labeling queue",
                                               "why (optional): e.g. the ground truth looks wrong", allow_empty=True),
                              done)
+
+    def action_costs(self) -> None:
+        """`$`: the cost-vs-accuracy projection of the run on screen (tui.screens.review.cost_dialog)."""
+        index = self._index
+        if index is not None:
+            self.app.push_screen(CostDialog(index.run_id, plain(index.dataset, single_line=True, max_len=30)))
 
     def action_pick_run(self) -> None:
         self._list_runs("run")

@@ -7,7 +7,8 @@ from __future__ import annotations
 from rich.text import Text
 
 from core.common.figures import money, ms, num, pct, pct_range
-from core.report.types import ALL
+from core.labeling.calibration import CalibrationReport, JudgeCalibration
+from core.report.types import ALL, ContaminationFlag
 from core.review.cases import CLASS_TITLES, CLASSES, CaseClass, CaseEntry, ModelMark
 from core.review.compare import FigureRow, PairedVerdict
 from core.review.detail import Answer, CaseDetail, DiffPiece, ScorerDetail
@@ -53,16 +54,53 @@ def class_counts(counts: dict[CaseClass, int], active: CaseClass | None, *, base
     return out
 
 
-def figure_cells(row: FigureRow) -> tuple[Text, ...]:
+CONTAMINATED = " †"  # after a model the dataset's contamination probe suspects (explained under the table)
+
+
+def figure_cells(row: FigureRow, contaminated: bool = False) -> tuple[Text, ...]:
     f = row.figures
     rate = Text(pct(f.pass_rate))
     if f.pass_rate_ci95 is not None:
         rate.append(f" ({pct_range(f.pass_rate_ci95)})", style="dim")
-    return (plain(row.model, single_line=True, max_len=24), plain("all" if row.task_type == ALL else row.task_type,
-                                                                  single_line=True, max_len=14),
+    model = plain(row.model, single_line=True, max_len=24)
+    if contaminated:
+        model.append(CONTAMINATED, style="bold")
+    return (model, plain("all" if row.task_type == ALL else row.task_type, single_line=True, max_len=14),
             rate, Text(pct(f.pass_rate_incl_errors)), Text(num(f.mean_score)), Text(ms(f.latency_p50_ms)),
             Text(ms(f.latency_p95_ms)), Text(money(f.cost_usd, f.cost_status)),
             Text(money(f.cost_per_correct, f.cost_status)), Text(f"{f.n}"))
+
+
+def _judge_line(j: JudgeCalibration) -> Text:
+    out = Text("judge ")
+    out.append(plain(j.judge_model, single_line=True, max_len=30, style="bold"))
+    out.append(" (")
+    out.append(plain(j.scorer, single_line=True, max_len=24))
+    out.append(f", rubric {j.judge_prompt_hash[:8]}): kappa {num(j.kappa, 2)}")
+    if j.kappa_ci95 is not None:
+        out.append(f" (95% CI {num(j.kappa_ci95[0], 2)}–{num(j.kappa_ci95[1], 2)})")
+    out.append(f", agreement {pct(j.percent_agreement, 0)} on {j.graded} expert-graded of {j.judged_outputs} · ")
+    if j.calibrated:
+        out.append("calibrated")
+    else:
+        out.append("UNCALIBRATED", style="bold reverse")
+        out.append(": ")
+        out.append(plain("; ".join(j.reasons), single_line=True, max_len=120))
+    return out
+
+
+def trust(contamination: dict[str, ContaminationFlag], calibration: CalibrationReport | None) -> Text:
+    """Under the figures: each suspected model's probe figures, then each judge's calibration
+    (`assay judge-check RUN` has every figure). Empty when there is nothing to say."""
+    lines = []
+    for model, flag in contamination.items():
+        line = Text(CONTAMINATED.strip() + " ", style="bold")
+        line.append(plain(model, single_line=True, max_len=30, style="bold"))
+        line.append(" ")
+        line.append(plain(flag.note, single_line=True, max_len=200))
+        lines.append(line)
+    lines += [_judge_line(j) for j in (calibration.judges if calibration else [])]
+    return Text("\n").join(lines)
 
 
 def paired(verdicts: list[PairedVerdict] | None) -> Text:

@@ -1,5 +1,5 @@
 """What the Trends screen shows, read in a worker from core: the series of one metric with their
-baseline and alert state, the alerts, and the cost inputs of a run. No widgets here."""
+baseline and alert state, and the alerts. No widgets here."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ import sqlite_utils
 
 from core.config.schema import WorkspaceConfig
 from core.datasets.browse import dataset_id
-from core.report.build import build_report
-from core.report.types import ALL, Report
+from core.report.types import ALL
 from core.trends.aggregates import refresh
 from core.trends.alerts import StoredAlert, list_alerts
 from core.trends.baselines import resolve_baseline
-from core.trends.costs import ModelPrice, run_prices
+from core.trends.flags import SeriesFlags, TrendKey, trend_flags
 from core.trends.queries import Series, SeriesKey, SeriesSummary, summarize, trend_series
 
 AlertState = Literal["alert", "acknowledged", "none"]
@@ -33,6 +32,12 @@ class SeriesRow:
     delta: float | None
     alert: AlertState
     regressions: frozenset[str]  # run ids of this series with a stored alert (marked on the chart)
+
+    @property
+    def flag_key(self) -> TrendKey:
+        """The series and the run its row shows: what its trust flags are about."""
+        key = self.summary.key
+        return TrendKey(key.dataset, key.model, key.task_type, self.summary.last_run_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +83,8 @@ def load_trends(db: sqlite_utils.Database, metric: str) -> TrendsData:
     return TrendsData(metric, rows, alerts)
 
 
-@dataclass(frozen=True, slots=True)
-class CostInputs:
-    """A run's report (without pairwise statistics) and its models' prices: the projection itself
-    is recomputed on the screen when the volume or the bar changes."""
-
-    report: Report
-    prices: dict[str, ModelPrice]
-
-
-def load_cost_inputs(db: sqlite_utils.Database, run_id: str, cfg: WorkspaceConfig) -> CostInputs:
-    return CostInputs(build_report(db, run_id, cfg, pairwise=False), run_prices(db, run_id, cfg))
+def load_flags(db: sqlite_utils.Database, cfg: WorkspaceConfig, rows: list[SeriesRow]) -> dict[TrendKey, SeriesFlags]:
+    """The trust flags of the rows' series (an uncalibrated judge in the last run, a model the
+    dataset's contamination probe suspects): read after the table paints, since a judge's
+    calibration reads its run's results."""
+    return trend_flags(db, cfg, [r.flag_key for r in rows])

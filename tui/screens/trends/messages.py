@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from core.trends.alerts import StoredAlert
-from tui.screens.trends.data import CostInputs, TrendsData
+from core.trends.flags import SeriesFlags, TrendKey
+from tui.screens.trends.data import TrendsData
 
 
 @dataclass
@@ -18,9 +19,11 @@ class TrendsReady(Message):
 
 
 @dataclass
-class CostReady(Message):
-    run_id: str
-    inputs: CostInputs
+class FlagsReady(Message):
+    """The trust flags of the series that have any (core.trends.flags.trend_flags)."""
+
+    flags: dict[TrendKey, SeriesFlags]
+    token: int
 
 
 @dataclass

@@ -8,6 +8,11 @@ markers, series breaks as gaps explained under the chart); beside it the regress
 (`a` to focus, `k` acknowledges the selected one as the app's annotator) and the cost projection
 of the selected dataset's latest run (`v` volume, `n` the pass-rate bar).
 
+Flags after a model's name: † the dataset's latest contamination probe suspects the model, ‡ an
+uncalibrated judge scored the series' last run (core.trends.flags); the selected series' flags are
+explained under its chart, and the header counts them. They load in their own worker after the
+table paints (a judge's calibration reads its run's results).
+
 Loading: one worker refreshes the per-run aggregates and reads every series of the metric with
 the alerts (core.trends); the table paints from that, and selecting a row redraws the chart from
 memory. The cost inputs (the latest run's report and prices) load next, in their own worker; the
@@ -32,14 +37,15 @@ from tui import keymap
 from tui.screens.base import AssayScreen
 from tui.screens.text_prompt_dialog import TextPromptDialog
 from tui.screens.trends import view
-from tui.screens.trends.data import CostInputs, SeriesRow, TrendsData, load_cost_inputs, load_trends
-from tui.screens.trends.messages import Acknowledged, CostReady, TrendsReady
+from core.trends.flags import SeriesFlags, TrendKey
+from tui.screens.trends.data import SeriesRow, TrendsData, load_flags, load_trends
+from tui.screens.trends.messages import Acknowledged, FlagsReady, TrendsReady
+from tui.widgets.cost_panel import (DEFAULT_BAR, DEFAULT_VOLUME, CostInputs, CostReady, cost_panel, load_cost_inputs,
+                                    parse_bar)
 from tui.widgets.trend_chart import TrendChart
 from tui.workers import background
 
 METRIC_ORDER = tuple(METRICS)
-DEFAULT_VOLUME = "10000/day"
-DEFAULT_BAR = 0.9
 
 
 class TrendsScreen(AssayScreen):
@@ -51,6 +57,7 @@ class TrendsScreen(AssayScreen):
         super().__init__()
         self._metric = METRIC_ORDER[0]
         self._data: TrendsData | None = None
+        self._flags: dict[TrendKey, SeriesFlags] = {}
         self._token = 0
         self._volume: Volume = parse_volume(DEFAULT_VOLUME, "cases")
         self._bar: float | None = DEFAULT_BAR
@@ -98,6 +105,12 @@ class TrendsScreen(AssayScreen):
             data = load_trends(db, metric)
         self.post_message(TrendsReady(data, token))
 
+    @background(group="trends-flags", exclusive=True)
+    def _load_flags(self, rows: list[SeriesRow], token: int) -> None:
+        with closing(self.assay.open_db()) as db:
+            flags = load_flags(db, self.assay.config, rows)
+        self.post_message(FlagsReady(flags, token))
+
     @background(group="trends-cost", exclusive=True)
     def _load_cost(self, run_id: str) -> None:
         with closing(self.assay.open_db()) as db:
@@ -120,8 +133,8 @@ class TrendsScreen(AssayScreen):
         at = table.cursor_row
         table.clear()
         theme = self.app.theme_variables
-        for row in data.rows:
-            table.add_row(*view.series_cells(row, data.metric, theme))
+        for i, row in enumerate(data.rows):
+            table.add_row(*view.series_cells(row, data.metric, theme, self._flags.get(row.flag_key)), key=str(i))
         self._render_head()
         self._render_alerts()
         if data.rows:
@@ -131,6 +144,19 @@ class TrendsScreen(AssayScreen):
             self.query_one("#chart", TrendChart).show(None, "")
             self.query_one("#cost", Static).update("")
         self.shown_metric = data.metric
+        self._load_flags(data.rows, message.token)
+
+    def on_flags_ready(self, message: FlagsReady) -> None:
+        if message.token != self._token or self._data is None:
+            return
+        self._flags = message.flags
+        table = self.query_one("#series", DataTable)
+        model_column = table.ordered_columns[1].key
+        for i, row in enumerate(self._data.rows):
+            table.update_cell(str(i), model_column, view.model_cell(row.summary.key.model,
+                                                                    message.flags.get(row.flag_key)))
+        self._render_head()
+        self._select()
 
     def _render_head(self) -> None:
         data = self._data
@@ -144,6 +170,12 @@ class TrendsScreen(AssayScreen):
         open_alerts = sum(a.acknowledged_at is None for a in data.alerts)
         head.append(f"{open_alerts} open alert{'s' if open_alerts != 1 else ''}",
                     style=f"bold {self.app.theme_variables['error']}" if open_alerts else "dim")
+        flagged = list(self._flags.values())
+        if flagged:
+            counts = [(view.CONTAMINATED, "contaminated?", sum(bool(f.contamination) for f in flagged)),
+                      (view.UNCALIBRATED, "uncalibrated judge", sum(bool(f.uncalibrated_judges) for f in flagged))]
+            head.append("  ·  flagged series: " + ", ".join(f"{m} {what} {n}" for m, what, n in counts if n)
+                        + " (see under the chart)", style="bold")
         self.query_one("#tr-head", Static).update(head)
 
     def _render_alerts(self) -> None:
@@ -182,7 +214,8 @@ class TrendsScreen(AssayScreen):
         row = self._selected()
         if row is None or self._data is None:
             return
-        self.query_one("#chart", TrendChart).show(view.chart_data(row, self._data.metric))
+        self.query_one("#chart", TrendChart).show(view.chart_data(row, self._data.metric,
+                                                                  self._flags.get(row.flag_key)))
         latest = max((r.summary for r in self._data.rows if r.summary.key.dataset == row.summary.key.dataset),
                      key=lambda s: s.last_created_at).last_run_id
         if latest != self._cost_wanted:
@@ -200,7 +233,7 @@ class TrendsScreen(AssayScreen):
             return
         inputs = self._cost[1]
         projection = cost_projection(inputs.report, inputs.prices, self._volume, min_pass=self._bar)
-        self.query_one("#cost", Static).update(view.cost_panel(projection, self.app.theme_variables))
+        self.query_one("#cost", Static).update(cost_panel(projection, self.app.theme_variables))
 
     def on_acknowledged(self, message: Acknowledged) -> None:
         who = message.alert.acknowledged_by or "someone"
@@ -251,17 +284,11 @@ class TrendsScreen(AssayScreen):
         def done(text: str | None) -> None:
             if text is None:
                 return
-            if not text.strip():
-                self._bar = None
-            else:
-                try:
-                    bar = float(text.strip().rstrip("%")) / (100 if text.strip().endswith("%") else 1)
-                except ValueError:
-                    bar = -1.0
-                if not 0 <= bar <= 1:
-                    self.notify("The bar is a pass rate: 0.9 or 90%.", severity="warning", markup=False)
-                    return
-                self._bar = bar
+            try:
+                self._bar = parse_bar(text)
+            except ValueError as exc:
+                self.notify(str(exc), severity="warning", markup=False)
+                return
             self._render_cost()
 
         self.app.push_screen(TextPromptDialog("Minimum pass rate a model must meet (by its 95% CI's lower bound)",

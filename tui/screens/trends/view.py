@@ -1,6 +1,7 @@
-"""How the Trends screen renders core results: table cells, the chart's data, the alerts list and
-the cost panel. Every untrusted string (dataset, model, task type, tags, provider model strings in
-break reasons, an alert's why) goes through `tui.render.plain`."""
+"""How the Trends screen renders core results: table cells, the chart's data and the alerts list
+(the cost panel is tui.widgets.cost_panel, shared with Review). Every untrusted string (dataset,
+model, task type, tags, provider model strings in break reasons, an alert's why) goes through
+`tui.render.plain`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from rich.text import Text
 from core.common.figures import money, ms, num, pct, pct_points, pct_range
 from core.report.types import ALL
 from core.trends.alerts import StoredAlert
-from core.trends.costs import CostProjection
+from core.trends.flags import SeriesFlags
 from core.trends.queries import METRICS, Series, TrendPoint, metric_label
 from tui.render import plain
 from tui.screens.trends.data import SeriesRow
@@ -60,7 +61,28 @@ def _task(task_type: str) -> Text:
     return Text("all tasks", style="dim") if task_type == ALL else plain(task_type, single_line=True, max_len=14)
 
 
-def series_cells(row: SeriesRow, metric: str, theme: dict[str, str]) -> tuple[object, ...]:
+CONTAMINATED = "†"  # the dataset's contamination probe suspects the model
+UNCALIBRATED = "‡"  # an uncalibrated judge scored the series' last run
+
+
+def marks(flags: SeriesFlags | None) -> str:
+    """The flag marks after a model's name ("" when none)."""
+    if flags is None:
+        return ""
+    return "".join(m for m, on in ((CONTAMINATED, flags.contamination), (UNCALIBRATED, flags.uncalibrated_judges))
+                   if on)
+
+
+def model_cell(model: str, flags: SeriesFlags | None) -> Text:
+    mark = marks(flags)
+    out = plain(model, single_line=True, max_len=12 - len(mark) - 1 if mark else 12)
+    if mark:
+        out.append(" " + mark, style="bold")
+    return out
+
+
+def series_cells(row: SeriesRow, metric: str, theme: dict[str, str],
+                 flags: SeriesFlags | None = None) -> tuple[object, ...]:
     """`theme`: the app's theme variables (Rich styles take colours, not CSS variables)."""
     s = row.summary
     last = Text(value(metric, s.last_value))
@@ -74,7 +96,7 @@ def series_cells(row: SeriesRow, metric: str, theme: dict[str, str]) -> tuple[ob
         change = Text("no baseline", style="dim")
     alert = {"alert": Text("▼ alert", style=f"bold {theme['error']}"), "acknowledged": Text("ack'd", style="dim"),
              "none": Text("")}[row.alert]
-    return (plain(s.key.dataset, single_line=True, max_len=14), plain(s.key.model, single_line=True, max_len=12),
+    return (plain(s.key.dataset, single_line=True, max_len=14), model_cell(s.key.model, flags),
             _task(s.key.task_type),
             sparkline(s.recent, width=14, higher_is_better=higher_is_better(metric), theme=theme),
             last, change, alert, str(s.runs))
@@ -85,7 +107,23 @@ def _label(point: TrendPoint, same_day: bool) -> str:
     return point.created_at[11:19] if same_day else point.created_at[5:10]
 
 
-def chart_data(row: SeriesRow, metric: str) -> ChartData:
+def flag_notes(flags: SeriesFlags | None) -> list[Text]:
+    """The selected series' flags, under its chart, each after its mark."""
+    if flags is None:
+        return []
+    out = []
+    for c in flags.contamination:
+        line = Text(f"{CONTAMINATED} ", style="bold")
+        line.append(plain(f"{c.model} {c.note}", single_line=True, max_len=240))
+        out.append(line)
+    for j in flags.uncalibrated_judges:
+        line = Text(f"{UNCALIBRATED} uncalibrated judge in the last run: ", style="bold")
+        line.append(plain(f"{j.judge_model} ({j.scorer}): " + "; ".join(j.reasons), single_line=True, max_len=200))
+        out.append(line)
+    return out
+
+
+def chart_data(row: SeriesRow, metric: str, flags: SeriesFlags | None = None) -> ChartData:
     series: Series = row.series
     same_day = len({p.created_at[:10] for p in series.points}) == 1
     points = [ChartPoint(label=_label(p, same_day), value=p.value,
@@ -109,6 +147,7 @@ def chart_data(row: SeriesRow, metric: str) -> ChartData:
             notes.append(line)
         if shown.regression:
             notes.append(Text(f"▼ {shown.label} ({p.run_id}): regression alert (in the alerts list)", style="bold"))
+    notes += flag_notes(flags)
     if series.points and series.points[-1].tags:
         tags = Text("tags of the last run: ", style="dim")
         tags.append(plain(", ".join(f"{k}={v}" for k, v in sorted(series.points[-1].tags.items())),
@@ -143,37 +182,3 @@ def alert_detail(alert: StoredAlert | None) -> Text:
     else:
         out.append("\nk acknowledges it", style="dim")
     return out
-
-
-def cost_panel(p: CostProjection, theme: dict[str, str]) -> Text:
-    out = Text("Cost · ", style="bold")
-    out.append(plain(p.dataset, single_line=True, max_len=24, style="bold"))
-    out.append(f" · {p.run_id}\n", style="dim")
-    bar = "none" if p.min_pass is None else pct(p.min_pass, 0)
-    out.append(f"{p.volume} (v) · bar {bar} (n)\n", style="dim")
-    out.append(f"{'model':<12} {'$/1k':>9} {'$/year':>11} {'pass':>6}\n", style="bold")
-    for m in p.models:
-        out.append(plain(m.model, single_line=True, max_len=12).plain.ljust(12)[:12])
-        out.append(f" {money(m.cost_per_1k, missing='unknown'):>9}"
-                   f" {_short_money(m.cost_per_year):>11} {pct(m.pass_rate, 0):>6}")
-        if m.model == p.cheapest:
-            out.append(" ★", style=f"bold {theme['success']}")
-        if m.on_frontier:
-            out.append(" ◆", style=theme["accent"])
-        out.append("\n")
-    if p.cheapest:
-        out.append("★ cheapest meeting the bar: ", style="dim")
-        out.append(plain(p.cheapest, single_line=True, max_len=24, style="bold"))
-    elif p.min_pass is not None:
-        out.append("★ no model meets the bar (CI lower bound)", style="dim")
-    out.append("\n◆ frontier: no other model is cheaper and more accurate", style="dim")
-    return out
-
-
-def _short_money(x: float | None) -> str:
-    if x is None:
-        return "unknown"
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if x >= limit:
-            return f"${x / limit:,.1f}{suffix}"
-    return f"${x:,.0f}" if x >= 10 else money(x)
