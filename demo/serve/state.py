@@ -148,6 +148,8 @@ class ServerState:
         now = time.monotonic()
         with self._lock:
             self._requests += 1
+            if self._first_arrival is None:
+                self._first_arrival = now
             self._arrivals.append(now)
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
@@ -157,6 +159,7 @@ class ServerState:
         """The response was fully written (or the connection ended): status None = none sent."""
         with self._lock:
             self._in_flight -= 1
+            self._last_left = time.monotonic()
             if status is not None:
                 self._by_status[str(status)] += 1
             if fault is not None:
@@ -211,6 +214,9 @@ class ServerState:
         self._faults: Counter[str] = Counter()
         self._arrivals: deque[float] = deque(maxlen=ARRIVALS_KEPT)
         self._arrivals_by_model: dict[str, deque[float]] = {}
+        # The request phase's bounds (kept apart from the bounded arrivals): a benchmark's span.
+        self._first_arrival: float | None = None
+        self._last_left: float | None = None
 
     def reset_stats(self) -> None:
         """Zero the statistics and the rpm window (options and fault rules are kept)."""
@@ -226,7 +232,9 @@ class ServerState:
         in_flight / max_in_flight (headers read until the response is handed to the socket),
         connections (TCP connections accepted, any path), prompt_tokens / completion_tokens,
         arrivals (every request) and arrivals_by_model (those naming a demo model): time.monotonic()
-        when the headers were read, oldest first, the most recent ARRIVALS_KEPT of each.
+        when the headers were read, oldest first, the most recent ARRIVALS_KEPT of each;
+        first_arrival (the first request's headers read) and last_left (the last response written
+        or connection ended), time.monotonic() or null: the request phase since the last reset.
         """
         with self._lock:
             return {
@@ -242,4 +250,6 @@ class ServerState:
                 "completion_tokens": self._completion_tokens,
                 "arrivals": list(self._arrivals),
                 "arrivals_by_model": {m: list(v) for m, v in self._arrivals_by_model.items()},
+                "first_arrival": self._first_arrival,
+                "last_left": self._last_left,
             }
