@@ -38,11 +38,13 @@ def test_queueing_is_recorded_apart_from_latency(tmp_path, srv):
     assert fin.ok == 24
     got = rows(db_path, "SELECT latency_ms, queue_ms FROM results")
     assert all(q is not None for _, q in got)
-    # Six waves of 2 calls at 40 ms: most calls queue for tens of ms, none of it in latency_ms.
+    # Two slots for 24 calls of 40 ms: the median call queues for over 100 ms (≈180 ms measured
+    # quiet), none of it in latency_ms, whose median stays near the server's 40 ms (≈55 ms quiet;
+    # the bound leaves room for a loaded CI machine, far below what a folded-in queue would give).
     queued = sorted(q for _, q in got)
     latencies = sorted(lat for lat, _ in got)
-    assert queued[-1] > 60
-    assert latencies[len(latencies) // 2] < 40 + 25 < queued[-1] + 40
+    assert queued[len(queued) // 2] > 100
+    assert latencies[len(latencies) // 2] < min(40 + 60, queued[len(queued) // 2])
     p50, p95, mx = _lag(db_path)
     assert p50 is not None and p95 is not None and mx >= p95 >= p50 >= 0
     report = render(build_report(connect(db_path), fin.run_id), "table")
