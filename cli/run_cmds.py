@@ -182,6 +182,8 @@ def register(cli: click.Group) -> None:
     @click.option("--models", "-m", help="Comma-separated model names from [models.*].")
     @click.option("--prompt", "-p", help="Prompt name from [prompts.*] (default: [run] prompt).")
     @click.option("--concurrency", "-c", type=click.IntRange(min=1), help="Calls in flight at once, all models.")
+    @click.option("--workers", type=click.IntRange(min=1),
+                  help="Processes sending the requests (default: [run] workers); limits hold across them.")
     @click.option("--repeat", "-r", type=click.IntRange(min=1), help="Calls per (case, model).")
     @click.option("--no-cache", is_flag=True, help="Ignore cached responses (fresh calls; still cached afterwards).")
     @click.option("--stream/--no-stream", default=None,
@@ -198,7 +200,7 @@ def register(cli: click.Group) -> None:
     @click.option("--alert", is_flag=True, help="With the comparison: store alerts, send them, exit 1 on one.")
     @pass_ws
     def run_cmd(ws: Workspace, dataset: str | None, version: int | None, models: str | None, prompt: str | None,
-                concurrency: int | None, repeat: int | None, no_cache: bool, stream: bool | None,
+                concurrency: int | None, workers: int | None, repeat: int | None, no_cache: bool, stream: bool | None,
                 max_error_rate: float | None, resume: str | None, as_json: bool, tags: tuple[str, ...],
                 baseline: str | None, alert: bool) -> None:
         """Run models on a dataset under identical conditions, or resume a run.
@@ -228,7 +230,7 @@ def register(cli: click.Group) -> None:
             check_baseline_available(ws.db(), baseline or None, dataset)
         names = [m.strip() for m in (models or "").split(",") if m.strip()]
         request = RunRequest(dataset=dataset, version=version, models=names, prompt=prompt, concurrency=concurrency,
-                             repeat=repeat,
+                             workers=workers, repeat=repeat,
                              use_cache=False if no_cache else None, max_error_rate=max_error_rate, resume=resume,
                              tags=parse_tags(tags))
         printer = ProgressPrinter()

@@ -112,6 +112,7 @@ class RunConfig(_Section):
 
     prompt: str = "default"
     concurrency: int = Field(default=8, gt=0)
+    workers: int = Field(default=1, gt=0, description="processes sending a run's requests (1: this one)")
     retries: int = Field(default=4, ge=0)
     retry_after_cap_s: float = Field(default=60.0, ge=0)
     backoff_base_s: float = Field(default=0.5, ge=0)

@@ -262,6 +262,25 @@ class ModelClient:
         with unlogged():
             return await asyncio.wait_for(consume(), self.timeout_s)
 
+    async def _attempt(self, messages: list[dict[str, Any]], api_key: str | None,
+                       t0: float) -> tuple[Parsed, float | None, Identity]:
+        """One request: (parsed response, latency_first_ms, provider identity). Raises what the
+        provider raised. `core.run.workers` overrides it to run the request in a worker process."""
+        if self.stream:
+            return await self._send_stream(messages, api_key, t0)
+        resp = await self._send(messages, api_key)
+        return parse_response(resp), None, provider_identity(resp)
+
+    def _failure(self, exc: BaseException) -> tuple[str, int | None, str, float | None]:
+        """(error class, HTTP status, redacted message, Retry-After seconds) of a failed attempt."""
+        error_class, status = ("bad_response", 200) if isinstance(exc, BadResponse) else classify(exc)
+        if isinstance(exc, asyncio.TimeoutError):
+            message = (f"timeout: the stream did not finish within {self.timeout_s:g} s" if self.stream
+                       else f"timeout: no response within {self.timeout_s:g} s")
+        else:
+            message = (self._redact(f"{type(exc).__name__}: {exc}") or "")[:_MAX_MESSAGE]
+        return error_class, status, message, retry_after_s(exc)
+
     async def _wait(self, seconds: float, hooks: CallHooks | None) -> None:
         if seconds > 0:
             await asyncio.sleep(seconds)
@@ -314,15 +333,8 @@ class ModelClient:
                         hooks.in_request = True
                     t0 = time.perf_counter()
                     queue_ms = (t0 - wanted) * 1000
-                    first_ms: float | None = None
                     try:
-                        if self.stream:
-                            (output, finish, n_in, n_out), first_ms, identity = await self._send_stream(
-                                messages, api_key, t0)
-                        else:
-                            resp = await self._send(messages, api_key)
-                            output, finish, n_in, n_out = parse_response(resp)
-                            identity = provider_identity(resp)
+                        (output, finish, n_in, n_out), first_ms, identity = await self._attempt(messages, api_key, t0)
                         exc: BaseException | None = None
                     except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
                         raise
@@ -358,12 +370,7 @@ class ModelClient:
                         store_runs.cache_put(self.db, request_hash, self.name, payload)
                 return out
 
-            error_class, status = ("bad_response", 200) if isinstance(exc, BadResponse) else classify(exc)
-            if isinstance(exc, asyncio.TimeoutError):
-                message = (f"timeout: the stream did not finish within {self.timeout_s:g} s" if self.stream
-                           else f"timeout: no response within {self.timeout_s:g} s")
-            else:
-                message = (self._redact(f"{type(exc).__name__}: {exc}") or "")[:_MAX_MESSAGE]
+            error_class, status, message, asked = self._failure(exc)
             entry: dict[str, Any] = {"attempt": attempt, "outcome": "error", "error_class": error_class,
                                      "http_status": status, "latency_ms": latency_ms}
             log.append(entry)
@@ -377,7 +384,6 @@ class ModelClient:
                 return CallOutcome(status="error", error_class=error_class, error_message=message,
                                    latency_ms=latency_ms, queue_ms=queue_ms, attempts=attempt,
                                    request_hash=request_hash, attempt_log=log)
-            asked = retry_after_s(exc)
             if asked is not None:
                 wait = min(asked, self.run.retry_after_cap_s)
                 if error_class == "rate_limited":

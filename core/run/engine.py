@@ -16,6 +16,10 @@ signals: it watches a `CancelToken` that any thread may trigger.
   is counted and logged, never stops the run.
 - The event loop's lag is measured while the calls run (`core.run.lag`) and stored on the run: a
   CPU-saturated client inflates every latency it times, and the report says so.
+- Workers (`[run] workers`, `--workers`): with more than one, the requests themselves run in
+  worker processes (`core.run.workers`), started before the run is planned so their litellm
+  import overlaps it. Everything else above stays here, in this process: slots, pacing,
+  retries, breakers, every row written. With one, no process is started.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from core.models.redact import Redactor, from_env
 from core.run.history import resume_command
 from core.run.lag import LagFigures, LoopLagMonitor
 from core.run.plan import RunPlan, RunRequest, plan_run
+from core.run.workers import WorkerClient, WorkerPool
 from core.common.stats import percentile
 from store import runs as store_runs
 
@@ -119,9 +124,10 @@ def model_figures(db: sqlite_utils.Database, run_id: str, models: list[str],
 
 class _Engine:
     def __init__(self, db: sqlite_utils.Database, cfg: WorkspaceConfig, plan: RunPlan, sink: Sink | None,
-                 cancel: CancelToken | None, grace_s: float, scoring: ScoringFactory | None):
+                 cancel: CancelToken | None, grace_s: float, scoring: ScoringFactory | None,
+                 pool: WorkerPool | None = None):
         self.db, self.cfg, self.plan, self.sink, self.token, self.grace_s = db, cfg, plan, sink, cancel, grace_s
-        self.scoring = scoring
+        self.scoring, self.pool = scoring, pool
         self.stop = asyncio.Event()  # set once stopping (graceful or not): no new calls
         self.failure: BaseException | None = None
         self.hooks: dict[asyncio.Task[Any], CallHooks] = {}
@@ -180,6 +186,11 @@ class _Engine:
         self.stop.set()
         for task in list(self.hooks):
             task.cancel()
+
+    def on_worker_lost(self, exc: BaseException) -> None:
+        if self.failure is None:
+            self.failure = exc
+        self.cancel_all()
 
     # --- work -----------------------------------------------------------------------------------
 
@@ -270,6 +281,21 @@ class _Engine:
         finally:
             self.hooks.pop(task, None)
 
+    async def _workers_ready(self) -> None:
+        """Wait for the worker processes' litellm import (a call sent before would count it as
+        latency), unless the run is stopped meanwhile. No worker left fails the run."""
+        assert self.pool is not None
+        ready = asyncio.ensure_future(self.pool.ready())
+        stopped = asyncio.ensure_future(self.stop.wait())
+        try:
+            await asyncio.wait([ready, stopped], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not ready.done():
+                ready.cancel()
+        if ready.done() and not ready.cancelled() and ready.exception() is not None:
+            self.on_worker_lost(ready.exception())
+
     def _record_lag(self, lag: LagFigures | None) -> None:
         if lag is None:
             return
@@ -284,10 +310,18 @@ class _Engine:
         global_slots = asyncio.Semaphore(plan.concurrency)
         # Every configured secret, not just this run's models' (a provider may echo any of them).
         redactor: Redactor = from_env(m.api_key_env for m in cfg.models.values())
-        clients = {}
+        clients: dict[str, ModelClient] = {}
+        if self.pool is not None:
+            self.pool.on_lost = self.on_worker_lost
+            self.pool.configure({name: cfg.models[name] for name in plan.models}, cfg.run,
+                                (m.api_key_env for m in cfg.models.values()))
         for name in plan.models:
-            client = ModelClient(name, cfg.models[name], cfg.run, self.db, global_slots=global_slots,
-                                 redactor=redactor)
+            if self.pool is None:
+                client = ModelClient(name, cfg.models[name], cfg.run, self.db, global_slots=global_slots,
+                                     redactor=redactor)
+            else:
+                client = WorkerClient(name, cfg.models[name], cfg.run, self.db, global_slots=global_slots,
+                                      redactor=redactor, pool=self.pool)
             client.on_breaker = lambda cls, reason, _m=name: self.emit(
                 BreakerOpened(run_id=plan.run_id, model=_m, error_class=cls, reason=reason))
             clients[name] = client
@@ -310,8 +344,10 @@ class _Engine:
             self.stop.set()
         tasks = []
         lag = LoopLagMonitor()
-        lag.start()
         try:
+            if self.pool is not None:
+                await self._workers_ready()
+            lag.start()  # after the workers' import: the idle wait would dilute the figures
             for name in plan.models:
                 queue = deque(plan.todo[name])
                 for _ in range(min(clients[name].concurrency, len(queue))):
@@ -324,7 +360,7 @@ class _Engine:
             store_runs.set_status(self.db, plan.run_id, "interrupted")
             raise
         finally:
-            self._record_lag(lag.stop())
+            self._record_lag(lag.stop() if self.pool is None else self.pool.worst_lag(lag.stop()))
             if self.token is not None:
                 self.token._detach()
             if self._grace_handle is not None:
@@ -364,13 +400,19 @@ async def run(
     """Plan and execute a run (or resume one) on the calling thread's event loop.
 
     Raises AssayError subclasses for config/input problems before any call is made. Closes
-    litellm's async clients before returning. `scoring` replaces core.run.scoring.ScoringSession
-    (same constructor arguments and methods) — tests and embedders use it.
+    litellm's async clients (and stops the worker processes) before returning. `scoring` replaces
+    core.run.scoring.ScoringSession (same constructor arguments and methods) — tests and embedders use it.
     """
+    workers = request.workers or cfg.run.workers
+    pool = WorkerPool(workers) if workers > 1 else None
     try:
+        if pool is not None:
+            await pool.start()  # they import litellm while this process plans
         plan = plan_run(db, cfg, request, config_file=config_file)
-        return await _Engine(db, cfg, plan, sink, cancel, grace_s, scoring).execute()
+        return await _Engine(db, cfg, plan, sink, cancel, grace_s, scoring, pool).execute()
     finally:
+        if pool is not None:
+            await pool.close()
         await close_clients()
 
 

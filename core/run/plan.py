@@ -54,6 +54,7 @@ class RunRequest:
     models: Sequence[str] = ()
     prompt: str | None = None
     concurrency: int | None = None
+    workers: int | None = None  # processes sending the requests; a resume takes it from here or [run] again
     repeat: int | None = None
     use_cache: bool | None = None
     max_error_rate: float | None = None

@@ -1,9 +1,14 @@
 """Shared set-up for the runner's reliability and CLI tests: a workspace with a dataset, a config
-pointing at an in-process DemoServer, and window checks on the server's arrival timestamps."""
+pointing at an in-process DemoServer, and window checks on the server's arrival timestamps.
+
+ASSAY_TEST_WORKERS=N runs every config made here with `[run] workers = N` (unless a test sets its
+own), so the whole suite proves the runner's promises with requests sent from worker processes.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -13,6 +18,8 @@ from core.run.engine import RunRequest, run
 from store import connect, write
 from store import datasets as store_ds
 
+
+TEST_WORKERS = int(os.environ.get("ASSAY_TEST_WORKERS", "1"))
 
 TWO = {"strong": {"model": "openai/demo-strong"}, "fast": {"model": "openai/demo-fast"}}
 
@@ -32,6 +39,7 @@ def make_dataset(db_path: Path, n: int, name: str = "d", labeled: bool = True) -
 def config(base: str, models: dict[str, dict[str, Any]] | None = None, **run: Any):
     run.setdefault("backoff_base_s", 0.01)
     run.setdefault("backoff_max_s", 0.05)
+    run.setdefault("workers", TEST_WORKERS)
     models = models or {"strong": {"model": "openai/demo-strong"}}
     # Fresh dicts: callers share model tables (TWO) across tests and servers.
     return parse_config({"run": run, "models": {k: {"api_base": base, **m} for k, m in models.items()}})
@@ -45,6 +53,7 @@ def toml_text(base: str, models: dict[str, dict[str, Any]], **run: Any) -> str:
             return "true" if v else "false"
         return str(v)
 
+    run.setdefault("workers", TEST_WORKERS)
     lines = ["[run]"] + [f"{k} = {value(v)}" for k, v in run.items()]
     for name, m in models.items():
         lines.append(f"[models.{name}]")

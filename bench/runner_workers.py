@@ -1,0 +1,90 @@
+"""Request-phase throughput and reported latency with 1 and 2 worker processes (issue 12 item 2).
+
+    .venv/bin/python bench/runner_workers.py [--cases 1000] [--rounds 3] [--workers 2]
+
+CASES cases x 2 models at concurrency 32 against `assay serve` with 50 ms latency (a subprocess),
+through the engine (`core.run.engine.run`, rows written and scored as in `assay run`), rounds
+alternating `[run] workers = 1` (today's in-process path) and `workers = N`. The request phase
+is first to last result (so the workers' litellm import, which overlaps planning, is left out);
+its throughput is (results - 1) / span. Printed per round and as medians: calls/s, the ratio
+N/1 (target >= 1.7), the reported p50 latency (target <= 55 ms) and the parent loop's lag p50.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from runner_throughput import CONCURRENCY, LATENCY_MS, MODELS, make_workspace, start_server  # noqa: E402
+
+
+def one_run(base: str, tmp: Path, name: str, cases: int, workers: int) -> tuple[float, ...]:
+    """(calls/s over the request phase, reported p50 ms, loop lag p50 ms, this process's CPU ms
+    per call, the workers' CPU ms per call; their import included)."""
+    from core.config.schema import parse_config
+    from core.run.engine import RunRequest, run
+    from core.run.events import ResultEvent
+
+    db = make_workspace(tmp, name, cases)
+    cfg = parse_config({"run": {"concurrency": CONCURRENCY, "workers": workers},
+                        "models": {m: {"api_base": base, "model": f"openai/{m}"} for m in MODELS}})
+    stamps: list[float] = []
+
+    def sink(event: object) -> None:
+        if isinstance(event, ResultEvent):
+            stamps.append(time.perf_counter())
+
+    cpu0, kids0 = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    fin = asyncio.run(run(db, cfg, RunRequest(dataset="bench", models=list(MODELS), use_cache=False), sink=sink))
+    cpu = (time.process_time() - cpu0) * 1000 / fin.done
+    kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    kids = (kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime) * 1000 / fin.done
+    assert fin.done == fin.total and fin.errors == 0, fin
+    (lag,) = db.execute("SELECT loop_lag_p50_ms FROM runs WHERE id = ?", [fin.run_id]).fetchone()
+    db.close()
+    p50 = statistics.median(m.latency_p50_ms for m in fin.models if m.latency_p50_ms is not None)
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0]), p50, lag if lag is not None else float("nan"), cpu, kids
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    calls = args.cases * len(MODELS)
+    print(f"{calls} calls ({args.cases} cases x {len(MODELS)} models), server {LATENCY_MS} ms, "
+          f"concurrency {CONCURRENCY}; ideal {calls * LATENCY_MS / 1000 / CONCURRENCY:.2f} s")
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        server, base = start_server(tmp)
+        figures: dict[int, list[tuple[float, ...]]] = {1: [], args.workers: []}
+        try:
+            for r in range(args.rounds):
+                for workers in (1, args.workers):
+                    got = one_run(base + "/v1", tmp, f"r{r}w{workers}", args.cases, workers)
+                    figures[workers].append(got)
+                    print(f"round {r + 1} workers {workers}: {got[0]:.0f} calls/s, p50 {got[1]:.1f} ms, "
+                          f"loop lag p50 {got[2]:.0f} ms, CPU per call {got[3]:.1f} ms here + {got[4]:.1f} ms "
+                          "in workers", flush=True)
+        finally:
+            server.terminate()
+            server.wait()
+    med = {w: tuple(statistics.median(x[i] for x in runs) for i in range(5)) for w, runs in figures.items()}
+    for w, (rate, p50, lag, cpu, kids) in med.items():
+        print(f"median workers {w}: {rate:.0f} calls/s, p50 {p50:.1f} ms, loop lag p50 {lag:.0f} ms, "
+              f"CPU per call {cpu:.1f} ms here + {kids:.1f} ms in workers")
+    print(f"throughput ratio {args.workers}/1: {med[args.workers][0] / med[1][0]:.2f}x (target >= 1.7x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,326 @@
+"""A run's requests spread over worker processes (`[run] workers` > 1): litellm's per-call CPU
+(≈10 ms a call, on one event loop) then uses every core.
+
+Dispatch from the parent, and nothing else moves: the parent keeps one `ModelClient` per model,
+so the cache, concurrency slots, rpm/tpm pacing, Retry-After pauses, retries and circuit
+breakers are all decided in one place and hold globally. Only the request itself (litellm's
+`acompletion`, the response parsing and the classification of a failure) runs in a worker; the
+parent sends it once a call holds its slots and the limiter let it go, and gets back the parsed
+response or the classified, redacted failure. The parent stays the one writer of the store.
+
+Workers are `python -m core.run.workers` subprocesses (not `multiprocessing`: no re-import of
+the caller's `__main__`, no fork of a threaded TUI), each with its own event loop and litellm
+clients. They start before the run is planned, so their `import litellm` overlaps the parent's
+snapshot and prompt rendering. Frames on the child's stdin/stdout are a 4-byte length and a
+pickle (the child moves its own stdout to stderr first, so a stray print cannot corrupt them).
+A child in its own session ignores the terminal's Ctrl+C (the parent decides how to stop) and
+exits when its stdin closes: a parent killed with -9 leaves no worker sending requests.
+Cancelling a call in the parent cancels it in the worker; a worker that dies fails the run.
+
+Honest latency: a worker's event loop is where a CPU-bound client queues its requests now, so
+each worker measures its own loop lag (`core.run.lag`) from its first call and reports it
+four times a second; the run
+stores the worst of the parent's and the workers' figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pickle
+import struct
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from core.config.schema import ModelConfig, RunConfig
+from core.errors import AssayError
+from core.models.client import ModelClient
+from core.models.responses import Identity, Parsed
+from core.run.lag import LagFigures, LoopLagMonitor
+
+__all__ = ["RemoteFailure", "WorkerClient", "WorkerLost", "WorkerPool"]
+
+_HEADER = struct.Struct("!I")
+_STOP_WAIT_S = 5.0
+_LAG_EVERY_S = 0.25
+
+
+class WorkerLost(AssayError):
+    """A worker process exited while the run needed it (calls it held get no row; resume redoes them)."""
+
+
+class RemoteFailure(Exception):
+    """A failed attempt, classified and redacted in the worker where it happened."""
+
+    def __init__(self, error_class: str, status: int | None, message: str, retry_after_s: float | None):
+        super().__init__(message)
+        self.error_class, self.status, self.message, self.retry_after_s = error_class, status, message, retry_after_s
+
+
+def _frame(obj: Any) -> bytes:
+    body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(body)) + body
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> Any:
+    (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
+    return pickle.loads(await reader.readexactly(size))
+
+
+# --- the parent's side ---------------------------------------------------------------------------
+
+
+class _Worker:
+    def __init__(self, index: int, proc: asyncio.subprocess.Process):
+        self.index, self.proc = index, proc
+        self.ready = asyncio.get_running_loop().create_future()
+        self.pending: dict[int, asyncio.Future[Any]] = {}
+        self.reader_task: asyncio.Task[None] | None = None
+        self.lag: LagFigures | None = None  # its latest report
+        self.lost = False
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(_frame(message))
+
+
+class WorkerPool:
+    """N worker processes and the calls in flight on each. Create and use it on one event loop."""
+
+    def __init__(self, n: int, on_lost: Callable[[BaseException], None] | None = None):
+        self.n = n
+        self.on_lost = on_lost  # called once, from the loop, when a worker dies mid-run
+        self._workers: list[_Worker] = []
+        self._ids = 0
+        self._closing = False
+
+    async def start(self) -> None:
+        """Spawn the workers and return at once; each reports ready once it has imported litellm."""
+        env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
+        for index in range(self.n):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "core.run.workers", stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE, env=env, start_new_session=True)
+            worker = _Worker(index, proc)
+            worker.reader_task = asyncio.create_task(self._read(worker))
+            self._workers.append(worker)
+
+    def configure(self, models: dict[str, ModelConfig], run: RunConfig, secret_envs: Iterable[str | None]) -> None:
+        """The models the calls will name (each worker builds its own clients for them) and every
+        configured secret's variable name (worker-side error messages are redacted by all of them)."""
+        message = ("models", models, run, tuple(secret_envs))
+        for worker in self._workers:  # read after its litellm import, before any call
+            if worker.proc.returncode is None:
+                worker.send(message)
+
+    async def ready(self) -> None:
+        """Wait until every worker has imported litellm (or died). Calls made before would count
+        the import in their latency. Raises WorkerLost when none is left."""
+        await asyncio.wait([w.ready for w in self._workers])
+        if all(w.ready.exception() for w in self._workers):
+            raise WorkerLost("no worker process started (see the errors above)")
+
+    async def call(self, model: str, messages: list[dict[str, Any]], api_key: str | None) -> Any:
+        """Run one request on the least busy ready worker: (parsed, first_ms, identity), or raise
+        RemoteFailure. Cancelling the caller cancels the request in the worker."""
+        worker = await self._pick()
+        self._ids += 1
+        call_id = self._ids
+        future = asyncio.get_running_loop().create_future()
+        worker.pending[call_id] = future
+        worker.send(("call", call_id, model, messages, api_key))
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if worker.proc.returncode is None and not self._closing:
+                with contextlib.suppress(Exception):
+                    worker.send(("cancel", call_id))
+            raise
+        finally:
+            worker.pending.pop(call_id, None)
+
+    async def _pick(self) -> _Worker:
+        ready = [w for w in self._workers if w.ready.done() and not w.lost]
+        if not ready:
+            waiting = [w.ready for w in self._workers if not w.ready.done()]
+            if not waiting:
+                raise WorkerLost("every worker process has exited")
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            return await self._pick()
+        return min(ready, key=lambda w: len(w.pending))
+
+    async def _read(self, worker: _Worker) -> None:
+        assert worker.proc.stdout is not None
+        try:
+            while True:
+                message = await _read_frame(worker.proc.stdout)
+                kind = message[0]
+                if kind == "ready":
+                    worker.ready.set_result(None)
+                    continue
+                if kind == "lag":
+                    worker.lag = message[1]
+                    continue
+                future = worker.pending.get(message[1])
+                if future is None or future.done():  # cancelled meanwhile
+                    continue
+                if kind == "ok":
+                    future.set_result(message[2])
+                else:
+                    future.set_exception(RemoteFailure(*message[2]))
+        except (asyncio.IncompleteReadError, ConnectionError, pickle.UnpicklingError) as exc:
+            self._lost(worker, exc)
+
+    def _lost(self, worker: _Worker, exc: BaseException) -> None:
+        worker.lost = True
+        lost = WorkerLost(f"worker process {worker.index + 1} of {self.n} exited unexpectedly "
+                          f"({type(exc).__name__})")
+        if not worker.ready.done():
+            worker.ready.set_exception(lost)
+            worker.ready.exception()  # retrieved: no "never retrieved" warning
+        for future in worker.pending.values():
+            if not future.done():
+                future.cancel()
+        if not self._closing and self.on_lost is not None:
+            self.on_lost(lost)
+
+    def worst_lag(self, here: LagFigures | None) -> LagFigures | None:
+        """The figures, of this process's loop (`here`) and the workers' latest reports, with the
+        highest median lag: the loop that queued the requests most."""
+        reported = [f for f in [here, *(w.lag for w in self._workers)] if f is not None]
+        return max(reported, key=lambda f: (f.p50_ms, f.p95_ms), default=None)
+
+    async def close(self) -> None:
+        """Stop every worker: close its stdin (it cancels what it still runs and exits), then
+        kill any that does not exit within a few seconds. One still importing litellm holds no
+        call and would not read its stdin before the import ends: it is killed at once."""
+        self._closing = True
+        for worker in self._workers:
+            if worker.proc.stdin is not None:
+                with contextlib.suppress(Exception):
+                    worker.proc.stdin.close()
+        for worker in self._workers:
+            try:
+                await asyncio.wait_for(worker.proc.wait(), _STOP_WAIT_S if worker.ready.done() else 0)
+            except asyncio.TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    worker.proc.kill()
+                await worker.proc.wait()
+            if worker.reader_task is not None:
+                worker.reader_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker.reader_task
+
+
+class WorkerClient(ModelClient):
+    """A `ModelClient` whose requests run in a worker process; everything else stays here."""
+
+    def __init__(self, *args: Any, pool: WorkerPool, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._pool = pool
+
+    async def _attempt(self, messages: list[dict[str, Any]], api_key: str | None,
+                       t0: float) -> tuple[Parsed, float | None, Identity]:
+        parsed, first_ms, identity = await self._pool.call(self.name, messages, api_key)
+        return parsed, first_ms, identity
+
+    def _failure(self, exc: BaseException) -> tuple[str, int | None, str, float | None]:
+        if isinstance(exc, RemoteFailure):
+            return exc.error_class, exc.status, exc.message, exc.retry_after_s
+        return super()._failure(exc)
+
+
+# --- the worker's side ---------------------------------------------------------------------------
+
+
+async def _serve_call(clients: dict[str, ModelClient], call_id: int, model: str, messages: list[dict[str, Any]],
+                      api_key: str | None, write: Callable[[tuple[Any, ...]], None]) -> None:
+    client = clients[model]
+    try:
+        result = await client._attempt(messages, api_key, time.perf_counter())
+    except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - every provider failure goes back, classified
+        write(("error", call_id, client._failure(exc)))
+        return
+    write(("ok", call_id, result))
+
+
+async def _warm_up(litellm: Any) -> None:
+    """One offline call (litellm's `mock_response`): litellm imports the rest of its request path
+    on the first call (≈0.3 s), which would otherwise delay the first real requests and bunch
+    their arrivals after the parent's limiter let them go."""
+    with contextlib.suppress(Exception):
+        await litellm.acompletion(model="openai/warm-up", messages=[{"role": "user", "content": "x"}],
+                                  mock_response="x", api_key="assay-no-key")
+
+
+async def _worker_main() -> None:
+    from core.models.provider import close_clients, litellm_module
+    from core.models.redact import from_env
+
+    loop = asyncio.get_running_loop()
+    # The frames go to the original stdout; anything else printed goes to stderr.
+    out = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, out)
+    writer = asyncio.StreamWriter(transport, protocol, None, loop)
+
+    def write(message: tuple[Any, ...]) -> None:
+        writer.write(_frame(message))
+
+    await _warm_up(litellm_module())
+    write(("ready",))
+    lag = LoopLagMonitor()
+
+    async def report_lag() -> None:
+        lag.start()
+        while True:
+            await asyncio.sleep(_LAG_EVERY_S)
+            write(("lag", lag.figures()))
+
+    reporter: asyncio.Task[None] | None = None
+    clients: dict[str, ModelClient] = {}
+    tasks: dict[int, asyncio.Task[None]] = {}
+    try:
+        while True:
+            try:
+                message = await _read_frame(reader)
+            except asyncio.IncompleteReadError:  # the parent closed our stdin (or died): stop
+                break
+            kind = message[0]
+            if kind == "models":
+                _, models, run, secret_envs = message
+                redactor = from_env(secret_envs)
+                clients = {name: ModelClient(name, m, run, None, redactor=redactor) for name, m in models.items()}
+            elif kind == "call":
+                if reporter is None:  # measured while there is work: idle time would dilute it
+                    reporter = loop.create_task(report_lag())
+                task = loop.create_task(_serve_call(clients, *message[1:], write))
+                tasks[message[1]] = task
+                task.add_done_callback(lambda _t, _id=message[1]: tasks.pop(_id, None))
+            elif kind == "cancel" and message[1] in tasks:
+                tasks[message[1]].cancel()
+    finally:
+        if reporter is not None:
+            reporter.cancel()
+        lag.stop()
+        for task in list(tasks.values()):
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        await close_clients()
+        with contextlib.suppress(Exception):
+            await writer.drain()
+            writer.close()
+
+
+if __name__ == "__main__":
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides how a run stops
+    asyncio.run(_worker_main())

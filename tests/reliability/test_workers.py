@@ -1,0 +1,203 @@
+"""Requests sent from worker processes (`[run] workers = 2`): the parent's promises hold across
+them. Concurrency and rpm on the wire are global, one breaker per model for every worker, one
+terminal row per call, cancel graceful and immediate, a dead worker fails the run (resume
+finishes it), and the workers never outlive a parent killed with -9.
+
+Every other reliability test runs with workers too under ASSAY_TEST_WORKERS=2; their wall-clock
+bounds include the workers' litellm import, so that mode is for checking, not CI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from runner_helpers import TWO, config, make_dataset, max_in_window, rows, run_engine, toml_text
+
+from core.run.engine import CancelToken, RunRequest, run_sync
+from core.run.events import ResultEvent
+from core.run.workers import WorkerLost
+
+pytestmark = pytest.mark.usefixtures("clean_srv")
+
+
+def _worker_pids(parent: int) -> list[int]:
+    """This process's worker children, from /proc."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and b"core.run.workers" in cmdline:
+            out.append(int(entry.name))
+    return out
+
+
+def test_concurrency_is_global_and_one_row_per_call(srv, tmp_path):
+    db = tmp_path / "a.db"
+    make_dataset(db, 40)
+    srv.configure(latency_ms=40)
+    fin = run_engine(db, config(srv.base_url, TWO, concurrency=5, workers=2), list(TWO))
+    assert fin.status == "finished" and fin.ok == 80
+    assert srv.stats()["max_in_flight"] == 5
+    assert rows(db, "SELECT COUNT(*), COUNT(DISTINCT case_id || model) FROM results") == [(80, 80)]
+    assert rows(db, "SELECT COUNT(*) FROM results WHERE latency_ms IS NULL OR output IS NULL") == [(0,)]
+    assert _worker_pids(os.getpid()) == []  # stopped with the run
+
+
+def test_rpm_pacing_holds_on_the_wire_across_workers(srv, tmp_path):
+    db = tmp_path / "a.db"
+    make_dataset(db, 12)
+    srv.configure(rpm_limit=240)
+    cfg = config(srv.base_url, {"strong": {"model": "openai/demo-strong", "rpm": 240}}, concurrency=8, workers=2)
+    run_engine(db, cfg, ["strong"])
+    st = srv.stats()
+    times = st["arrivals"]
+    assert len(times) == 12 and st["by_status"] == {"200": 12}
+    assert max_in_window(times, 1.0) <= 4 + 2
+    assert times[-1] - times[0] >= (12 - 2) * 0.25 - 0.1  # the IPC hop may jitter a start a little
+
+
+def test_the_breaker_is_shared_by_every_worker(srv, tmp_path):
+    db = tmp_path / "a.db"
+    make_dataset(db, 10)
+    srv.configure(faults=[{"kind": "quota"}])
+    cfg = config(srv.base_url, {"strong": {"model": "openai/demo-strong", "max_concurrency": 1}},
+                 breaker_threshold=3, workers=2)
+    events: list = []
+    run_engine(db, cfg, ["strong"], events=events)
+    assert srv.stats()["requests"] == 3
+    got = rows(db, "SELECT status, error_class, attempts, COUNT(*) FROM results GROUP BY 1, 2, 3 ORDER BY 1")
+    assert got == [("error", "quota_exhausted", 1, 3), ("skipped", "quota_exhausted", 0, 7)]
+    assert [type(e).__name__ for e in events].count("BreakerOpened") == 1
+
+
+def test_retry_after_and_classes_come_back_from_the_worker(srv, tmp_path):
+    db = tmp_path / "a.db"
+    make_dataset(db, 1)
+    srv.configure(faults=[{"kind": "429", "first_n": 1, "retry_after": 1}])
+    run_engine(db, config(srv.base_url, workers=2), ["strong"])
+    arrivals = srv.stats()["arrivals"]
+    assert len(arrivals) == 2 and 1.0 - 0.05 <= arrivals[1] - arrivals[0] <= 2.0
+    assert rows(db, "SELECT outcome, error_class, http_status, wait_s FROM attempts ORDER BY attempt") == [
+        ("error", "rate_limited", 429, 1.0), ("ok", None, 200, None)]
+
+
+def test_graceful_cancel_lets_in_flight_calls_finish_then_resume(srv, tmp_path):
+    db = tmp_path / "a.db"
+    make_dataset(db, 60)
+    srv.configure(latency_ms=100)
+    cfg = config(srv.base_url, TWO, concurrency=4, workers=2)
+    token = CancelToken()
+    seen: list = []
+
+    def sink(e):
+        seen.append(e)
+        if isinstance(e, ResultEvent) and sum(isinstance(x, ResultEvent) for x in seen) == 10:
+            threading.Thread(target=token.cancel).start()
+
+    fin = run_sync(db, cfg, RunRequest(dataset="d", models=["strong", "fast"]), sink=sink, cancel=token)
+    assert fin.status == "interrupted" and 10 <= fin.done < 120
+    assert srv.stats()["by_status"].get("200") == fin.done  # every answered request has its row
+    again = run_sync(db, cfg, RunRequest(resume=fin.run_id))
+    assert again.status == "finished"
+    assert rows(db, "SELECT COUNT(*), COUNT(DISTINCT case_id || model) FROM results") == [(120, 120)]
+
+
+def test_second_cancel_stops_at_once(srv, tmp_path):
+    db = tmp_path / "a.db"
+    make_dataset(db, 10)
+    srv.configure(faults=[{"kind": "hang"}])
+    token = CancelToken()
+    sent = threading.Event()
+
+    def watch():  # cancel twice once requests hang on the wire
+        deadline = time.monotonic() + 60
+        while srv.stats()["requests"] < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sent.set()
+        token.cancel()
+        token.cancel()
+
+    threading.Thread(target=watch, daemon=True).start()
+    fin = run_sync(db, config(srv.base_url, timeout_s=30, concurrency=4, workers=2),
+                   RunRequest(dataset="d", models=["strong"]), sink=None, cancel=token, grace_s=20)
+    assert sent.is_set()
+    assert fin.status == "interrupted" and fin.done == 0
+    assert rows(db, "SELECT COUNT(*) FROM results") == [(0,)]
+
+
+def test_a_dead_worker_fails_the_run_and_resume_finishes_it(srv, tmp_path):
+    db = tmp_path / "a.db"
+    make_dataset(db, 40)
+    srv.configure(latency_ms=50)
+    cfg = config(srv.base_url, concurrency=4, workers=2)
+    killed: list[int] = []
+
+    def sink(e):
+        if isinstance(e, ResultEvent) and not killed:
+            killed.extend(_worker_pids(os.getpid())[:1])
+            os.kill(killed[0], signal.SIGKILL)
+
+    with pytest.raises(WorkerLost, match="exited unexpectedly"):
+        run_sync(db, cfg, RunRequest(dataset="d", models=["strong"]), sink=sink)
+    (run_id, status), = rows(db, "SELECT id, status FROM runs")
+    assert status == "failed"
+    done = rows(db, "SELECT COUNT(*) FROM results")[0][0]
+    assert 1 <= done < 40
+    fin = run_sync(db, cfg, RunRequest(resume=run_id))
+    assert fin.status == "finished"
+    assert rows(db, "SELECT COUNT(*), COUNT(DISTINCT case_id) FROM results") == [(40, 40)]
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_parent_stops_its_workers_and_resume_completes(srv, tmp_path):
+    srv.configure(latency_ms=50)
+    (tmp_path / "assay.toml").write_text(toml_text(srv.base_url, TWO, concurrency=8, workers=2))
+    make_dataset(tmp_path / "assay.db", 100)
+    db = tmp_path / "assay.db"
+    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
+    env.pop("ASSAY_DB", None)
+    assay = str(Path(sys.executable).parent / "assay")
+    proc = subprocess.Popen([assay, "run", "-d", "d", "-m", "strong,fast"], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and (not db.exists() or rows(db, "SELECT COUNT(*) FROM results")[0][0] < 20):
+        time.sleep(0.05)
+    workers = _worker_pids(proc.pid)
+    assert len(workers) == 2
+    proc.kill()
+    proc.wait(10)
+    def alive() -> list[int]:  # a worker that exited (even unreaped) has no command line
+        out = []
+        for pid in workers:
+            try:
+                if b"core.run.workers" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    out.append(pid)
+            except OSError:
+                pass
+        return out
+
+    deadline = time.monotonic() + 15
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.1)  # they exit on their closed stdin
+    assert alive() == []
+    settled = srv.stats()["requests"]
+    time.sleep(0.3)
+    assert srv.stats()["requests"] == settled  # nothing keeps calling the provider
+    (run_id,), = rows(db, "SELECT id FROM runs")
+    final = subprocess.run([assay, "run", "--resume", run_id, "--workers", "2"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert final.returncode == 0, final.stderr
+    assert rows(db, "PRAGMA integrity_check") == [("ok",)]
+    assert rows(db, "SELECT COUNT(*), COUNT(DISTINCT case_id || '/' || model) FROM results") == [(200, 200)]
