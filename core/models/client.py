@@ -19,10 +19,12 @@ Choices, and why:
   pauses every call to that model, not just the one that got it.
 - auth and quota_exhausted errors feed a per-model circuit breaker: after `breaker_threshold`
   of them with no success in between, every remaining call is `skipped` without a request.
-- Latency is the request's own time: the clock starts once the call holds its concurrency slots
-  and the rate limiter let it go. The wait before that is the call's queueing, `queue_ms` (last
-  attempt), never latency. Time the call waits for a CPU-bound event loop during the request
-  cannot be told apart from the provider's here; the run measures that lag (`core.run.lag`).
+- Latency is the request's own time. OpenAI-family requests go through Assay's HTTP thread
+  (`core.models.transport`), which stamps the send and the response's arrival off this event
+  loop: a CPU-bound loop (litellm's work for 32 calls at once) cannot add its wait to them.
+  Other providers are timed on this loop from the moment the call holds its concurrency slots
+  and the rate limiter let it go; the run measures the loop's lag (`core.run.lag`). Either way
+  the wait for slots and limiter is the call's queueing, `queue_ms` (last attempt), never latency.
 - Streaming is opt-in (`stream = true` in [run], or per model when allow_overrides lists it):
   only then is latency_first_ms measured. Off by default because litellm spends CPU on every
   chunk. Unstreamed, latency_first_ms is None and latency_ms is the full request time.
@@ -70,6 +72,8 @@ from core.models.ratelimit import RateLimiter
 from core.models.redact import Redactor, from_env
 from core.models.responses import (BadResponse, Identity, Parsed, StreamAssembly, parse_response, provider_identity,
                                    provider_sent_usage)
+from core.models.transport import RequestTiming, timed
+from core.models.transport import current as current_timing
 from store import runs as store_runs
 
 # Retried at most this many times, whatever `retries` says: a server sending garbage twice in a
@@ -242,11 +246,12 @@ class ModelClient:
     async def _send_stream(self, messages: list[dict[str, Any]], api_key: str | None,
                            t0: float) -> tuple[Parsed, float | None, Identity]:
         """A streamed call, the whole stream inside one hard timeout: (parsed, latency_first_ms, identity)."""
+        timing = current_timing() or RequestTiming()
 
         async def consume() -> tuple[Parsed, float | None, Identity]:
             stream = await litellm_module().acompletion(**self._request(messages, api_key), stream=True,
                                                         stream_options={"include_usage": True})
-            got = StreamAssembly(t0)
+            got = StreamAssembly(timing.arrival)
             done = False
             try:
                 async for chunk in stream:
@@ -257,7 +262,8 @@ class ModelClient:
                 if not done and closer is not None:  # timed out, cancelled or a bad chunk: free the connection
                     with contextlib.suppress(Exception):  # the attempt has failed already
                         await closer()
-            return got.result(provider_sent_usage(stream)), got.first_ms, got.identity
+            first_ms = None if got.first_at is None else (got.first_at - (timing.sent or t0)) * 1000
+            return got.result(provider_sent_usage(stream)), first_ms, got.identity
 
         with unlogged():
             return await asyncio.wait_for(consume(), self.timeout_s)
@@ -265,7 +271,9 @@ class ModelClient:
     async def _attempt(self, messages: list[dict[str, Any]], api_key: str | None,
                        t0: float) -> tuple[Parsed, float | None, Identity]:
         """One request: (parsed response, latency_first_ms, provider identity). Raises what the
-        provider raised. `core.run.workers` overrides it to run the request in a worker process."""
+        provider raised. Called inside `transport.timed()`, which it fills when the request went
+        through Assay's HTTP thread. `core.run.workers` overrides it to run the request in a
+        worker process."""
         if self.stream:
             return await self._send_stream(messages, api_key, t0)
         resp = await self._send(messages, api_key)
@@ -333,14 +341,17 @@ class ModelClient:
                         hooks.in_request = True
                     t0 = time.perf_counter()
                     queue_ms = (t0 - wanted) * 1000
-                    try:
-                        (output, finish, n_in, n_out), first_ms, identity = await self._attempt(messages, api_key, t0)
-                        exc: BaseException | None = None
-                    except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
-                        raise
-                    except BaseException as e:  # noqa: BLE001 - every provider failure becomes a row
-                        exc = e
-                    latency_ms = (time.perf_counter() - t0) * 1000
+                    with timed() as timing:
+                        try:
+                            (output, finish, n_in, n_out), first_ms, identity = await self._attempt(messages, api_key, t0)
+                            exc: BaseException | None = None
+                        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+                            raise
+                        except BaseException as e:  # noqa: BLE001 - every provider failure becomes a row
+                            exc = e
+                    latency_ms = timing.request_ms
+                    if latency_ms is None:  # not timed on the HTTP thread: this loop's clock
+                        latency_ms = (time.perf_counter() - t0) * 1000
                 finally:
                     if self._global is not None:
                         self._global.release()

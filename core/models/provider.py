@@ -4,8 +4,10 @@
   (`assay --help`, the TUI's screens) must not pay for it.
 - LITELLM_LOCAL_MODEL_COST_MAP=True is set before the import; otherwise litellm fetches its price
   map from the network.
+- Its OpenAI-family requests go through Assay's HTTP thread (`core.models.transport`), which
+  times them off the event loop.
 - `close_clients()` is awaited at the end of every run: litellm caches aiohttp/httpx clients that
-  otherwise warn "Unclosed client session" at exit. Between those, litellm reuses one client per
+  otherwise warn "Unclosed client session" at exit; the HTTP thread's connections close too. Between those, litellm reuses one client per
   api_base and key from its in-memory cache (measured: no client is built per call).
 - `unlogged()` wraps each request: litellm runs its success handler (standard logging payload, a
   second cost calculation, a logging-worker task) on every call even with no callback registered.
@@ -18,6 +20,8 @@ import contextlib
 import os
 from collections.abc import Iterator
 from typing import Any
+
+from core.models import transport
 
 # The key sent to a model with an api_base and no api_key_env: litellm's openai/* provider
 # refuses to call without one, and local servers ignore it.
@@ -40,6 +44,7 @@ def litellm_module() -> Any:
         # Its loggers print exception text (which can carry request details) to stderr.
         for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
+        transport.install(litellm)
         _litellm = litellm
     return _litellm
 
@@ -75,4 +80,5 @@ async def close_clients() -> None:
     cache = getattr(_litellm, "in_memory_llm_clients_cache", None)
     if cache is not None and hasattr(cache, "flush_cache"):
         cache.flush_cache()
+    await transport.close()
 

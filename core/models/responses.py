@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 
@@ -65,11 +66,11 @@ def parse_response(resp: Any) -> Parsed:
 class StreamAssembly:
     """Collects a streamed completion chunk by chunk (choice 0, the only one we ask for)."""
 
-    __slots__ = ("finish", "first_ms", "has_content", "identity", "parts", "t0", "tools", "usage")
+    __slots__ = ("clock", "finish", "first_at", "has_content", "identity", "parts", "tools", "usage")
 
-    def __init__(self, t0: float):
-        self.t0 = t0
-        self.first_ms: float | None = None
+    def __init__(self, clock: Callable[[], float] = time.perf_counter):
+        self.clock = clock  # when the chunk being added arrived
+        self.first_at: float | None = None  # the clock at the first chunk with content
         self.parts: list[str] = []
         self.has_content = False
         self.finish: str | None = None
@@ -98,8 +99,8 @@ class StreamAssembly:
         if tool_deltas:
             for td in tool_deltas:
                 self._add_tool(td)
-        if self.first_ms is None and (text or tool_deltas):
-            self.first_ms = (time.perf_counter() - self.t0) * 1000
+        if self.first_at is None and (text or tool_deltas):
+            self.first_at = self.clock()
         finish = getattr(choice, "finish_reason", None)
         if finish is not None:
             self.finish = finish
