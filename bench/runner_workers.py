@@ -1,6 +1,7 @@
 """Request-phase throughput and reported latency with 1 and 2 worker processes (issue 12 item 2).
 
     .venv/bin/python bench/runner_workers.py [--cases 1000] [--rounds 3] [--workers 2]
+    .venv/bin/python bench/runner_workers.py --whole 125,500,1000 [--rounds 1] [--workers 2]
 
 CASES cases x 2 models at concurrency 32 against `assay serve` with 50 ms latency (a subprocess),
 through the engine (`core.run.engine.run`, rows written and scored as in `assay run`), rounds
@@ -8,14 +9,21 @@ alternating `[run] workers = 1` (today's in-process path) and `workers = N`. The
 is first to last result (so the workers' litellm import, which overlaps planning, is left out);
 its throughput is (results - 1) / span. Printed per round and as medians: calls/s, the ratio
 N/1 (target >= 1.7), the reported p50 latency (target <= 55 ms) and the parent loop's lag p50.
+
+--whole SIZES: whole `assay run` processes instead (fresh workspace, start-up and every litellm
+import included), for each size in cases (x 2 models), alternating --workers 1 and N: wall and
+CPU (the process and its workers). The size where N stops losing to 1 is where `[run] workers =
+"auto"` starts using every core (core.run.workers.AUTO_MIN_CALLS).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -55,12 +63,52 @@ def one_run(base: str, tmp: Path, name: str, cases: int, workers: int) -> tuple[
     return (len(stamps) - 1) / (stamps[-1] - stamps[0]), p50, lag if lag is not None else float("nan"), cpu, kids
 
 
+def whole_run(base: str, tmp: Path, name: str, cases: int, workers: int) -> tuple[float, float]:
+    """(wall s, CPU s of the process and its workers) of one `assay run` in a fresh workspace."""
+    ws = tmp / name
+    ws.mkdir()
+    make_workspace(ws, "assay", cases).close()
+    models = "".join(f'[models.{m}]\nmodel = "openai/{m}"\napi_base = "{base}"\n' for m in MODELS)
+    (ws / "assay.toml").write_text(f"[run]\nconcurrency = {CONCURRENCY}\n{models}")
+    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", ASSAY_USER_CONFIG=os.devnull)
+    env.pop("ASSAY_DB", None)
+    assay = str(Path(sys.executable).parent / "assay")
+    kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run([assay, "run", "-d", "bench", "-m", ",".join(MODELS), "--no-cache", "--workers", str(workers)],
+                   cwd=ws, env=env, check=True, capture_output=True)
+    wall = time.perf_counter() - t0
+    kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers are its children: counted once reaped
+    return wall, kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime
+
+
+def whole(base: str, tmp: Path, sizes: list[int], rounds: int, n: int) -> None:
+    for cases in sizes:
+        got: dict[int, list[tuple[float, float]]] = {1: [], n: []}
+        for r in range(rounds):
+            for workers in (1, n):
+                got[workers].append(whole_run(base, tmp, f"s{cases}r{r}w{workers}", cases, workers))
+        (w1, c1), (wn, cn) = (tuple(statistics.median(x[i] for x in got[w]) for i in range(2)) for w in (1, n))
+        print(f"{cases * len(MODELS)} calls: workers 1 {w1:.1f} s wall, {c1:.1f} s CPU; workers {n} {wn:.1f} s "
+              f"wall, {cn:.1f} s CPU; wall ratio {n}/1 {wn / w1:.2f}x", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--whole", metavar="SIZES", help="comma-separated case counts: whole processes")
     args = ap.parse_args()
+    if args.whole:
+        with tempfile.TemporaryDirectory() as d:
+            server, base = start_server(Path(d))
+            try:
+                whole(base + "/v1", Path(d), [int(x) for x in args.whole.split(",")], args.rounds, args.workers)
+            finally:
+                server.terminate()
+                server.wait()
+        return
     calls = args.cases * len(MODELS)
     print(f"{calls} calls ({args.cases} cases x {len(MODELS)} models), server {LATENCY_MS} ms, "
           f"concurrency {CONCURRENCY}; ideal {calls * LATENCY_MS / 1000 / CONCURRENCY:.2f} s")

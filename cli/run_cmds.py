@@ -37,6 +37,10 @@ def _spend(usd: float | None, unpriced_calls: int) -> str:
     return money(usd, "partial" if unpriced_calls else "known", missing="n/a")
 
 
+def _workers(n: int) -> str:
+    return f"requests sent from {n} worker processes" if n > 1 else "requests sent from this process"
+
+
 def resume_hint(ws: Workspace, run_id: str, stream: bool | None = None) -> str:
     """The command that resumes this run from the user's current folder, with this invocation's
     --stream/--no-stream flag."""
@@ -75,14 +79,14 @@ class ProgressPrinter:
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.RunStarted):
             self.run_id = event.run_id
+            if self.on_started is not None:  # before the line: once it shows, Ctrl+C stops gracefully
+                self.on_started(event)
             what = "resuming" if event.resumed else "run"
             done = f", {event.already_done} already done" if event.resumed else ""
             self.line(f"{what} {event.run_id}: dataset {safe(event.dataset)} v{event.dataset_version}, "
                       f"{len(event.models)} model(s) x {event.total // max(1, len(event.models) * event.repeat)} "
                       f"case(s) x {event.repeat} repeat(s) = {event.total} calls{done}, "
-                      f"concurrency {event.concurrency}")
-            if self.on_started is not None:
-                self.on_started(event)
+                      f"concurrency {event.concurrency}, {_workers(event.workers)}")
         elif isinstance(event, ev.Progress):
             self._progress(event)
         elif isinstance(event, ev.BreakerOpened):
@@ -128,24 +132,48 @@ def _summary_table(finished: ev.RunFinished) -> str:
                    "tokens out", "cost"], rows, "lrrrrrrrrrr")
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _quit_now(ws: Workspace, printer: ProgressPrinter) -> None:
+    """A signal after the first: quit at once. Committed rows are safe (WAL, one commit per row);
+    the calls in flight get no row and the resume redoes them."""
+    if printer.run_id is not None:
+        from core.run.history import mark_interrupted_quickly
+
+        mark_interrupted_quickly(ws.db_path, printer.run_id)
+        printer.line(f"interrupted; resume with: {safe(resume_hint(ws, printer.run_id, printer.stream_flag))}")
+    sys.stdout.flush()
+    os._exit(130)
+
+
 def _install_signals(loop: Any, token: Any, ws: Workspace, printer: ProgressPrinter) -> None:
     def on_signal() -> None:
         if not token.cancelled:
             printer.line("stopping: letting calls in flight finish (press Ctrl+C again to quit now)")
             token.cancel()
             return
-        # Second signal: quit now. Committed rows are safe (WAL, one commit per row); the calls
-        # in flight get no row and the resume redoes them.
-        if printer.run_id is not None:
-            from core.run.history import mark_interrupted_quickly
+        _quit_now(ws, printer)
 
-            mark_interrupted_quickly(ws.db_path, printer.run_id)
-            printer.line(f"interrupted; resume with: {safe(resume_hint(ws, printer.run_id, printer.stream_flag))}")
-        sys.stdout.flush()
-        os._exit(130)
+    for sig in _STOP_SIGNALS:
+        loop.add_signal_handler(sig, on_signal)
 
-    loop.add_signal_handler(signal.SIGINT, on_signal)
-    loop.add_signal_handler(signal.SIGTERM, on_signal)
+
+def _keep_quitting(ws: Workspace, printer: ProgressPrinter) -> None:
+    """Once a stop was asked, a further signal quits at once until the process exits, not only
+    while the event loop runs: a run can end fast after the first Ctrl+C (nothing in flight, e.g.
+    while its worker processes still start) and be printing or exiting when the second lands.
+    Plain handlers, installed as the loop's are removed (the loop's closing would reset its own)."""
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, lambda _sig, _frame: _quit_now(ws, printer))
+
+
+def _exit_interrupted() -> None:
+    """Exit 130. The interpreter's teardown resets signal handlers to the default action, so a
+    Ctrl+C landing then would kill the process instead (-2): ignore them, it is quitting already."""
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    sys.exit(130)
 
 
 def _run(ws: Workspace, request: RunRequest, printer: ProgressPrinter, stream: bool | None = None) -> ev.RunFinished:
@@ -168,8 +196,10 @@ def _run(ws: Workspace, request: RunRequest, printer: ProgressPrinter, stream: b
         try:
             return await run(db, cfg, request, sink=printer, cancel=token, config_file=str(ws.config_path))
         finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in _STOP_SIGNALS:
                 loop.remove_signal_handler(sig)
+            if token.cancelled:
+                _keep_quitting(ws, printer)
 
     return asyncio.run(main())
 
@@ -183,7 +213,8 @@ def register(cli: click.Group) -> None:
     @click.option("--prompt", "-p", help="Prompt name from [prompts.*] (default: [run] prompt).")
     @click.option("--concurrency", "-c", type=click.IntRange(min=1), help="Calls in flight at once, all models.")
     @click.option("--workers", type=click.IntRange(min=1),
-                  help="Processes sending the requests (default: [run] workers); limits hold across them.")
+                  help="Processes sending the requests (default: [run] workers, auto; a resume: the run's "
+                       "own); limits hold across them.")
     @click.option("--repeat", "-r", type=click.IntRange(min=1), help="Calls per (case, model).")
     @click.option("--no-cache", is_flag=True, help="Ignore cached responses (fresh calls; still cached afterwards).")
     @click.option("--stream/--no-stream", default=None,
@@ -248,7 +279,7 @@ def register(cli: click.Group) -> None:
         _print_error_samples(ws, finished)
         if finished.status == "interrupted":
             echo_err(f"interrupted; resume with: {safe(resume_hint(ws, finished.run_id, stream))}")
-            sys.exit(130)
+            _exit_interrupted()
         echo_err(f"run {finished.run_id} {finished.status}: {finished.done}/{finished.total} calls, "
                  f"{finished.errors} errors, {finished.skipped} skipped, {finished.retries} retries, "
                  f"spend {_spend(finished.spend_usd, finished.spend_unknown)}, {duration(finished.elapsed_s)}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -112,7 +112,9 @@ class RunConfig(_Section):
 
     prompt: str = "default"
     concurrency: int = Field(default=8, gt=0)
-    workers: int = Field(default=1, gt=0, description="processes sending a run's requests (1: this one)")
+    workers: Annotated[int, Field(gt=0, strict=True)] | Literal["auto"] = Field(
+        default="auto", description="processes sending a run's requests: a number (1: this process), or auto: "
+                                    "one per core for a run big enough to repay their litellm imports, else 1")
     retries: int = Field(default=4, ge=0)
     retry_after_cap_s: float = Field(default=60.0, ge=0)
     backoff_base_s: float = Field(default=0.5, ge=0)

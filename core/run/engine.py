@@ -16,10 +16,12 @@ signals: it watches a `CancelToken` that any thread may trigger.
   is counted and logged, never stops the run.
 - The event loop's lag is measured while the calls run (`core.run.lag`) and stored on the run: a
   CPU-saturated client inflates every latency it times, and the report says so.
-- Workers (`[run] workers`, `--workers`): with more than one, the requests themselves run in
-  worker processes (`core.run.workers`), started before the run is planned so their litellm
-  import overlaps it. Everything else above stays here, in this process: slots, pacing,
-  retries, breakers, every row written. With one, no process is started.
+- Workers (`[run] workers`, `--workers`; "auto" by default: one per core for a run big enough,
+  `core.run.workers.auto_workers`): with more than one, the requests themselves run in worker
+  processes (`core.run.workers`), started before the run is planned so their litellm import
+  overlaps it. Everything else above stays here, in this process: slots, pacing, retries,
+  breakers, every row written. With one, no process is started. The count is recorded in the
+  run's operational params, and a resume uses it again unless told otherwise.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +47,7 @@ from core.records import ResultRecord
 from core.models.redact import Redactor, from_env
 from core.run.history import resume_command
 from core.run.lag import LagFigures, LoopLagMonitor
-from core.run.plan import RunPlan, RunRequest, plan_run
+from core.run.plan import RunPlan, RunRequest, plan_run, workers_for
 from core.run.workers import WorkerClient, WorkerPool
 from core.common.stats import percentile
 from store import runs as store_runs
@@ -339,6 +342,7 @@ class _Engine:
             run_id=plan.run_id, dataset=plan.dataset, dataset_version=plan.dataset_version,
             models=tuple(plan.models), prompt=plan.prompt_name, repeat=plan.repeat, total=plan.total,
             already_done=plan.already_done, resumed=plan.resumed, concurrency=plan.concurrency,
+            workers=plan.workers,
         ))
         if self.token is not None and self.token._attach(loop, self.on_cancel) > 0:
             self.stop.set()
@@ -403,8 +407,8 @@ async def run(
     litellm's async clients (and stops the worker processes) before returning. `scoring` replaces
     core.run.scoring.ScoringSession (same constructor arguments and methods) — tests and embedders use it.
     """
-    workers = request.workers or cfg.run.workers
-    pool = WorkerPool(workers) if workers > 1 else None
+    request = replace(request, workers=workers_for(db, cfg, request))
+    pool = WorkerPool(request.workers) if request.workers > 1 else None
     try:
         if pool is not None:
             await pool.start()  # they import litellm while this process plans

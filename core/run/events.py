@@ -24,6 +24,7 @@ class RunStarted:
     already_done: int  # rows a resumed run found in place
     resumed: bool
     concurrency: int
+    workers: int = 1  # processes sending the requests (1: the runner's own)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ import importlib.metadata
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlite_utils
@@ -36,6 +36,7 @@ from core.config.schema import (
 from core.errors import ConfigError, NotFoundError, ResumeError, UsageError
 from core.common.hashing import canonical_json, content_hash
 from core.run.liveness import owner_alive, this_process
+from core.run.workers import auto_workers
 from core.records import RunRecord
 from core.config.prompts import PromptError, render_messages
 from core.datasets.versions import VersionHasher, snapshot
@@ -54,7 +55,7 @@ class RunRequest:
     models: Sequence[str] = ()
     prompt: str | None = None
     concurrency: int | None = None
-    workers: int | None = None  # processes sending the requests; a resume takes it from here or [run] again
+    workers: int | None = None  # processes sending the requests; None: [run] workers (a resume: the run's own)
     repeat: int | None = None
     use_cache: bool | None = None
     max_error_rate: float | None = None
@@ -80,6 +81,7 @@ class RunPlan:
     use_cache: bool
     max_error_rate: float
     cost_sources: dict[str, str] = field(default_factory=dict)
+    workers: int = 1  # processes sending the requests (1: this one)
 
 
 def conditions(cfg: WorkspaceConfig, models: Sequence[str], prompt_name: str, repeat: int) -> dict[str, Any]:
@@ -108,10 +110,10 @@ def conditions(cfg: WorkspaceConfig, models: Sequence[str], prompt_name: str, re
 
 
 def _operational(cfg: WorkspaceConfig, models: Sequence[str], concurrency: int, use_cache: bool,
-                 max_error_rate: float) -> dict[str, Any]:
+                 max_error_rate: float, workers: int) -> dict[str, Any]:
     hashed = set(SHARED_PARAMS) | {"prompt", "repeat", "allow_overrides", "stream"}
     run = cfg.run.model_dump(mode="json", exclude=hashed)
-    run.update(concurrency=concurrency, cache=use_cache, max_error_rate=max_error_rate)
+    run.update(concurrency=concurrency, cache=use_cache, max_error_rate=max_error_rate, workers=workers)
     per_model = {
         name: cfg.models[name].model_dump(
             mode="json", include={"api_key_env", "timeout_s", "max_concurrency", "rpm", "tpm",
@@ -206,9 +208,43 @@ def dataset_version(db: sqlite_utils.Database, cfg: WorkspaceConfig, dataset: st
     return ds_id, row
 
 
+def _planned_cases(db: sqlite_utils.Database, dataset: str, version: int | None) -> int:
+    """The cases a new run will take, counted without snapshotting (0 for an unknown dataset or
+    version: planning reports that)."""
+    try:
+        ds_id = store_ds.dataset_id(db, dataset)
+    except store_ds.DatasetMissing:
+        return 0
+    if version is None:
+        return store_ds.count_cases(db, ds_id, store_ds.CaseFilter(include_excluded=False))
+    row = store_ds.get_version(db, ds_id, version)
+    return row["n_cases"] if row is not None else 0
+
+
+def workers_for(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest) -> int:
+    """The worker processes a run uses, decided before planning (they start first, so their
+    litellm import overlaps it): `req.workers`, else a resumed run's own count (1 for a run from
+    before workers), else `[run] workers`, "auto" judged on the new run's calls and concurrency."""
+    if req.workers is not None:
+        return req.workers
+    if req.resume:
+        run = store_runs.get_run(db, req.resume)
+        stored = (run or {}).get("config", {}).get("operational", {}).get("run", {}).get("workers")
+        return stored if isinstance(stored, int) else 1
+    if cfg.run.workers != "auto":
+        return cfg.run.workers
+    if not req.dataset:
+        return 1
+    calls = _planned_cases(db, req.dataset, req.version) * len(req.models) * (req.repeat or cfg.run.repeat)
+    return auto_workers(calls, req.concurrency or cfg.run.concurrency)
+
+
 def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *,
              config_file: str = "assay.toml") -> RunPlan:
-    """Validate, snapshot the dataset, render every prompt, and create (or reopen) the run row."""
+    """Validate, snapshot the dataset, render every prompt, and create (or reopen) the run row.
+    `req.workers` None is decided here as `workers_for` decides it."""
+    if req.workers is None:
+        req = replace(req, workers=workers_for(db, cfg, req))
     if req.resume:
         return _plan_resume(db, cfg, req, config_file)
     if not req.dataset:
@@ -243,7 +279,7 @@ def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *
             dataset_hash=version["content_hash"], prompt_id=prompt_id, prompt_name=prompt_name,
             config={
                 "conditions": cond,
-                "operational": _operational(cfg, models, concurrency, use_cache, max_error_rate),
+                "operational": _operational(cfg, models, concurrency, use_cache, max_error_rate, req.workers),
                 "scoring": {"tasks": {k: v.model_dump(mode="json") for k, v in cfg.tasks.items()},
                             "scorers": cfg.scorers, "judge": cfg.judge.model_dump(mode="json")},
                 "cost_source": sources,
@@ -258,7 +294,7 @@ def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *
         prompt_name=prompt_name, repeat=repeat, cases=cases, messages=messages,
         todo=_todo(models, cases, repeat, set()), total=len(cases) * len(models) * repeat,
         already_done=0, resumed=False, concurrency=concurrency, use_cache=use_cache,
-        max_error_rate=max_error_rate, cost_sources=sources,
+        max_error_rate=max_error_rate, cost_sources=sources, workers=req.workers,
     )
 
 
@@ -307,4 +343,5 @@ def _plan_resume(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunReques
         repeat=repeat, cases=cases, messages=messages, todo=todo, total=total,
         already_done=total - sum(len(v) for v in todo.values()), resumed=True, concurrency=concurrency,
         use_cache=use_cache, max_error_rate=max_error_rate, cost_sources=_cost_sources(cfg, models),
+        workers=req.workers or 1,
     )

@@ -41,11 +41,31 @@ from core.models.client import ModelClient
 from core.models.responses import Identity, Parsed
 from core.run.lag import LagFigures, LoopLagMonitor
 
-__all__ = ["RemoteFailure", "WorkerClient", "WorkerLost", "WorkerPool"]
+__all__ = ["AUTO_MIN_CALLS", "AUTO_MIN_CONCURRENCY", "RemoteFailure", "WorkerClient", "WorkerLost", "WorkerPool",
+           "auto_workers"]
 
 _HEADER = struct.Struct("!I")
 _STOP_WAIT_S = 5.0
 _LAG_EVERY_S = 0.25
+
+# `[run] workers = "auto"` uses one worker per core only for a run whose calls repay the workers'
+# start: each imports litellm (≈4 s of CPU here) on top of this process's own. Measured with
+# `bench/runner_workers.py --whole 125,500,1000 --rounds 1` (whole `assay run` processes, 2 models,
+# concurrency 32, a 50 ms server, 2 shared cores): 2 workers took 1.63x the wall time of 1 at 250
+# calls, 1.10x at 1,000 and 0.98x at 2,000 (+11-13 s of CPU each time): they pay from ≈2,000 calls.
+AUTO_MIN_CALLS = 2000
+# ...and only when one event loop can be the bottleneck: at ≈5 ms of litellm CPU per call a loop
+# serves ≈200 calls/s, which fewer than 16 calls in flight reach only against a provider answering
+# within 80 ms (no hosted model does); below that a run waits for its provider, not for the CPU.
+AUTO_MIN_CONCURRENCY = 16
+
+
+def auto_workers(calls: int, concurrency: int, cores: int | None = None) -> int:
+    """The worker processes `workers = "auto"` starts for a run of `calls` requests at most
+    `concurrency` at a time: one per core (`os.cpu_count()`) when they pay, else 1 (no process)."""
+    if calls < AUTO_MIN_CALLS or concurrency < AUTO_MIN_CONCURRENCY:
+        return 1
+    return max(1, cores if cores is not None else (os.cpu_count() or 1))
 
 
 class WorkerLost(AssayError):

@@ -119,12 +119,22 @@ def _wait_for_start(proc: subprocess.Popen, timeout: float = 60) -> str:
     raise AssertionError("run never started")
 
 
+def _wait_for_requests(srv, n: int = 1, timeout: float = 60) -> None:
+    """Until the server has seen n requests: the run's first line comes before its calls, which
+    wait for its worker processes' start-up (ASSAY_TEST_WORKERS) when it has some."""
+    deadline = time.monotonic() + timeout
+    while srv.stats()["requests"] < n:
+        assert time.monotonic() < deadline, "no request reached the server"
+        time.sleep(0.02)
+
+
 def test_sigint_exits_130_marks_interrupted_and_prints_resume(srv, tmp_path):
     ws = _ws(tmp_path, srv.base_url, n=40, concurrency=4)
     srv.configure(latency_ms=100)
     proc = _start(ws, "run", "-d", "d", "-m", "strong,fast")
     first = _wait_for_start(proc)
     run_id = first.split()[1].rstrip(":")
+    _wait_for_requests(srv)
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
@@ -144,7 +154,7 @@ def test_second_sigint_quits_at_once(srv, tmp_path):
     srv.configure(faults=[{"kind": "hang"}])
     proc = _start(ws, "run", "-d", "d", "-m", "strong")
     _wait_for_start(proc)
-    time.sleep(0.3)
+    _wait_for_requests(srv, 4)  # hanging on the wire: the first Ctrl+C waits for them
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
     t0 = time.monotonic()

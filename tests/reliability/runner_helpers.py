@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +64,12 @@ def toml_text(base: str, models: dict[str, dict[str, Any]], **run: Any) -> str:
 
 
 def run_engine(db_path: Path, cfg: Any, models: list[str], *, dataset: str = "d", events: list | None = None,
-               scoring: Any = None, **req: Any):
+               scoring: Any = None, sink: Callable[[Any], None] | None = None, **req: Any):
+    """One run on a fresh connection; its events appended to `events` (or given to `sink`)."""
     db = connect(db_path)
     try:
         return asyncio.run(run(db, cfg, RunRequest(dataset=dataset, models=models, **req),
-                               sink=(events.append if events is not None else None), scoring=scoring))
+                               sink=sink or (events.append if events is not None else None), scoring=scoring))
     finally:
         db.close()
 

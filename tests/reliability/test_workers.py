@@ -3,8 +3,10 @@ them. Concurrency and rpm on the wire are global, one breaker per model for ever
 terminal row per call, cancel graceful and immediate, a dead worker fails the run (resume
 finishes it), and the workers never outlive a parent killed with -9.
 
-Every other reliability test runs with workers too under ASSAY_TEST_WORKERS=2; their wall-clock
-bounds include the workers' litellm import, so that mode is for checking, not CI."""
+Every other reliability test runs with workers too under ASSAY_TEST_WORKERS=2 (their time bounds
+start at the server's first request, after the workers' litellm import); that mode takes a few
+minutes more (two imports per run), so it is for checking, not CI. By default ([run] workers =
+"auto") small runs start no worker process."""
 
 from __future__ import annotations
 
@@ -19,9 +21,13 @@ from pathlib import Path
 import pytest
 from runner_helpers import TWO, config, make_dataset, max_in_window, rows, run_engine, toml_text
 
+from core.config.schema import parse_config
 from core.run.engine import CancelToken, RunRequest, run_sync
 from core.run.events import ResultEvent
-from core.run.workers import WorkerLost
+from core.run.plan import plan_run, workers_for
+from core.run.workers import AUTO_MIN_CALLS, AUTO_MIN_CONCURRENCY, WorkerLost, auto_workers
+from store import connect
+from store import runs as store_runs
 
 pytestmark = pytest.mark.usefixtures("clean_srv")
 
@@ -201,3 +207,53 @@ def test_kill_9_of_the_parent_stops_its_workers_and_resume_completes(srv, tmp_pa
     assert final.returncode == 0, final.stderr
     assert rows(db, "PRAGMA integrity_check") == [("ok",)]
     assert rows(db, "SELECT COUNT(*), COUNT(DISTINCT case_id || '/' || model) FROM results") == [(200, 200)]
+
+
+def test_auto_uses_every_core_only_for_a_run_that_repays_the_workers_start():
+    assert auto_workers(AUTO_MIN_CALLS, AUTO_MIN_CONCURRENCY, cores=4) == 4
+    assert auto_workers(AUTO_MIN_CALLS - 1, 128, cores=4) == 1  # too short: the imports cost more
+    assert auto_workers(100_000, AUTO_MIN_CONCURRENCY - 1, cores=4) == 1  # the provider is the bottleneck
+    assert auto_workers(100_000, 128, cores=0) == 1
+
+
+def test_the_count_is_decided_before_planning_recorded_and_reused_by_a_resume(tmp_path):
+    db_path = tmp_path / "a.db"
+    make_dataset(db_path, 600)
+    cfg = parse_config({"run": {"workers": "auto", "concurrency": 32},
+                        "models": {name: {"model": f"openai/{name}"} for name in ("a", "b", "c", "d")}})
+    db = connect(db_path)
+    try:
+        big = RunRequest(dataset="d", models=["a", "b", "c", "d"])  # 2,400 calls at concurrency 32
+        assert workers_for(db, cfg, big) == auto_workers(2400, 32)
+        assert workers_for(db, cfg, RunRequest(dataset="d", models=["a"])) == 1  # 600 calls
+        assert workers_for(db, cfg, RunRequest(dataset="d", models=["a"], workers=3)) == 3
+        plan = plan_run(db, cfg, RunRequest(dataset="d", models=["a"], workers=3))  # starts no process
+        assert plan.workers == 3
+        assert store_runs.get_run(db, plan.run_id)["config"]["operational"]["run"]["workers"] == 3
+        assert workers_for(db, cfg, RunRequest(resume=plan.run_id)) == 3  # the run's own, not auto's 1
+        assert workers_for(db, cfg, RunRequest(resume=plan.run_id, workers=1)) == 1  # unless given
+    finally:
+        db.close()
+
+
+@pytest.mark.slow
+def test_ctrl_c_twice_while_the_workers_start_exits_130(srv, tmp_path):
+    """The first Ctrl+C ends the run at once (nothing in flight yet); the second lands while the
+    process prints and exits, where Python's own handling would kill it with SIGINT instead."""
+    srv.configure(faults=[{"kind": "hang"}])
+    (tmp_path / "assay.toml").write_text(toml_text(srv.base_url, TWO, concurrency=4, workers=2))
+    make_dataset(tmp_path / "assay.db", 20)
+    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
+    env.pop("ASSAY_DB", None)
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "assay"), "run", "-d", "d", "-m", "strong"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    while not proc.stderr.readline().startswith("run r-"):
+        assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "assay run --resume" in err and srv.stats()["requests"] == 0
+    assert rows(tmp_path / "assay.db", "SELECT status FROM runs") == [("interrupted",)]
