@@ -19,12 +19,12 @@ Choices, and why:
   pauses every call to that model, not just the one that got it.
 - auth and quota_exhausted errors feed a per-model circuit breaker: after `breaker_threshold`
   of them with no success in between, every remaining call is `skipped` without a request.
-- Latency is the request's own time. OpenAI-family requests go through Assay's HTTP thread
-  (`core.models.transport`), which stamps the send and the response's arrival off this event
-  loop: a CPU-bound loop (litellm's work for 32 calls at once) cannot add its wait to them.
-  Other providers are timed on this loop from the moment the call holds its concurrency slots
-  and the rate limiter let it go; the run measures the loop's lag (`core.run.lag`). Either way
-  the wait for slots and limiter is the call's queueing, `queue_ms` (last attempt), never latency.
+- Latency is the request's own time. For OpenAI-family requests on Linux the kernel times it
+  (`core.models.transport`: request's last byte sent to response's last byte received, from
+  TCP_INFO), so a CPU-bound loop (litellm's work for 32 calls at once) cannot add its wait.
+  Otherwise it is timed on this loop from the moment the call holds its concurrency slots and
+  the rate limiter let it go; the run measures the loop's lag (`core.run.lag`). Either way the
+  wait for slots and limiter is the call's queueing, `queue_ms` (last attempt), never latency.
 - Streaming is opt-in (`stream = true` in [run], or per model when allow_overrides lists it):
   only then is latency_first_ms measured. Off by default because litellm spends CPU on every
   chunk. Unstreamed, latency_first_ms is None and latency_ms is the full request time.
@@ -251,7 +251,7 @@ class ModelClient:
         async def consume() -> tuple[Parsed, float | None, Identity]:
             stream = await litellm_module().acompletion(**self._request(messages, api_key), stream=True,
                                                         stream_options={"include_usage": True})
-            got = StreamAssembly(timing.arrival)
+            got = StreamAssembly()
             done = False
             try:
                 async for chunk in stream:
@@ -262,7 +262,12 @@ class ModelClient:
                 if not done and closer is not None:  # timed out, cancelled or a bad chunk: free the connection
                     with contextlib.suppress(Exception):  # the attempt has failed already
                         await closer()
-            first_ms = None if got.first_at is None else (got.first_at - (timing.sent or t0)) * 1000
+            first_ms = None
+            if got.first_at is not None:
+                # Read on this loop (late when it is busy), so capped at the stream's own end.
+                first_ms = (got.first_at - (timing.sent or t0)) * 1000
+                if timing.request_ms is not None:
+                    first_ms = min(first_ms, timing.request_ms)
             return got.result(provider_sent_usage(stream)), first_ms, got.identity
 
         with unlogged():

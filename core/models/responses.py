@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 
@@ -66,11 +65,10 @@ def parse_response(resp: Any) -> Parsed:
 class StreamAssembly:
     """Collects a streamed completion chunk by chunk (choice 0, the only one we ask for)."""
 
-    __slots__ = ("clock", "finish", "first_at", "has_content", "identity", "parts", "tools", "usage")
+    __slots__ = ("finish", "first_at", "has_content", "identity", "parts", "tools", "usage")
 
-    def __init__(self, clock: Callable[[], float] = time.perf_counter):
-        self.clock = clock  # when the chunk being added arrived
-        self.first_at: float | None = None  # the clock at the first chunk with content
+    def __init__(self) -> None:
+        self.first_at: float | None = None  # perf_counter when the first chunk with content was read
         self.parts: list[str] = []
         self.has_content = False
         self.finish: str | None = None
@@ -100,7 +98,7 @@ class StreamAssembly:
             for td in tool_deltas:
                 self._add_tool(td)
         if self.first_at is None and (text or tool_deltas):
-            self.first_at = self.clock()
+            self.first_at = time.perf_counter()
         finish = getattr(choice, "finish_reason", None)
         if finish is not None:
             self.finish = finish

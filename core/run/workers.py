@@ -39,6 +39,8 @@ from core.config.schema import ModelConfig, RunConfig
 from core.errors import AssayError
 from core.models.client import ModelClient
 from core.models.responses import Identity, Parsed
+from core.models.transport import current as current_timing
+from core.models.transport import timed
 from core.run.lag import LagFigures, LoopLagMonitor
 
 __all__ = ["AUTO_MIN_CALLS", "AUTO_MIN_CONCURRENCY", "RemoteFailure", "WorkerClient", "WorkerLost", "WorkerPool",
@@ -75,9 +77,11 @@ class WorkerLost(AssayError):
 class RemoteFailure(Exception):
     """A failed attempt, classified and redacted in the worker where it happened."""
 
-    def __init__(self, error_class: str, status: int | None, message: str, retry_after_s: float | None):
+    def __init__(self, error_class: str, status: int | None, message: str, retry_after_s: float | None,
+                 request_ms: float | None = None):
         super().__init__(message)
         self.error_class, self.status, self.message, self.retry_after_s = error_class, status, message, retry_after_s
+        self.request_ms = request_ms  # as the worker's HTTP thread timed it
 
 
 def _frame(obj: Any) -> bytes:
@@ -144,8 +148,8 @@ class WorkerPool:
             raise WorkerLost("no worker process started (see the errors above)")
 
     async def call(self, model: str, messages: list[dict[str, Any]], api_key: str | None) -> Any:
-        """Run one request on the least busy ready worker: (parsed, first_ms, identity), or raise
-        RemoteFailure. Cancelling the caller cancels the request in the worker."""
+        """Run one request on the least busy ready worker: ((parsed, first_ms, identity), request_ms),
+        or raise RemoteFailure. Cancelling the caller cancels the request in the worker."""
         worker = await self._pick()
         self._ids += 1
         call_id = self._ids
@@ -188,9 +192,9 @@ class WorkerPool:
                 if future is None or future.done():  # cancelled meanwhile
                     continue
                 if kind == "ok":
-                    future.set_result(message[2])
+                    future.set_result((message[2], message[3]))
                 else:
-                    future.set_exception(RemoteFailure(*message[2]))
+                    future.set_exception(RemoteFailure(*message[2], request_ms=message[3]))
         except (asyncio.IncompleteReadError, ConnectionError, pickle.UnpicklingError) as exc:
             self._lost(worker, exc)
 
@@ -244,8 +248,18 @@ class WorkerClient(ModelClient):
 
     async def _attempt(self, messages: list[dict[str, Any]], api_key: str | None,
                        t0: float) -> tuple[Parsed, float | None, Identity]:
-        parsed, first_ms, identity = await self._pool.call(self.name, messages, api_key)
-        return parsed, first_ms, identity
+        # The worker timed the request on its HTTP thread; the parent's clock would add the
+        # round trip through the pipes and both event loops' waits.
+        timing = current_timing()
+        try:
+            result, request_ms = await self._pool.call(self.name, messages, api_key)
+        except RemoteFailure as failure:
+            if timing is not None:
+                timing.request_ms = failure.request_ms
+            raise
+        if timing is not None:
+            timing.request_ms = request_ms
+        return result
 
     def _failure(self, exc: BaseException) -> tuple[str, int | None, str, float | None]:
         if isinstance(exc, RemoteFailure):
@@ -259,14 +273,15 @@ class WorkerClient(ModelClient):
 async def _serve_call(clients: dict[str, ModelClient], call_id: int, model: str, messages: list[dict[str, Any]],
                       api_key: str | None, write: Callable[[tuple[Any, ...]], None]) -> None:
     client = clients[model]
-    try:
-        result = await client._attempt(messages, api_key, time.perf_counter())
-    except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:  # noqa: BLE001 - every provider failure goes back, classified
-        write(("error", call_id, client._failure(exc)))
-        return
-    write(("ok", call_id, result))
+    with timed() as timing:
+        try:
+            result = await client._attempt(messages, api_key, time.perf_counter())
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - every provider failure goes back, classified
+            write(("error", call_id, client._failure(exc), timing.request_ms))
+            return
+    write(("ok", call_id, result, timing.request_ms))
 
 
 async def _warm_up(litellm: Any) -> None:
