@@ -66,7 +66,7 @@ import sqlite_utils
 from core.config.schema import ModelConfig, RunConfig, model_params, model_stream
 from core.common.hashing import content_hash
 from core.models.failures import BREAKER_CLASSES, TRANSIENT, classify, retry_after_s
-from core.models.prices import litellm_price_kwargs, prices_for
+from core.models.prices import Prices, litellm_price_kwargs, prices_for
 from core.models.provider import NO_KEY, litellm_module, unlogged
 from core.models.ratelimit import RateLimiter
 from core.models.redact import Redactor, from_env
@@ -160,7 +160,7 @@ class ModelClient:
     def __init__(
         self, name: str, model: ModelConfig, run: RunConfig, db: sqlite_utils.Database | None = None, *,
         global_slots: asyncio.Semaphore | None = None, redactor: Redactor | None = None,
-        rng: random.Random | None = None,
+        rng: random.Random | None = None, prices: Prices | None = None,
     ):
         self.name, self.model, self.run, self.db = name, model, run, db
         self.params = model_params(model, run)
@@ -170,7 +170,8 @@ class ModelClient:
         self._slots = asyncio.Semaphore(self.concurrency)
         self._global = global_slots
         self.limiter = RateLimiter(model.rpm, model.tpm)
-        self.cost_source, self._in_price, self._out_price = prices_for(model)
+        # Given when another process read litellm's price map (a run's workers): none here then.
+        self.cost_source, self._in_price, self._out_price = prices or prices_for(model)
         self._litellm_prices = litellm_price_kwargs(self._in_price, self._out_price)
         # Without a shared redactor (a judge client), still redact this model's own key by value.
         self._redact = redactor or from_env([model.api_key_env])

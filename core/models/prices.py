@@ -43,9 +43,18 @@ def litellm_price_kwargs(input_per_token: float | None, output_per_token: float 
     return {"input_cost_per_token": input_per_token, "output_cost_per_token": output_per_token}
 
 
-def prices_for(model: ModelConfig) -> tuple[str, float | None, float | None]:
+Prices = tuple[str, float | None, float | None]  # (cost source, $ per input token, $ per output token)
+
+
+def needs_price_map(model: ModelConfig) -> bool:
+    """Whether pricing this model reads litellm's price map (and so imports litellm)."""
+    return model.input_price_per_1m is None or model.output_price_per_1m is None
+
+
+def prices_for(model: ModelConfig) -> Prices:
     """(cost source, $ per input token, $ per output token)."""
-    if model.input_price_per_1m is not None and model.output_price_per_1m is not None:
+    if not needs_price_map(model):
+        assert model.input_price_per_1m is not None and model.output_price_per_1m is not None
         return "config", model.input_price_per_1m / 1e6, model.output_price_per_1m / 1e6
     entry = price_map_entry(model.model)
     if entry is not None:

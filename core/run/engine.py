@@ -31,7 +31,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from core.config.schema import WorkspaceConfig, load_config
 from core.run.events import (BreakerOpened, ModelFigures, Progress, ResultEvent, Retrying, RunFinished, RunStarted,
                          Sink)
 from core.models.client import CallCancelled, CallHooks, CallOutcome, ModelClient
+from core.models.prices import Prices, needs_price_map
 from core.models.provider import close_clients
 from core.records import ResultRecord
 from core.models.redact import Redactor, from_env
@@ -128,9 +129,9 @@ def model_figures(db: sqlite_utils.Database, run_id: str, models: list[str],
 class _Engine:
     def __init__(self, db: sqlite_utils.Database, cfg: WorkspaceConfig, plan: RunPlan, sink: Sink | None,
                  cancel: CancelToken | None, grace_s: float, scoring: ScoringFactory | None,
-                 pool: WorkerPool | None = None):
+                 pool: WorkerPool | None = None, prices: Mapping[str, Prices] | None = None):
         self.db, self.cfg, self.plan, self.sink, self.token, self.grace_s = db, cfg, plan, sink, cancel, grace_s
-        self.scoring, self.pool = scoring, pool
+        self.scoring, self.pool, self.prices = scoring, pool, prices or {}
         self.stop = asyncio.Event()  # set once stopping (graceful or not): no new calls
         self.failure: BaseException | None = None
         self.hooks: dict[asyncio.Task[Any], CallHooks] = {}
@@ -324,7 +325,7 @@ class _Engine:
                                      redactor=redactor)
             else:
                 client = WorkerClient(name, cfg.models[name], cfg.run, self.db, global_slots=global_slots,
-                                      redactor=redactor, pool=self.pool)
+                                      redactor=redactor, pool=self.pool, prices=self.prices.get(name))
             client.on_breaker = lambda cls, reason, _m=name: self.emit(
                 BreakerOpened(run_id=plan.run_id, model=_m, error_class=cls, reason=reason))
             clients[name] = client
@@ -409,11 +410,15 @@ async def run(
     """
     request = replace(request, workers=workers_for(db, cfg, request))
     pool = WorkerPool(request.workers) if request.workers > 1 else None
+    prices: dict[str, Prices] | None = None
     try:
         if pool is not None:
             await pool.start()  # they import litellm while this process plans
-        plan = plan_run(db, cfg, request, config_file=config_file)
-        return await _Engine(db, cfg, plan, sink, cancel, grace_s, scoring, pool).execute()
+            priced_by_map = {name: m for name, m in cfg.models.items() if needs_price_map(m)}
+            if priced_by_map:  # read by a worker: this process never imports litellm then
+                prices = await pool.prices(priced_by_map)
+        plan = plan_run(db, cfg, request, config_file=config_file, prices=prices)
+        return await _Engine(db, cfg, plan, sink, cancel, grace_s, scoring, pool, prices).execute()
     finally:
         if pool is not None:
             await pool.close()

@@ -18,7 +18,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -35,6 +35,7 @@ from core.config.schema import (
 )
 from core.errors import ConfigError, NotFoundError, ResumeError, UsageError
 from core.common.hashing import canonical_json, content_hash
+from core.models.prices import Prices
 from core.run.liveness import owner_alive, this_process
 from core.run.workers import auto_workers
 from core.records import RunRecord
@@ -170,10 +171,11 @@ def _render_all(prompt: PromptConfig, prompt_name: str, cases: list[dict[str, An
         raise PromptError(f"prompt '{prompt_name}': {exc.message}", file=config_file) from None
 
 
-def _cost_sources(cfg: WorkspaceConfig, models: Sequence[str]) -> dict[str, str]:
+def _cost_sources(cfg: WorkspaceConfig, models: Sequence[str], prices: Mapping[str, Prices] | None) -> dict[str, str]:
     from core.models.prices import prices_for
 
-    return {name: prices_for(cfg.models[name])[0] for name in models}
+    return {name: (prices[name] if prices and name in prices else prices_for(cfg.models[name]))[0]
+            for name in models}
 
 
 def _litellm_version() -> str | None:
@@ -240,13 +242,14 @@ def workers_for(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest
 
 
 def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *,
-             config_file: str = "assay.toml") -> RunPlan:
+             config_file: str = "assay.toml", prices: Mapping[str, Prices] | None = None) -> RunPlan:
     """Validate, snapshot the dataset, render every prompt, and create (or reopen) the run row.
-    `req.workers` None is decided here as `workers_for` decides it."""
+    `req.workers` None is decided here as `workers_for` decides it. `prices` are models' prices
+    already known (read by the workers); the others are looked up here."""
     if req.workers is None:
         req = replace(req, workers=workers_for(db, cfg, req))
     if req.resume:
-        return _plan_resume(db, cfg, req, config_file)
+        return _plan_resume(db, cfg, req, config_file, prices)
     if not req.dataset:
         raise UsageError("no dataset given (use --dataset NAME)")
     models = list(req.models)
@@ -266,7 +269,7 @@ def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *
     use_cache = cfg.run.cache if req.use_cache is None else req.use_cache
     max_error_rate = cfg.run.max_error_rate if req.max_error_rate is None else req.max_error_rate
     cond = conditions(cfg, models, prompt_name, repeat)
-    sources = _cost_sources(cfg, models)
+    sources = _cost_sources(cfg, models, prices)
     with write(db):
         run_id = store_runs.new_run_id(db)
         prompt_id = store_runs.upsert_prompt(
@@ -298,7 +301,8 @@ def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *
     )
 
 
-def _plan_resume(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, config_file: str) -> RunPlan:
+def _plan_resume(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, config_file: str,
+                 prices: Mapping[str, Prices] | None) -> RunPlan:
     run = store_runs.get_run(db, req.resume or "")
     if run is None:
         raise NotFoundError(f"no run with id '{req.resume}'")
@@ -342,6 +346,6 @@ def _plan_resume(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunReques
         run_id=run_id, dataset=run["dataset"], dataset_version=run["dataset_version"], models=list(models), prompt_name=prompt_name,
         repeat=repeat, cases=cases, messages=messages, todo=todo, total=total,
         already_done=total - sum(len(v) for v in todo.values()), resumed=True, concurrency=concurrency,
-        use_cache=use_cache, max_error_rate=max_error_rate, cost_sources=_cost_sources(cfg, models),
+        use_cache=use_cache, max_error_rate=max_error_rate, cost_sources=_cost_sources(cfg, models, prices),
         workers=req.workers or 1,
     )

@@ -38,6 +38,7 @@ from typing import Any
 from core.config.schema import ModelConfig, RunConfig
 from core.errors import AssayError
 from core.models.client import ModelClient
+from core.models.prices import Prices, prices_for
 from core.models.responses import Identity, Parsed
 from core.models.transport import current as current_timing
 from core.models.transport import timed
@@ -51,11 +52,13 @@ _STOP_WAIT_S = 5.0
 _LAG_EVERY_S = 0.25
 
 # `[run] workers = "auto"` uses one worker per core only for a run whose calls repay the workers'
-# start: each imports litellm (≈4 s of CPU here) on top of this process's own. Measured with
-# `bench/runner_workers.py --whole 125,500,1000 --rounds 1` (whole `assay run` processes, 2 models,
-# concurrency 32, a 50 ms server, 2 shared cores): 2 workers took 1.63x the wall time of 1 at 250
-# calls, 1.10x at 1,000 and 0.98x at 2,000 (+11-13 s of CPU each time): they pay from ≈2,000 calls.
-AUTO_MIN_CALLS = 2000
+# start: each imports litellm (≈4.5 s of CPU here; this process then never does, see
+# WorkerPool.prices). Measured with `bench/runner_workers.py --whole 250,500 --rounds 2` (whole
+# `assay run` processes, 2 models, concurrency 32, a 50 ms server, 2 cores, load 1.4-1.8): 2 workers
+# took 0.90x the wall time of 1 at 500 calls and 0.82x at 1,000, for +6 s of CPU; at 250 calls
+# 1.07x (an earlier round, when this process still imported litellm too, put the break-even at
+# 2,000). They pay from ≈500 calls.
+AUTO_MIN_CALLS = 500
 # ...and only when one event loop can be the bottleneck: at ≈5 ms of litellm CPU per call a loop
 # serves ≈200 calls/s, which fewer than 16 calls in flight reach only against a provider answering
 # within 80 ms (no hosted model does); below that a run waits for its provider, not for the CPU.
@@ -120,6 +123,7 @@ class WorkerPool:
         self._workers: list[_Worker] = []
         self._ids = 0
         self._closing = False
+        self._prices: asyncio.Future[dict[str, Prices]] | None = None
 
     async def start(self) -> None:
         """Spawn the workers and return at once; each reports ready once it has imported litellm."""
@@ -139,6 +143,18 @@ class WorkerPool:
         for worker in self._workers:  # read after its litellm import, before any call
             if worker.proc.returncode is None:
                 worker.send(message)
+
+    async def prices(self, models: dict[str, ModelConfig]) -> dict[str, Prices]:
+        """These models' prices as litellm's price map has them, from the first worker to have
+        imported litellm: the parent then never imports it (≈4.5 s of CPU on a 2-core machine
+        that the workers' own imports already fill)."""
+        if all(w.lost for w in self._workers):
+            raise WorkerLost("every worker process has exited")
+        self._prices = asyncio.get_running_loop().create_future()
+        for worker in self._workers:
+            if worker.proc.returncode is None:
+                worker.send(("prices", models))
+        return await self._prices
 
     async def ready(self) -> None:
         """Wait until every worker has imported litellm (or died). Calls made before would count
@@ -188,6 +204,10 @@ class WorkerPool:
                 if kind == "lag":
                     worker.lag = message[1]
                     continue
+                if kind == "prices":
+                    if self._prices is not None and not self._prices.done():
+                        self._prices.set_result(message[1])
+                    continue
                 future = worker.pending.get(message[1])
                 if future is None or future.done():  # cancelled meanwhile
                     continue
@@ -208,6 +228,8 @@ class WorkerPool:
         for future in worker.pending.values():
             if not future.done():
                 future.cancel()
+        if self._prices is not None and not self._prices.done() and all(w.lost for w in self._workers):
+            self._prices.set_exception(WorkerLost("every worker process has exited"))
         if not self._closing and self.on_lost is not None:
             self.on_lost(lost)
 
@@ -329,7 +351,9 @@ async def _worker_main() -> None:
             except asyncio.IncompleteReadError:  # the parent closed our stdin (or died): stop
                 break
             kind = message[0]
-            if kind == "models":
+            if kind == "prices":
+                write(("prices", {name: prices_for(m) for name, m in message[1].items()}))
+            elif kind == "models":
                 _, models, run, secret_envs = message
                 redactor = from_env(secret_envs)
                 clients = {name: ModelClient(name, m, run, None, redactor=redactor) for name, m in models.items()}

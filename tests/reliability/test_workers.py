@@ -218,14 +218,14 @@ def test_auto_uses_every_core_only_for_a_run_that_repays_the_workers_start():
 
 def test_the_count_is_decided_before_planning_recorded_and_reused_by_a_resume(tmp_path):
     db_path = tmp_path / "a.db"
-    make_dataset(db_path, 600)
+    make_dataset(db_path, 150)
     cfg = parse_config({"run": {"workers": "auto", "concurrency": 32},
                         "models": {name: {"model": f"openai/{name}"} for name in ("a", "b", "c", "d")}})
     db = connect(db_path)
     try:
-        big = RunRequest(dataset="d", models=["a", "b", "c", "d"])  # 2,400 calls at concurrency 32
-        assert workers_for(db, cfg, big) == auto_workers(2400, 32)
-        assert workers_for(db, cfg, RunRequest(dataset="d", models=["a"])) == 1  # 600 calls
+        big = RunRequest(dataset="d", models=["a", "b", "c", "d"])  # 600 calls at concurrency 32
+        assert workers_for(db, cfg, big) == auto_workers(600, 32) == (os.cpu_count() or 1)
+        assert workers_for(db, cfg, RunRequest(dataset="d", models=["a"])) == 1  # 150 calls
         assert workers_for(db, cfg, RunRequest(dataset="d", models=["a"], workers=3)) == 3
         plan = plan_run(db, cfg, RunRequest(dataset="d", models=["a"], workers=3))  # starts no process
         assert plan.workers == 3
@@ -257,3 +257,24 @@ def test_ctrl_c_twice_while_the_workers_start_exits_130(srv, tmp_path):
     assert proc.returncode == 130, err
     assert "assay run --resume" in err and srv.stats()["requests"] == 0
     assert rows(tmp_path / "assay.db", "SELECT status FROM runs") == [("interrupted",)]
+
+
+def test_with_workers_this_process_never_imports_litellm(srv, tmp_path):
+    # The price map is read by a worker; the parent plans, dispatches, writes and scores without it.
+    models = {"priced": {"model": "openai/demo-fast", "input_price_per_1m": 1.0, "output_price_per_1m": 2.0},
+              "mapped": {"model": "openai/demo-strong"}}
+    (tmp_path / "assay.toml").write_text(toml_text(srv.base_url, models, concurrency=4, workers=2))
+    make_dataset(tmp_path / "assay.db", 6)
+    script = ("import json, sys\n"
+              "from core.config.schema import load_config\n"
+              "from core.run.engine import RunRequest, run_sync\n"
+              "fin = run_sync('assay.db', load_config(__import__('pathlib').Path('assay.toml')),"
+              " RunRequest(dataset='d', models=['priced', 'mapped']))\n"
+              "print(json.dumps({'ok': fin.ok, 'litellm': 'litellm' in sys.modules,"
+              " 'sources': {m.model: m.cost_source for m in fin.models}}))\n")
+    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = __import__("json").loads(out.stdout.strip().splitlines()[-1])
+    assert got == {"ok": 12, "litellm": False, "sources": {"priced": "config", "mapped": "unknown"}}
