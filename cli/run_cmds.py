@@ -61,6 +61,7 @@ class ProgressPrinter:
         self.run_id: str | None = None
         self.on_started: Callable[[ev.RunStarted], None] | None = None
         self.stream_flag: bool | None = None  # --stream/--no-stream, repeated in resume hints
+        self.already_done = 0  # a resumed run's calls done before this process
 
     def _write(self, text: str) -> None:
         self.stream.write(text)
@@ -78,7 +79,7 @@ class ProgressPrinter:
 
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.RunStarted):
-            self.run_id = event.run_id
+            self.run_id, self.already_done = event.run_id, event.already_done
             if self.on_started is not None:  # before the line: once it shows, Ctrl+C stops gracefully
                 self.on_started(event)
             what = "resuming" if event.resumed else "run"
@@ -282,7 +283,8 @@ def register(cli: click.Group) -> None:
             _exit_interrupted()
         echo_err(f"run {finished.run_id} {finished.status}: {finished.done}/{finished.total} calls, "
                  f"{finished.errors} errors, {finished.skipped} skipped, {finished.retries} retries, "
-                 f"spend {_spend(finished.spend_usd, finished.spend_unknown)}, {duration(finished.elapsed_s)}")
+                 f"spend {_spend(finished.spend_usd, finished.spend_unknown)}, {duration(finished.elapsed_s)} "
+                 f"({(finished.done - printer.already_done) / max(finished.elapsed_s, 1e-9):.1f} calls/s)")
         if finished.over_error_rate:
             echo_err(f"infrastructure errors {finished.infra_errors}/{finished.done} "
                      f"({finished.infra_error_rate:.1%}) exceed --max-error-rate {finished.max_error_rate:.1%}")

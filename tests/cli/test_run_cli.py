@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -50,6 +51,8 @@ def test_run_prints_table_on_stdout_progress_on_stderr_and_closes_cleanly(srv, t
     strong = next(line for line in p.stdout.splitlines() if line.startswith("strong")).split()
     assert strong[1:3] == ["6", "6"] and strong[-1] == "n/a"  # unknown cost is n/a, never 0
     assert "[12/12] 100%" in p.stderr and "\r" not in p.stderr  # not a TTY: plain lines
+    last = p.stderr.strip().splitlines()[-1]  # the run states its throughput: 12 calls over its elapsed time
+    assert re.search(r"finished: 12/12 calls, .* \(\d+\.\d calls/s\)$", last), last
     assert "Unclosed" not in p.stderr and "ResourceWarning" not in p.stderr, p.stderr
     assert srv.stats()["requests"] == 12
 
