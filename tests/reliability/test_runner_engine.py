@@ -235,15 +235,20 @@ def test_second_cancel_stops_at_once(srv, tmp_path):
     srv.configure(faults=[{"kind": "hang"}])
     cfg = config(srv.base_url, timeout_s=30, concurrency=4)
     token = CancelToken()
+    second: list[float] = []
+
+    def cancel_again() -> None:
+        second.append(time.monotonic())
+        token.cancel()
 
     def sink(e):
         if isinstance(e, RunStarted):
             threading.Timer(0.3, token.cancel).start()
-            threading.Timer(0.6, token.cancel).start()
+            threading.Timer(0.6, cancel_again).start()
 
-    t0 = time.monotonic()
     fin = run_sync(db, cfg, RunRequest(dataset="d", models=["strong"]), sink=sink, cancel=token, grace_s=20)
-    assert time.monotonic() - t0 < 3
+    # From the second cancel (not from the start: worker processes, when used, import litellm first).
+    assert time.monotonic() - second[0] < 2.4
     assert fin.status == "interrupted" and fin.done == 0
     assert rows(db, "SELECT COUNT(*) FROM results") == [(0,)]
 
@@ -253,13 +258,17 @@ def test_grace_period_bounds_the_wait_for_in_flight_calls(srv, tmp_path):
     make_dataset(db, 4)
     srv.configure(faults=[{"kind": "hang"}])
     token = CancelToken()
+    asked: list[float] = []
+
+    def cancel() -> None:
+        asked.append(time.monotonic())
+        token.cancel()
 
     def sink(e):
         if isinstance(e, RunStarted):
-            threading.Timer(0.3, token.cancel).start()
+            threading.Timer(0.3, cancel).start()
 
-    t0 = time.monotonic()
     fin = run_sync(db, config(srv.base_url, timeout_s=30), RunRequest(dataset="d", models=["strong"]),
                    sink=sink, cancel=token, grace_s=0.5)
-    assert time.monotonic() - t0 < 0.3 + 0.5 + 1.5
+    assert time.monotonic() - asked[0] < 0.5 + 1.5  # the grace period, then a prompt stop
     assert fin.status == "interrupted" and fin.done == 0
