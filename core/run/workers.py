@@ -306,13 +306,18 @@ async def _serve_call(clients: dict[str, ModelClient], call_id: int, model: str,
     write(("ok", call_id, result, timing.request_ms))
 
 
-async def _warm_up(litellm: Any) -> None:
+async def _warm_up(litellm: Any, stream: bool = False) -> None:
     """One offline call (litellm's `mock_response`): litellm imports the rest of its request path
     on the first call (≈0.3 s), which would otherwise delay the first real requests and bunch
-    their arrivals after the parent's limiter let them go."""
+    their arrivals after the parent's limiter let them go. Its streaming path is imported on the
+    first streamed call (another ≈0.27 s, measured), during which a real stream's first chunk
+    would wait unread: warmed too when the run streams."""
     with contextlib.suppress(Exception):
-        await litellm.acompletion(model="openai/warm-up", messages=[{"role": "user", "content": "x"}],
-                                  mock_response="x", api_key="assay-no-key")
+        response = await litellm.acompletion(model="openai/warm-up", messages=[{"role": "user", "content": "x"}],
+                                             mock_response="x", api_key="assay-no-key", stream=stream)
+        if stream:
+            async for _ in response:
+                pass
 
 
 async def _worker_main() -> None:
@@ -357,6 +362,8 @@ async def _worker_main() -> None:
                 _, models, run, secret_envs = message
                 redactor = from_env(secret_envs)
                 clients = {name: ModelClient(name, m, run, None, redactor=redactor) for name, m in models.items()}
+                if any(c.stream for c in clients.values()):  # before the run's first call is read
+                    await _warm_up(litellm_module(), stream=True)
             elif kind == "call":
                 if reporter is None:  # measured while there is work: idle time would dilute it
                     reporter = loop.create_task(report_lag())
