@@ -241,7 +241,10 @@ def test_ctrl_c_twice_while_the_workers_start_exits_130(srv, tmp_path):
     """The first Ctrl+C ends the run at once (nothing in flight yet); the second lands while the
     process prints and exits, where Python's own handling would kill it with SIGINT instead."""
     srv.configure(faults=[{"kind": "hang"}])
-    (tmp_path / "assay.toml").write_text(toml_text(srv.base_url, TWO, concurrency=4, workers=2))
+    # Priced in the config: an unpriced model's price-map lookup waits for a worker's litellm
+    # import before the run starts, and the workers would no longer be starting.
+    priced = {name: {**m, "input_price_per_1m": 1.0, "output_price_per_1m": 2.0} for name, m in TWO.items()}
+    (tmp_path / "assay.toml").write_text(toml_text(srv.base_url, priced, concurrency=4, workers=2))
     make_dataset(tmp_path / "assay.db", 20)
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
     env.pop("ASSAY_DB", None)
