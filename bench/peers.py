@@ -59,7 +59,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from soak import _rss_mb, _tree  # noqa: E402  (the process tree's RSS, read from /proc)
+from soak import _rss_mb, _tree, serve_process  # noqa: E402  (process-tree RSS from /proc; the server)
 
 PYTHON = sys.executable  # the project's venv
 ASSAY = str(Path(PYTHON).parent / "assay")
@@ -126,17 +126,7 @@ def python_env() -> dict[str, str]:
 
 
 def start_server(work: Path, latency_ms: float) -> tuple[subprocess.Popen, str]:
-    port_file = work / "port"
-    proc = subprocess.Popen([ASSAY, "serve", "--port", "0", "--port-file", str(port_file), "--latency-ms",
-                             f"{latency_ms:g}", "--latency-scale", "0"], env=python_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not (port_file.exists() and port_file.read_text().strip()):
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise SystemExit("assay serve did not start")
-        time.sleep(0.05)
-    return proc, f"http://127.0.0.1:{port_file.read_text().strip()}"
+    return serve_process(work, ["--latency-ms", f"{latency_ms:g}"], python_env())
 
 
 def control(root: str, path: str, post: bool = False) -> dict:

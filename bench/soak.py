@@ -155,12 +155,12 @@ def fault_flags(retry_after_s: float) -> list[str]:
     return flags
 
 
-def start_server(work: Path, s: Settings) -> tuple[subprocess.Popen, str]:
+def serve_process(work: Path, flags: list[str], env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """`assay serve` on a free port in its own process (no start-up latency scaling), and its root
+    URL once it is listening. Shared with bench/peers.py."""
     port_file = work / "port"
-    proc = subprocess.Popen([ASSAY, "serve", "--port", "0", "--port-file", str(port_file), "--latency-ms",
-                             f"{s.latency_ms:g}", "--latency-scale", "0", "--seed", str(s.seed),
-                             *fault_flags(s.retry_after_s)],
-                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([ASSAY, "serve", "--port", "0", "--port-file", str(port_file), "--latency-scale", "0",
+                             *flags], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not (port_file.exists() and port_file.read_text().strip()):
         if time.monotonic() > deadline or proc.poll() is not None:
@@ -168,6 +168,11 @@ def start_server(work: Path, s: Settings) -> tuple[subprocess.Popen, str]:
             raise RuntimeError("assay serve did not start")
         time.sleep(0.05)
     return proc, f"http://127.0.0.1:{port_file.read_text().strip()}"
+
+
+def start_server(work: Path, s: Settings) -> tuple[subprocess.Popen, str]:
+    return serve_process(work, ["--latency-ms", f"{s.latency_ms:g}", "--seed", str(s.seed),
+                                *fault_flags(s.retry_after_s)], _env())
 
 
 def server_stats(root: str) -> dict:

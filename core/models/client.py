@@ -277,8 +277,8 @@ class ModelClient:
     async def _attempt(self, messages: list[dict[str, Any]], api_key: str | None,
                        t0: float) -> tuple[Parsed, float | None, Identity]:
         """One request: (parsed response, latency_first_ms, provider identity). Raises what the
-        provider raised. Called inside `transport.timed()`, which it fills when the request went
-        through Assay's HTTP thread. `core.run.workers` overrides it to run the request in a
+        provider raised. Called inside `transport.timed()`, which the kernel-timed transport fills
+        (OpenAI-family requests on Linux). `core.run.workers` overrides it to run the request in a
         worker process."""
         if self.stream:
             return await self._send_stream(messages, api_key, t0)
@@ -356,7 +356,7 @@ class ModelClient:
                         except BaseException as e:  # noqa: BLE001 - every provider failure becomes a row
                             exc = e
                     latency_ms = timing.request_ms
-                    if latency_ms is None:  # not timed on the HTTP thread: this loop's clock
+                    if latency_ms is None:  # not kernel-timed (see core.models.transport): this loop's clock
                         latency_ms = (time.perf_counter() - t0) * 1000
                 finally:
                     if self._global is not None:

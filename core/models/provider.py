@@ -4,10 +4,11 @@
   (`assay --help`, the TUI's screens) must not pay for it.
 - LITELLM_LOCAL_MODEL_COST_MAP=True is set before the import; otherwise litellm fetches its price
   map from the network.
-- Its OpenAI-family requests go through Assay's HTTP thread (`core.models.transport`), which
-  times them off the event loop.
+- Its OpenAI-family requests go through `core.models.transport`, whose responses are timed by
+  the kernel rather than by the event loop.
 - `close_clients()` is awaited at the end of every run: litellm caches aiohttp/httpx clients that
-  otherwise warn "Unclosed client session" at exit; the HTTP thread's connections close too. Between those, litellm reuses one client per
+  otherwise warn "Unclosed client session" at exit; the transport's connections close too.
+  Between those, litellm reuses one client per
   api_base and key from its in-memory cache (measured: no client is built per call).
 - `unlogged()` wraps each request: litellm runs its success handler (standard logging payload, a
   second cost calculation, a logging-worker task) on every call even with no callback registered.

@@ -415,7 +415,10 @@ async def run(
         if pool is not None:
             await pool.start()  # they import litellm while this process plans
             priced_by_map = {name: m for name, m in cfg.models.items() if needs_price_map(m)}
-            if priced_by_map:  # read by a worker: this process never imports litellm then
+            if priced_by_map:
+                # Read by a worker, so this process never imports litellm; but the plan (its run
+                # row records the cost sources) then waits for that worker's import instead of
+                # overlapping it, and a graceful stop asked meanwhile takes effect after it.
                 prices = await pool.prices(priced_by_map)
         plan = plan_run(db, cfg, request, config_file=config_file, prices=prices)
         return await _Engine(db, cfg, plan, sink, cancel, grace_s, scoring, pool, prices).execute()

@@ -84,7 +84,7 @@ class RemoteFailure(Exception):
                  request_ms: float | None = None):
         super().__init__(message)
         self.error_class, self.status, self.message, self.retry_after_s = error_class, status, message, retry_after_s
-        self.request_ms = request_ms  # as the worker's HTTP thread timed it
+        self.request_ms = request_ms  # the worker's kernel-timed figure (None when not measured)
 
 
 def _frame(obj: Any) -> bytes:
@@ -270,7 +270,7 @@ class WorkerClient(ModelClient):
 
     async def _attempt(self, messages: list[dict[str, Any]], api_key: str | None,
                        t0: float) -> tuple[Parsed, float | None, Identity]:
-        # The worker timed the request on its HTTP thread; the parent's clock would add the
+        # The worker's kernel-timed figure; the parent's clock would add the
         # round trip through the pipes and both event loops' waits.
         timing = current_timing()
         try:
