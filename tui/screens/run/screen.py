@@ -103,7 +103,9 @@ class RunScreen(AssayScreen):
 
     @property
     def running(self) -> bool:
-        return self._run_worker is not None and not self._run_worker.is_finished
+        # Until the finish is handled on the UI thread (the summary painted), the run still counts as
+        # going: the worker thread's end alone would let a caller see a half-updated screen.
+        return self._run_worker is not None
 
     # --- layout -------------------------------------------------------------------------------------
 
@@ -323,6 +325,7 @@ class RunScreen(AssayScreen):
         elif event.state == WorkerState.ERROR:
             head.update(Text("The run stopped with an error (see the dialog); it can be resumed from the history "
                              "list when it got as far as starting.", style="bold red"))
+        self._run_worker = None
         self._load_history()
 
     def _poll(self) -> None:
