@@ -60,6 +60,7 @@ def unlogged() -> Iterator[None]:
     mechanism. Results, exceptions and retries are unchanged (exceptions are still raised;
     only the logging of them is skipped). A litellm without it is called as before.
     """
+    litellm_module()  # the first import must go through it (offline price map), not the line below
     try:
         from litellm._internal_context import internal_sub_call
     except ImportError:  # an older or newer litellm: keep its logging rather than guess
