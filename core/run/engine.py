@@ -315,16 +315,19 @@ class _Engine:
         # Every configured secret, not just this run's models' (a provider may echo any of them).
         redactor: Redactor = from_env(m.api_key_env for m in cfg.models.values())
         clients: dict[str, ModelClient] = {}
+        # A model without its own max_concurrency may use the run's whole concurrency: the one asked
+        # for (`--concurrency`), not just the config's default.
+        run_cfg = cfg.run.model_copy(update={"concurrency": plan.concurrency})
         if self.pool is not None:
             self.pool.on_lost = self.on_worker_lost
-            self.pool.configure({name: cfg.models[name] for name in plan.models}, cfg.run,
+            self.pool.configure({name: cfg.models[name] for name in plan.models}, run_cfg,
                                 (m.api_key_env for m in cfg.models.values()))
         for name in plan.models:
             if self.pool is None:
-                client = ModelClient(name, cfg.models[name], cfg.run, self.db, global_slots=global_slots,
+                client = ModelClient(name, cfg.models[name], run_cfg, self.db, global_slots=global_slots,
                                      redactor=redactor)
             else:
-                client = WorkerClient(name, cfg.models[name], cfg.run, self.db, global_slots=global_slots,
+                client = WorkerClient(name, cfg.models[name], run_cfg, self.db, global_slots=global_slots,
                                       redactor=redactor, pool=self.pool, prices=self.prices.get(name))
             client.on_breaker = lambda cls, reason, _m=name: self.emit(
                 BreakerOpened(run_id=plan.run_id, model=_m, error_class=cls, reason=reason))

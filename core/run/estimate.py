@@ -222,7 +222,7 @@ def estimate_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, *, dataset: st
         out.append(ModelEstimate(
             model=name, calls=len(cases) * repeat, input_tokens=prompt_tokens * repeat,
             max_tokens=model_params(model, cfg.run).get("max_tokens"),
-            concurrency=min(concurrency, model.max_concurrency or cfg.run.concurrency), rpm=model.rpm, tpm=model.tpm,
+            concurrency=min(concurrency, model.max_concurrency or concurrency), rpm=model.rpm, tpm=model.tpm,
             measured=measured.get(name), price_source=source, input_price=price_in, output_price=price_out,
         ))
     return RunEstimate(dataset=dataset, dataset_version=version, cases=len(cases), repeat=repeat,

@@ -22,16 +22,20 @@ from store import connect
 pytestmark = pytest.mark.usefixtures("clean_srv")
 
 
-@pytest.mark.parametrize("n, models, concurrency, limit", [
-    (40, TWO, 5, 5),  # the global limit, two models sharing it
-    (30, {"strong": {"model": "openai/demo-strong", "max_concurrency": 3}}, 20, 3),  # one model's own limit
-], ids=["global", "per-model"])
-def test_concurrency_holds_on_the_wire(srv, tmp_path, n, models, concurrency, limit):
+@pytest.mark.parametrize("n, models, concurrency, asked, limit", [
+    (40, TWO, 5, None, 5),  # the global limit, two models sharing it
+    (30, {"strong": {"model": "openai/demo-strong", "max_concurrency": 3}}, 20, None, 3),  # one model's own limit
+    # `--concurrency` above the config's: one model without a limit of its own gets all of it
+    # (it was held to the config's 2).
+    (24, {"strong": {"model": "openai/demo-strong"}}, 2, 6, 6),
+], ids=["global", "per-model", "asked-above-config"])
+def test_concurrency_holds_on_the_wire(srv, tmp_path, n, models, concurrency, asked, limit):
     db = tmp_path / "a.db"
     make_dataset(db, n)
     srv.configure(latency_ms=40)
     events: list = []
-    run_engine(db, config(srv.base_url, models, concurrency=concurrency), list(models), events=events)
+    run_engine(db, config(srv.base_url, models, concurrency=concurrency), list(models), events=events,
+               concurrency=asked)
     assert srv.stats()["max_in_flight"] == limit
     # The progress figure the Run screen shows counts calls holding a slot, not calls queued for one.
     shown = [e.in_flight for e in events if type(e).__name__ == "Progress"]

@@ -117,6 +117,9 @@ def test_measured_output_tokens_and_latency_from_an_earlier_run(db):
     assert m.cost_expected_usd == pytest.approx(m.input_tokens * 1e-6 + 120 * 2e-6)
     # 6 calls at concurrency 4 and 2 s each: 4 calls per 2 s -> 3 s.
     assert est.duration_s == pytest.approx(3.0)
+    # A concurrency asked above the config's 4 is the model's too (it has no limit of its own).
+    wide = estimate_run(db, cfg, dataset="d", models=["a"], repeat=2, concurrency=6)
+    assert wide.models[0].concurrency == 6 and wide.duration_s == pytest.approx(2.0)
 
 
 def test_duration_from_rate_limits_and_shared_concurrency(db):
