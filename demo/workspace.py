@@ -139,6 +139,7 @@ def build_demo_workspace(root: Path, api_base: str, *, fresh: bool = True, histo
 # day at the provider for `fast` (some calls refused), week 3 a provider model update (a series
 # break). The first run is pinned as the baseline.
 HISTORY_DATASET = "support-tickets"
+HISTORY_CONCURRENCY = 32  # 30 cases x 3 models: the slowest model's 30 calls go out at once
 HISTORY: tuple[tuple[dict[str, str], dict[str, object]], ...] = (
     ({"demo": "week-1"}, {}),
     ({"demo": "week-2"}, {"seed": 2, "faults": [{"kind": "400", "model": "demo-fast", "rate": 0.2}]}),
@@ -147,9 +148,14 @@ HISTORY: tuple[tuple[dict[str, str], dict[str, object]], ...] = (
 
 
 def record_demo_history(root: Path, api_base: str) -> list[str]:
-    """Run HISTORY against the demo server at `api_base` through the real engine (no latency),
-    pin the first run as the baseline, check the last against it; the server's settings are
-    restored afterwards. Returns the run ids, oldest first."""
+    """Run HISTORY against the demo server at `api_base` through the real engine, pin the first
+    run as the baseline, check the last against it; the server's settings are restored afterwards.
+    Returns the run ids, oldest first.
+
+    The runs keep the server's own latency scale (`assay demo`: the demo models' real latencies),
+    so the recorded p50s are what the Run screen's estimate and Trends show: at scale 0 the kernel
+    times each call at 0 ms and the estimate could only say "time unknown". They run at
+    HISTORY_CONCURRENCY so that costs ≈1 s a run rather than the config's 8-at-a-time pace."""
     import asyncio
 
     import httpx
@@ -163,7 +169,7 @@ def record_demo_history(root: Path, api_base: str) -> list[str]:
     from core.workspace import Workspace
 
     control = api_base.rstrip("/").removesuffix("/v1") + "/_assay/config"
-    changed = ("latency_scale", "seed", "faults", "model_version")
+    changed = ("seed", "faults", "model_version")
     saved = httpx.get(control, timeout=10).json()
     ws = Workspace(root=root, db_path=root / "assay.db")
     cfg = load_config(ws.config_path)
@@ -171,10 +177,11 @@ def record_demo_history(root: Path, api_base: str) -> list[str]:
     run_ids: list[str] = []
     try:
         for tags, options in HISTORY:
-            httpx.post(control, json={"latency_scale": 0, "seed": 0, "faults": [], "model_version": None, **options},
+            httpx.post(control, json={"seed": 0, "faults": [], "model_version": None, **options},
                        timeout=10).raise_for_status()
             finished = asyncio.run(run(db, cfg, RunRequest(dataset=HISTORY_DATASET, models=CANDIDATE_MODELS,
-                                                           use_cache=False, tags=tags)))
+                                                           concurrency=HISTORY_CONCURRENCY, use_cache=False,
+                                                           tags=tags)))
             record_run(db, finished.run_id)
             run_ids.append(finished.run_id)
         set_baseline(db, run_ids[0], by="demo")

@@ -1,0 +1,41 @@
+"""The demo's run history (`assay demo` records it so Trends and the Run estimate have figures on
+first open) is made at the demo server's own latencies, over real HTTP through the real engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.config.schema import load_config
+from core.run.estimate import estimate_run
+from core.run.history import list_runs
+from core.trends.baselines import list_baselines
+from core.workspace import Workspace
+from demo.serve import DemoServer
+from demo.serve.demo_models import MODELS
+from demo.workspace import CANDIDATE_MODELS, HISTORY, HISTORY_DATASET, WORKSPACE_MODELS, build_demo_workspace
+
+SCALE = 0.25  # demo-strong 100 ms, demo-flaky 37.5 ms, demo-fast 20 ms
+
+
+def test_history_is_recorded_at_the_servers_latency_and_feeds_the_run_estimate(tmp_path: Path):
+    with DemoServer(latency_scale=SCALE) as srv:
+        root = build_demo_workspace(tmp_path / "demo", srv.base_url, history=True)
+        assert srv.state.latency_scale == SCALE  # left as it was
+    ws = Workspace(root=root, db_path=root / "assay.db")
+    db = ws.connect()
+    try:
+        runs = list_runs(db)
+        assert len(runs) == len(HISTORY) and {r.status for r in runs} == {"finished"}
+        [baseline] = list_baselines(db)
+        assert baseline.run_id == min(r.id for r in runs)
+        est = estimate_run(db, load_config(ws.config_path), dataset=HISTORY_DATASET, models=CANDIDATE_MODELS)
+    finally:
+        db.close()
+    served = {name: MODELS[demo_model].latency_ms * SCALE for name, demo_model, *_ in WORKSPACE_MODELS}
+    for model in est.models:
+        assert model.measured is not None, model.model
+        # Kernel-timed, ticks of 4 ms: the demo model's latency, not the 0 ms of an instant server.
+        assert model.measured.latency_p50_ms == pytest.approx(served[model.model], abs=12), model.model
+    assert est.duration_s is not None and est.duration_s > 0
