@@ -22,6 +22,9 @@ from store.timeutil import now_iso
 
 # Error classes that say the provider or the network failed, not the case: they count toward
 # `max_error_rate` (exit 3). Rows skipped by an open circuit breaker count too.
+# A run's cost source for a model priced from litellm's price map while no process here had read it
+# yet (workers import litellm as the run is planned); `settle_cost_sources` replaces it.
+PENDING_SOURCE = "pending"
 INFRA_CLASSES = ("auth", "quota_exhausted", "rate_limited", "network", "server", "timeout")
 
 _RESULT_COLS = (
@@ -97,6 +100,23 @@ def set_status(db: sqlite_utils.Database, run_id: str, status: str, owner: str |
                        [status, owner, run_id])
         else:
             db.execute("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", [status, now_iso(), run_id])
+
+
+def settle_cost_sources(db: sqlite_utils.Database, run_id: str, sources: dict[str, str]) -> None:
+    """Replace the run's "pending" cost sources (models priced from litellm's map, planned before a
+    worker read it) with `sources`; a source already recorded stays as the run started with it."""
+    with write(db):
+        row = db.execute("SELECT config_json, cost_source FROM runs WHERE id = ?", [run_id]).fetchone()
+        if row is None:
+            return
+        config = json.loads(row[0])
+        recorded = json.loads(row[1]) if row[1] else {}
+        settled = {m: sources.get(m, s) if s == PENDING_SOURCE else s for m, s in recorded.items()}
+        if settled == recorded:
+            return
+        config["cost_source"] = settled
+        db.execute("UPDATE runs SET config_json = ?, cost_source = ? WHERE id = ?",
+                   [json.dumps(config, sort_keys=True, ensure_ascii=False), json.dumps(settled, sort_keys=True, separators=(",", ":"), ensure_ascii=False), run_id])
 
 
 def record_loop_lag(db: sqlite_utils.Database, run_id: str, p50_ms: float, p95_ms: float, max_ms: float) -> None:

@@ -171,8 +171,7 @@ class ModelClient:
         self._global = global_slots
         self.limiter = RateLimiter(model.rpm, model.tpm)
         # Given when another process read litellm's price map (a run's workers): none here then.
-        self.cost_source, self._in_price, self._out_price = prices or prices_for(model)
-        self._litellm_prices = litellm_price_kwargs(self._in_price, self._out_price)
+        self.use_prices(prices or prices_for(model))
         # Without a shared redactor (a judge client), still redact this model's own key by value.
         self._redact = redactor or from_env([model.api_key_env])
         self._rng = rng or random.Random()
@@ -181,6 +180,11 @@ class ModelClient:
         self.breaker_class: str | None = None
         self.breaker_reason: str | None = None
         self.on_breaker: Callable[[str, str], None] | None = None  # (error class, reason)
+
+    def use_prices(self, prices: Prices) -> None:
+        """Price this model's calls from now on: (cost source, $ per input token, $ per output token)."""
+        self.cost_source, self._in_price, self._out_price = prices
+        self._litellm_prices = litellm_price_kwargs(self._in_price, self._out_price)
 
     # The request identity: everything that can change the response, nothing that cannot.
     def request_hash(self, messages: list[dict[str, Any]], repeat: int = 0) -> str:

@@ -31,14 +31,14 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from core.config.schema import WorkspaceConfig, load_config
+from core.config.schema import ModelConfig, WorkspaceConfig, load_config
 from core.run.events import (BreakerOpened, ModelFigures, Progress, ResultEvent, Retrying, RunFinished, RunStarted,
                          Sink)
 from core.models.client import CallCancelled, CallHooks, CallOutcome, ModelClient
@@ -52,6 +52,7 @@ from core.run.plan import RunPlan, RunRequest, plan_run, workers_for
 from core.run.workers import WorkerClient, WorkerPool
 from core.common.stats import percentile
 from store import runs as store_runs
+from store.runs import PENDING_SOURCE
 
 __all__ = ["CancelToken", "RunRequest", "run", "run_sync"]
 
@@ -129,9 +130,10 @@ def model_figures(db: sqlite_utils.Database, run_id: str, models: list[str],
 class _Engine:
     def __init__(self, db: sqlite_utils.Database, cfg: WorkspaceConfig, plan: RunPlan, sink: Sink | None,
                  cancel: CancelToken | None, grace_s: float, scoring: ScoringFactory | None,
-                 pool: WorkerPool | None = None, prices: Mapping[str, Prices] | None = None):
+                 pool: WorkerPool | None = None, prices: asyncio.Future[dict[str, Prices]] | None = None):
         self.db, self.cfg, self.plan, self.sink, self.token, self.grace_s = db, cfg, plan, sink, cancel, grace_s
-        self.scoring, self.pool, self.prices = scoring, pool, prices or {}
+        # `prices`: a worker's answer for the models priced from litellm's map (see `run`).
+        self.scoring, self.pool, self.prices = scoring, pool, prices
         self.stop = asyncio.Event()  # set once stopping (graceful or not): no new calls
         self.failure: BaseException | None = None
         self.hooks: dict[asyncio.Task[Any], CallHooks] = {}
@@ -285,20 +287,45 @@ class _Engine:
         finally:
             self.hooks.pop(task, None)
 
-    async def _workers_ready(self) -> None:
+    async def _workers_ready(self, clients: dict[str, ModelClient]) -> None:
         """Wait for the worker processes' litellm import (a call sent before would count it as
-        latency), unless the run is stopped meanwhile. No worker left fails the run."""
+        latency) and for the prices a worker read from litellm's map, unless the run is stopped
+        meanwhile. No worker left fails the run."""
         assert self.pool is not None
-        ready = asyncio.ensure_future(self.pool.ready())
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self.pool.ready())]
+        if self.prices is not None:
+            waits.append(self.prices)
         stopped = asyncio.ensure_future(self.stop.wait())
+        failed: BaseException | None = None
         try:
-            await asyncio.wait([ready, stopped], return_when=asyncio.FIRST_COMPLETED)
+            pending: set[asyncio.Future[Any]] = set(waits)
+            while pending and failed is None and not stopped.done():
+                done, pending = await asyncio.wait(pending | {stopped}, return_when=asyncio.FIRST_COMPLETED)
+                pending.discard(stopped)
+                failed = next((w.exception() for w in done
+                               if w is not stopped and not w.cancelled() and w.exception()), None)
         finally:
             stopped.cancel()
-            if not ready.done():
-                ready.cancel()
-        if ready.done() and not ready.cancelled() and ready.exception() is not None:
-            self.on_worker_lost(ready.exception())
+            for wait in waits:
+                if not wait.done():
+                    wait.cancel()
+                elif not wait.cancelled():
+                    wait.exception()  # retrieved
+        if failed is not None:
+            self.on_worker_lost(failed)
+            return
+        if not all(w.done() and not w.cancelled() for w in waits):
+            return  # stopped first
+        if self.prices is not None:
+            self._settle_prices(self.prices.result(), clients)
+
+    def _settle_prices(self, prices: dict[str, Prices], clients: dict[str, ModelClient]) -> None:
+        """Price the calls, the run row and the final figures of the models planned as pending."""
+        sources = {name: prices[name][0] for name in self.plan.models if name in prices}
+        for name in sources:
+            clients[name].use_prices(prices[name])
+        self.plan.cost_sources.update(sources)
+        store_runs.settle_cost_sources(self.db, self.plan.run_id, sources)
 
     def _record_lag(self, lag: LagFigures | None) -> None:
         if lag is None:
@@ -326,9 +353,11 @@ class _Engine:
             if self.pool is None:
                 client = ModelClient(name, cfg.models[name], run_cfg, self.db, global_slots=global_slots,
                                      redactor=redactor)
-            else:
+            else:  # priced once a worker has read litellm's map (`_workers_ready`), when it needs it
+                later = self.prices is not None and needs_price_map(cfg.models[name])
+                pending = (PENDING_SOURCE, None, None) if later else None
                 client = WorkerClient(name, cfg.models[name], run_cfg, self.db, global_slots=global_slots,
-                                      redactor=redactor, pool=self.pool, prices=self.prices.get(name))
+                                      redactor=redactor, pool=self.pool, prices=pending)
             client.on_breaker = lambda cls, reason, _m=name: self.emit(
                 BreakerOpened(run_id=plan.run_id, model=_m, error_class=cls, reason=reason))
             clients[name] = client
@@ -354,7 +383,7 @@ class _Engine:
         lag = LoopLagMonitor()
         try:
             if self.pool is not None:
-                await self._workers_ready()
+                await self._workers_ready(clients)
             lag.start()  # after the workers' import: the idle wait would dilute the figures
             for name in plan.models:
                 queue = deque(plan.todo[name])
@@ -413,19 +442,24 @@ async def run(
     """
     request = replace(request, workers=workers_for(db, cfg, request))
     pool = WorkerPool(request.workers) if request.workers > 1 else None
-    prices: dict[str, Prices] | None = None
+    priced_by_map: dict[str, ModelConfig] = {}
+    prices: asyncio.Future[dict[str, Prices]] | None = None
     try:
         if pool is not None:
             await pool.start()  # they import litellm while this process plans
             priced_by_map = {name: m for name, m in cfg.models.items() if needs_price_map(m)}
             if priced_by_map:
-                # Read by a worker, so this process never imports litellm; but the plan (its run
-                # row records the cost sources) then waits for that worker's import instead of
-                # overlapping it, and a graceful stop asked meanwhile takes effect after it.
-                prices = await pool.prices(priced_by_map)
-        plan = plan_run(db, cfg, request, config_file=config_file, prices=prices)
+                # Read by a worker, so this process never imports litellm. The plan goes ahead
+                # meanwhile, these models' cost sources recorded as pending until the answer.
+                prices = asyncio.ensure_future(pool.prices(priced_by_map))
+        plan = plan_run(db, cfg, request, config_file=config_file, priced_later=priced_by_map)
         return await _Engine(db, cfg, plan, sink, cancel, grace_s, scoring, pool, prices).execute()
     finally:
+        if prices is not None:
+            if not prices.done():
+                prices.cancel()
+            elif not prices.cancelled():
+                prices.exception()  # retrieved: a lost worker is reported by the run itself
         if pool is not None:
             await pool.close()
         await close_clients()

@@ -18,7 +18,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -44,6 +44,7 @@ from core.datasets.versions import VersionHasher, snapshot
 from store import datasets as store_ds
 from store import runs as store_runs
 from store import trends as store_trends
+from store.runs import PENDING_SOURCE
 from store.db import write
 
 
@@ -171,11 +172,16 @@ def _render_all(prompt: PromptConfig, prompt_name: str, cases: list[dict[str, An
         raise PromptError(f"prompt '{prompt_name}': {exc.message}", file=config_file) from None
 
 
-def _cost_sources(cfg: WorkspaceConfig, models: Sequence[str], prices: Mapping[str, Prices] | None) -> dict[str, str]:
+def _cost_sources(cfg: WorkspaceConfig, models: Sequence[str], prices: Mapping[str, Prices] | None,
+                  priced_later: Collection[str]) -> dict[str, str]:
     from core.models.prices import prices_for
 
-    return {name: (prices[name] if prices and name in prices else prices_for(cfg.models[name]))[0]
-            for name in models}
+    def source(name: str) -> str:
+        if prices and name in prices:
+            return prices[name][0]
+        return PENDING_SOURCE if name in priced_later else prices_for(cfg.models[name])[0]
+
+    return {name: source(name) for name in models}
 
 
 def _litellm_version() -> str | None:
@@ -242,14 +248,16 @@ def workers_for(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest
 
 
 def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *,
-             config_file: str = "assay.toml", prices: Mapping[str, Prices] | None = None) -> RunPlan:
+             config_file: str = "assay.toml", prices: Mapping[str, Prices] | None = None,
+             priced_later: Collection[str] = ()) -> RunPlan:
     """Validate, snapshot the dataset, render every prompt, and create (or reopen) the run row.
     `req.workers` None is decided here as `workers_for` decides it. `prices` are models' prices
-    already known (read by the workers); the others are looked up here."""
+    already known; `priced_later` names models a worker is still pricing (recorded as
+    store.runs.PENDING_SOURCE until the engine settles them); the others are looked up here."""
     if req.workers is None:
         req = replace(req, workers=workers_for(db, cfg, req))
     if req.resume:
-        return _plan_resume(db, cfg, req, config_file, prices)
+        return _plan_resume(db, cfg, req, config_file, prices, priced_later)
     if not req.dataset:
         raise UsageError("no dataset given (use --dataset NAME)")
     models = list(req.models)
@@ -269,7 +277,7 @@ def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *
     use_cache = cfg.run.cache if req.use_cache is None else req.use_cache
     max_error_rate = cfg.run.max_error_rate if req.max_error_rate is None else req.max_error_rate
     cond = conditions(cfg, models, prompt_name, repeat)
-    sources = _cost_sources(cfg, models, prices)
+    sources = _cost_sources(cfg, models, prices, priced_later)
     with write(db):
         run_id = store_runs.new_run_id(db)
         prompt_id = store_runs.upsert_prompt(
@@ -302,7 +310,7 @@ def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *
 
 
 def _plan_resume(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, config_file: str,
-                 prices: Mapping[str, Prices] | None) -> RunPlan:
+                 prices: Mapping[str, Prices] | None, priced_later: Collection[str]) -> RunPlan:
     run = store_runs.get_run(db, req.resume or "")
     if run is None:
         raise NotFoundError(f"no run with id '{req.resume}'")
@@ -346,6 +354,6 @@ def _plan_resume(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunReques
         run_id=run_id, dataset=run["dataset"], dataset_version=run["dataset_version"], models=list(models), prompt_name=prompt_name,
         repeat=repeat, cases=cases, messages=messages, todo=todo, total=total,
         already_done=total - sum(len(v) for v in todo.values()), resumed=True, concurrency=concurrency,
-        use_cache=use_cache, max_error_rate=max_error_rate, cost_sources=_cost_sources(cfg, models, prices),
+        use_cache=use_cache, max_error_rate=max_error_rate, cost_sources=_cost_sources(cfg, models, prices, priced_later),
         workers=req.workers or 1,
     )

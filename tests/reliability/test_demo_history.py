@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from core.config.schema import load_config
 from core.run.estimate import estimate_run
 from core.run.history import list_runs
@@ -34,8 +32,12 @@ def test_history_is_recorded_at_the_servers_latency_and_feeds_the_run_estimate(t
     finally:
         db.close()
     served = {name: MODELS[demo_model].latency_ms * SCALE for name, demo_model, *_ in WORKSPACE_MODELS}
+    p50 = {}
     for model in est.models:
         assert model.measured is not None, model.model
-        # Kernel-timed, ticks of 4 ms: the demo model's latency, not the 0 ms of an instant server.
-        assert model.measured.latency_p50_ms == pytest.approx(served[model.model], abs=12), model.model
+        p50[model.model] = model.measured.latency_p50_ms
+        # Kernel-timed in ticks of 4 ms: at least the demo model's latency (not the 0 ms of an
+        # instant server); the upper bound allows for this in-process server answering late under load.
+        assert served[model.model] - 4 <= p50[model.model] <= served[model.model] + 100, (model.model, p50)
+    assert p50["strong"] > p50["flaky"] > p50["fast"]
     assert est.duration_s is not None and est.duration_s > 0

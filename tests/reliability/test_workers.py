@@ -10,6 +10,7 @@ minutes more (two imports per run), so it is for checking, not CI. By default ([
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -241,10 +242,9 @@ def test_ctrl_c_twice_while_the_workers_start_exits_130(srv, tmp_path):
     """The first Ctrl+C ends the run at once (nothing in flight yet); the second lands while the
     process prints and exits, where Python's own handling would kill it with SIGINT instead."""
     srv.configure(faults=[{"kind": "hang"}])
-    # Priced in the config: an unpriced model's price-map lookup waits for a worker's litellm
-    # import before the run starts, and the workers would no longer be starting.
-    priced = {name: {**m, "input_price_per_1m": 1.0, "output_price_per_1m": 2.0} for name, m in TWO.items()}
-    (tmp_path / "assay.toml").write_text(toml_text(srv.base_url, priced, concurrency=4, workers=2))
+    # Unpriced models: their price-map lookup (a worker's, after its litellm import) no longer
+    # holds the run's start, so the first line comes while the workers still import.
+    (tmp_path / "assay.toml").write_text(toml_text(srv.base_url, TWO, concurrency=4, workers=2))
     make_dataset(tmp_path / "assay.db", 20)
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
     env.pop("ASSAY_DB", None)
@@ -279,5 +279,9 @@ def test_with_workers_this_process_never_imports_litellm(srv, tmp_path):
     out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    got = __import__("json").loads(out.stdout.strip().splitlines()[-1])
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    # "mapped" was planned as pending and settled by the worker's answer, in the figures and the row.
     assert got == {"ok": 12, "litellm": False, "sources": {"priced": "config", "mapped": "unknown"}}
+    [(recorded, config)] = rows(tmp_path / "assay.db", "SELECT cost_source, config_json FROM runs")
+    assert json.loads(recorded) == {"priced": "config", "mapped": "unknown"}
+    assert json.loads(config)["cost_source"] == {"priced": "config", "mapped": "unknown"}
