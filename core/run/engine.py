@@ -288,9 +288,9 @@ class _Engine:
             self.hooks.pop(task, None)
 
     async def _workers_ready(self, clients: dict[str, ModelClient]) -> None:
-        """Wait for the worker processes' litellm import (a call sent before would count it as
-        latency) and for the prices a worker read from litellm's map, unless the run is stopped
-        meanwhile. No worker left fails the run."""
+        """Wait for the first worker process's litellm import (a call sent before would count it
+        as latency; the others join when ready) and for the prices a worker read from litellm's
+        map, unless the run is stopped meanwhile. No worker left fails the run."""
         assert self.pool is not None
         waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self.pool.ready())]
         if self.prices is not None:

@@ -157,11 +157,15 @@ class WorkerPool:
         return await self._prices
 
     async def ready(self) -> None:
-        """Wait until every worker has imported litellm (or died). Calls made before would count
-        the import in their latency. Raises WorkerLost when none is left."""
-        await asyncio.wait([w.ready for w in self._workers])
-        if all(w.ready.exception() for w in self._workers):
-            raise WorkerLost("no worker process started (see the errors above)")
+        """Wait until a worker has imported litellm: calls go to ready workers only (`_pick`), and
+        the others take their share from the moment they are ready, rather than the run waiting
+        for the slowest import. Raises WorkerLost when none started."""
+        waiting = {w.ready for w in self._workers}
+        while waiting:
+            done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if any(f.exception() is None for f in done):
+                return
+        raise WorkerLost("no worker process started (see the errors above)")
 
     async def call(self, model: str, messages: list[dict[str, Any]], api_key: str | None) -> Any:
         """Run one request on the least busy ready worker: ((parsed, first_ms, identity), request_ms),
