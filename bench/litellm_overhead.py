@@ -32,6 +32,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from soak import serve_process  # noqa: E402  (the one `assay serve` launcher)
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 CONCURRENCY = 8
@@ -39,16 +41,8 @@ VARIANTS = ("before", "prices", "now")
 
 
 def start_server(tmp: Path) -> tuple[subprocess.Popen, str]:
-    port_file = tmp / "port"
-    assay = str(Path(sys.executable).parent / "assay")
-    proc = subprocess.Popen([assay, "serve", "--port", "0", "--port-file", str(port_file), "--latency-ms", "0",
-                             "--latency-scale", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while not port_file.exists():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise SystemExit("assay serve did not start")
-        time.sleep(0.05)
-    return proc, f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
+    proc, root = serve_process(tmp, ["--latency-ms", "0"], dict(os.environ))
+    return proc, root + "/v1"
 
 
 async def calls(base: str, n: int, variant: str) -> None:

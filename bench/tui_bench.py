@@ -32,6 +32,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from soak import serve_process  # noqa: E402  (the one `assay serve` launcher)
 
 CONFIG = """
 [tasks.sentiment]
@@ -155,15 +157,9 @@ def build_run_workspace(root: Path, base: str, calls: int, concurrency: int) -> 
 
 
 def start_server(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port_file = tmp / "port"
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "assay"), "serve", "--port", "0", "--port-file",
-                             str(port_file)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while not port_file.exists() or not port_file.read_text().strip():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise SystemExit("assay serve did not start")
-        time.sleep(0.05)
-    return proc, f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
+    # The demo models' own latencies: the last --latency-scale given wins over serve_process's 0.
+    proc, root = serve_process(tmp, ["--latency-scale", "1"], dict(os.environ))
+    return proc, root + "/v1"
 
 
 def headless_run(root: Path) -> tuple[float, float]:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from runner_helpers import TWO, config, make_dataset, max_in_window, rows, run_engine
@@ -233,6 +234,18 @@ def test_cancel_from_another_thread_then_resume(srv, tmp_path):
     assert rows(db, "SELECT COUNT(*), COUNT(DISTINCT case_id || model) FROM results") == [(120, 120)]
 
 
+def _once_requests_hang(srv, n: int, then: Callable[[], None]) -> None:
+    """Call `then` from another thread once the server holds `n` requests. With worker processes
+    the run starts before their litellm import, so a timer from its start could fire before any."""
+    def wait() -> None:
+        deadline = time.monotonic() + 60
+        while srv.stats()["requests"] < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        then()
+
+    threading.Thread(target=wait, daemon=True).start()
+
+
 def test_second_cancel_stops_at_once(srv, tmp_path):
     db = tmp_path / "a.db"
     make_dataset(db, 10)
@@ -245,14 +258,18 @@ def test_second_cancel_stops_at_once(srv, tmp_path):
         second.append(time.monotonic())
         token.cancel()
 
+    def cancel_twice() -> None:
+        token.cancel()
+        time.sleep(0.3)
+        cancel_again()
+
     def sink(e):
         if isinstance(e, RunStarted):
-            threading.Timer(0.3, token.cancel).start()
-            threading.Timer(0.6, cancel_again).start()
+            _once_requests_hang(srv, 4, cancel_twice)
 
     fin = run_sync(db, cfg, RunRequest(dataset="d", models=["strong"]), sink=sink, cancel=token, grace_s=20)
-    # From the second cancel (not from the start: worker processes, when used, import litellm first).
-    assert time.monotonic() - second[0] < 2.4
+    assert srv.stats()["requests"] == 4  # the hanging calls were on the wire when cancelled
+    assert time.monotonic() - second[0] < 2.4  # from the second cancel
     assert fin.status == "interrupted" and fin.done == 0
     assert rows(db, "SELECT COUNT(*) FROM results") == [(0,)]
 
@@ -270,9 +287,10 @@ def test_grace_period_bounds_the_wait_for_in_flight_calls(srv, tmp_path):
 
     def sink(e):
         if isinstance(e, RunStarted):
-            threading.Timer(0.3, cancel).start()
+            _once_requests_hang(srv, 4, cancel)
 
     fin = run_sync(db, config(srv.base_url, timeout_s=30), RunRequest(dataset="d", models=["strong"]),
                    sink=sink, cancel=token, grace_s=0.5)
+    assert srv.stats()["requests"] == 4  # on the wire when cancelled
     assert time.monotonic() - asked[0] < 0.5 + 1.5  # the grace period, then a prompt stop
     assert fin.status == "interrupted" and fin.done == 0
