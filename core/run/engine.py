@@ -453,6 +453,8 @@ async def run(
                 # meanwhile, these models' cost sources recorded as pending until the answer.
                 prices = asyncio.ensure_future(pool.prices(priced_by_map))
         plan = plan_run(db, cfg, request, config_file=config_file, priced_later=priced_by_map)
+        if plan.resumed and prices is None:  # priced here: settle what an earlier start left pending
+            store_runs.settle_cost_sources(db, plan.run_id, plan.cost_sources)
         return await _Engine(db, cfg, plan, sink, cancel, grace_s, scoring, pool, prices).execute()
     finally:
         if prices is not None:

@@ -285,3 +285,18 @@ def test_with_workers_this_process_never_imports_litellm(srv, tmp_path):
     [(recorded, config)] = rows(tmp_path / "assay.db", "SELECT cost_source, config_json FROM runs")
     assert json.loads(recorded) == {"priced": "config", "mapped": "unknown"}
     assert json.loads(config)["cost_source"] == {"priced": "config", "mapped": "unknown"}
+
+
+def test_a_run_stopped_before_its_workers_priced_it_is_settled_by_a_resume_without_them(srv, tmp_path):
+    db = tmp_path / "a.db"
+    make_dataset(db, 4)
+    cfg = config(srv.base_url, {"mapped": {"model": "openai/demo-strong"}}, concurrency=4, workers=2)
+    token = CancelToken()
+    token.cancel()  # stopped before any call: the workers never answer the price question
+    stopped = run_sync(db, cfg, RunRequest(dataset="d", models=["mapped"]), cancel=token)
+    assert stopped.status == "interrupted" and stopped.done == 0
+    assert [m.cost_source for m in stopped.models] == ["pending"]
+    assert rows(db, "SELECT cost_source FROM runs") == [('{"mapped":"pending"}',)]
+    fin = run_sync(db, cfg, RunRequest(resume=stopped.run_id, workers=1))  # priced in this process
+    assert fin.status == "finished" and [m.cost_source for m in fin.models] == ["unknown"]
+    assert rows(db, "SELECT cost_source FROM runs") == [('{"mapped":"unknown"}',)]
