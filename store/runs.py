@@ -22,10 +22,11 @@ from store.timeutil import now_iso
 
 # Error classes that say the provider or the network failed, not the case: they count toward
 # `max_error_rate` (exit 3). Rows skipped by an open circuit breaker count too.
+INFRA_CLASSES = ("auth", "quota_exhausted", "rate_limited", "network", "server", "timeout")
+
 # A run's cost source for a model priced from litellm's price map while no process here had read it
 # yet (workers import litellm as the run is planned); `settle_cost_sources` replaces it.
 PENDING_SOURCE = "pending"
-INFRA_CLASSES = ("auth", "quota_exhausted", "rate_limited", "network", "server", "timeout")
 
 _RESULT_COLS = (
     "run_id", "case_id", "model", "repeat", "status", "output", "finish_reason", "latency_first_ms",
@@ -116,7 +117,8 @@ def settle_cost_sources(db: sqlite_utils.Database, run_id: str, sources: dict[st
             return
         config["cost_source"] = settled
         db.execute("UPDATE runs SET config_json = ?, cost_source = ? WHERE id = ?",
-                   [json.dumps(config, sort_keys=True, ensure_ascii=False), json.dumps(settled, sort_keys=True, separators=(",", ":"), ensure_ascii=False), run_id])
+                   [json.dumps(config, sort_keys=True, ensure_ascii=False),
+                    json.dumps(settled, sort_keys=True, separators=(",", ":"), ensure_ascii=False), run_id])
 
 
 def record_loop_lag(db: sqlite_utils.Database, run_id: str, p50_ms: float, p95_ms: float, max_ms: float) -> None:

@@ -18,7 +18,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -35,7 +35,6 @@ from core.config.schema import (
 )
 from core.errors import ConfigError, NotFoundError, ResumeError, UsageError
 from core.common.hashing import canonical_json, content_hash
-from core.models.prices import Prices
 from core.run.liveness import owner_alive, this_process
 from core.run.workers import auto_workers
 from core.records import RunRecord
@@ -172,16 +171,10 @@ def _render_all(prompt: PromptConfig, prompt_name: str, cases: list[dict[str, An
         raise PromptError(f"prompt '{prompt_name}': {exc.message}", file=config_file) from None
 
 
-def _cost_sources(cfg: WorkspaceConfig, models: Sequence[str], prices: Mapping[str, Prices] | None,
-                  priced_later: Collection[str]) -> dict[str, str]:
+def _cost_sources(cfg: WorkspaceConfig, models: Sequence[str], priced_later: Collection[str]) -> dict[str, str]:
     from core.models.prices import prices_for
 
-    def source(name: str) -> str:
-        if prices and name in prices:
-            return prices[name][0]
-        return PENDING_SOURCE if name in priced_later else prices_for(cfg.models[name])[0]
-
-    return {name: source(name) for name in models}
+    return {name: PENDING_SOURCE if name in priced_later else prices_for(cfg.models[name])[0] for name in models}
 
 
 def _litellm_version() -> str | None:
@@ -248,16 +241,15 @@ def workers_for(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest
 
 
 def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *,
-             config_file: str = "assay.toml", prices: Mapping[str, Prices] | None = None,
-             priced_later: Collection[str] = ()) -> RunPlan:
+             config_file: str = "assay.toml", priced_later: Collection[str] = ()) -> RunPlan:
     """Validate, snapshot the dataset, render every prompt, and create (or reopen) the run row.
-    `req.workers` None is decided here as `workers_for` decides it. `prices` are models' prices
-    already known; `priced_later` names models a worker is still pricing (recorded as
-    store.runs.PENDING_SOURCE until the engine settles them); the others are looked up here."""
+    `req.workers` None is decided here as `workers_for` decides it. `priced_later` names models a
+    worker process is still pricing from litellm's map (recorded as store.runs.PENDING_SOURCE until
+    the engine settles them); the others are priced here."""
     if req.workers is None:
         req = replace(req, workers=workers_for(db, cfg, req))
     if req.resume:
-        return _plan_resume(db, cfg, req, config_file, prices, priced_later)
+        return _plan_resume(db, cfg, req, config_file, priced_later)
     if not req.dataset:
         raise UsageError("no dataset given (use --dataset NAME)")
     models = list(req.models)
@@ -277,7 +269,7 @@ def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *
     use_cache = cfg.run.cache if req.use_cache is None else req.use_cache
     max_error_rate = cfg.run.max_error_rate if req.max_error_rate is None else req.max_error_rate
     cond = conditions(cfg, models, prompt_name, repeat)
-    sources = _cost_sources(cfg, models, prices, priced_later)
+    sources = _cost_sources(cfg, models, priced_later)
     with write(db):
         run_id = store_runs.new_run_id(db)
         prompt_id = store_runs.upsert_prompt(
@@ -310,7 +302,7 @@ def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *
 
 
 def _plan_resume(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, config_file: str,
-                 prices: Mapping[str, Prices] | None, priced_later: Collection[str]) -> RunPlan:
+                 priced_later: Collection[str]) -> RunPlan:
     run = store_runs.get_run(db, req.resume or "")
     if run is None:
         raise NotFoundError(f"no run with id '{req.resume}'")
@@ -354,6 +346,6 @@ def _plan_resume(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunReques
         run_id=run_id, dataset=run["dataset"], dataset_version=run["dataset_version"], models=list(models), prompt_name=prompt_name,
         repeat=repeat, cases=cases, messages=messages, todo=todo, total=total,
         already_done=total - sum(len(v) for v in todo.values()), resumed=True, concurrency=concurrency,
-        use_cache=use_cache, max_error_rate=max_error_rate, cost_sources=_cost_sources(cfg, models, prices, priced_later),
+        use_cache=use_cache, max_error_rate=max_error_rate, cost_sources=_cost_sources(cfg, models, priced_later),
         workers=req.workers or 1,
     )
