@@ -163,7 +163,7 @@ class WorkerPool:
         waiting = {w.ready for w in self._workers}
         while waiting:
             done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            if any(f.exception() is None for f in done):
+            if None in [f.exception() for f in done]:  # every one read: none left "never retrieved"
                 return
         raise WorkerLost("no worker process started (see the errors above)")
 
