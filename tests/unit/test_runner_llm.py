@@ -157,6 +157,9 @@ def test_missing_key_env_is_an_auth_error_without_request(litellm, monkeypatch):
 
 def test_stop_during_backoff_cancels_the_call(litellm):
     client, sent = _client([litellm.InternalServerError("x", "openai", "m")], backoff_base_s=5, backoff_max_s=5)
+    # Full jitter draws the wait from [0, 5 s]: 1 draw in 100 came under the 0.05 s below and the
+    # retry went out before the stop (a CI failure). The longest wait makes it the case under test.
+    client._rng = SimpleNamespace(uniform=lambda low, high: high)
 
     async def main():
         hooks = CallHooks(stop=asyncio.Event())
