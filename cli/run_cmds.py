@@ -284,7 +284,8 @@ def register(cli: click.Group) -> None:
         echo_err(f"run {finished.run_id} {finished.status}: {finished.done}/{finished.total} calls, "
                  f"{finished.errors} errors, {finished.skipped} skipped, {finished.retries} retries, "
                  f"spend {_spend(finished.spend_usd, finished.spend_unknown)}, {duration(finished.elapsed_s)} "
-                 f"({(finished.done - printer.already_done) / max(finished.elapsed_s, 1e-9):.1f} calls/s)")
+                 f"({(finished.done - printer.already_done) / max(finished.calls_s or finished.elapsed_s, 1e-9):.1f}"
+                 " calls/s)")
         if finished.over_error_rate:
             echo_err(f"infrastructure errors {finished.infra_errors}/{finished.done} "
                      f"({finished.infra_error_rate:.1%}) exceed --max-error-rate {finished.max_error_rate:.1%}")

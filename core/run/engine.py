@@ -143,6 +143,7 @@ class _Engine:
         self.spend_unknown = 0
         self.scoring_errors = 0
         self._t0 = time.monotonic()
+        self._calls_t0: float | None = None  # when calls could start (after the workers' import)
         self._last_progress = 0.0
         self._grace_handle: asyncio.TimerHandle | None = None
 
@@ -169,7 +170,8 @@ class _Engine:
         elapsed = now - self._t0
         remaining = self.plan.total - self.done
         finished_here = self.done - self.plan.already_done
-        eta = remaining * elapsed / finished_here if finished_here and remaining else (0.0 if not remaining else None)
+        calling = now - (self._calls_t0 or self._t0)  # the pace of the calls, start-up left out
+        eta = remaining * calling / finished_here if finished_here and remaining else (0.0 if not remaining else None)
         self.emit(Progress(
             run_id=self.plan.run_id, done=self.done, total=self.plan.total, ok=self.ok, errors=self.errors,
             skipped=self.skipped, cached=self.cached, retries=self.retries, in_flight=self.on_the_wire(),
@@ -385,6 +387,7 @@ class _Engine:
             if self.pool is not None:
                 await self._workers_ready(clients)
             lag.start()  # after the workers' import: the idle wait would dilute the figures
+            self._calls_t0 = time.monotonic()
             for name in plan.models:
                 queue = deque(plan.todo[name])
                 for _ in range(min(clients[name].concurrency, len(queue))):
@@ -424,6 +427,7 @@ class _Engine:
             spend_usd=self.spend, spend_unknown=self.spend_unknown, elapsed_s=time.monotonic() - self._t0,
             models=figures, scoring_errors=self.scoring_errors,
             resume_command=resume_command(plan.run_id) if interrupted else None,
+            calls_s=time.monotonic() - self._calls_t0 if self._calls_t0 is not None else None,
         )
         self.emit(finished)
         return finished

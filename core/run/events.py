@@ -121,6 +121,9 @@ class RunFinished:
     # and the flags it was given builds the full command with core.run.history.resume_command.
     resume_command: str | None
     scoring_errors: int = 0  # scorer exceptions (logged; the run went on)
+    # From the first call's start to the end: elapsed_s without the start-up (worker processes
+    # importing litellm); None when no call started. The run's throughput is measured over it.
+    calls_s: float | None = None
 
     @property
     def over_error_rate(self) -> bool:

@@ -57,6 +57,9 @@ def test_concurrency_is_global_and_one_row_per_call(srv, tmp_path):
     fin = run_engine(db, config(srv.base_url, TWO, concurrency=5, workers=2), list(TWO))
     assert fin.status == "finished" and fin.ok == 80
     assert srv.stats()["max_in_flight"] == 5
+    # The calls' own time leaves out the workers' litellm import (seconds), which the run's includes;
+    # `assay run` states its calls/s over it. 80 calls, 5 at a time, 40 ms each: at least 0.64 s.
+    assert fin.calls_s is not None and 0.6 < fin.calls_s < fin.elapsed_s - 1.0
     assert rows(db, "SELECT COUNT(*), COUNT(DISTINCT case_id || model) FROM results") == [(80, 80)]
     assert rows(db, "SELECT COUNT(*) FROM results WHERE latency_ms IS NULL OR output IS NULL") == [(0,)]
     assert _worker_pids(os.getpid()) == []  # stopped with the run
