@@ -294,32 +294,28 @@ class _Engine:
         as latency; the others join when ready) and for the prices a worker read from litellm's
         map, unless the run is stopped meanwhile. No worker left fails the run."""
         assert self.pool is not None
-        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self.pool.ready())]
-        if self.prices is not None:
-            waits.append(self.prices)
+        pool, prices = self.pool, self.prices
+
+        async def started() -> dict[str, Prices] | None:
+            await pool.ready()
+            return await prices if prices is not None else None
+
+        ready = asyncio.ensure_future(started())
         stopped = asyncio.ensure_future(self.stop.wait())
-        failed: BaseException | None = None
         try:
-            pending: set[asyncio.Future[Any]] = set(waits)
-            while pending and failed is None and not stopped.done():
-                done, pending = await asyncio.wait(pending | {stopped}, return_when=asyncio.FIRST_COMPLETED)
-                pending.discard(stopped)
-                failed = next((w.exception() for w in done
-                               if w is not stopped and not w.cancelled() and w.exception()), None)
+            await asyncio.wait([ready, stopped], return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopped.cancel()
-            for wait in waits:
-                if not wait.done():
-                    wait.cancel()
-                elif not wait.cancelled():
-                    wait.exception()  # retrieved
-        if failed is not None:
-            self.on_worker_lost(failed)
-            return
-        if not all(w.done() and not w.cancelled() for w in waits):
+            if not ready.done():
+                ready.cancel()
+        if not ready.done() or ready.cancelled():
             return  # stopped first
-        if self.prices is not None:
-            self._settle_prices(self.prices.result(), clients)
+        if ready.exception() is not None:
+            self.on_worker_lost(ready.exception())
+            return
+        got = ready.result()
+        if got is not None:
+            self._settle_prices(got, clients)
 
     def _settle_prices(self, prices: dict[str, Prices], clients: dict[str, ModelClient]) -> None:
         """Price the calls, the run row and the final figures of the models planned as pending."""
@@ -355,9 +351,8 @@ class _Engine:
             if self.pool is None:
                 client = ModelClient(name, cfg.models[name], run_cfg, self.db, global_slots=global_slots,
                                      redactor=redactor)
-            else:  # priced once a worker has read litellm's map (`_workers_ready`), when it needs it
-                later = self.prices is not None and needs_price_map(cfg.models[name])
-                pending = (PENDING_SOURCE, None, None) if later else None
+            else:  # a model planned as pending is priced once a worker has read litellm's map
+                pending = (PENDING_SOURCE, None, None) if plan.cost_sources[name] == PENDING_SOURCE else None
                 client = WorkerClient(name, cfg.models[name], run_cfg, self.db, global_slots=global_slots,
                                       redactor=redactor, pool=self.pool, prices=pending)
             client.on_breaker = lambda cls, reason, _m=name: self.emit(
@@ -457,8 +452,6 @@ async def run(
                 # meanwhile, these models' cost sources recorded as pending until the answer.
                 prices = asyncio.ensure_future(pool.prices(priced_by_map))
         plan = plan_run(db, cfg, request, config_file=config_file, priced_later=priced_by_map)
-        if plan.resumed and prices is None:  # priced here: settle what an earlier start left pending
-            store_runs.settle_cost_sources(db, plan.run_id, plan.cost_sources)
         return await _Engine(db, cfg, plan, sink, cancel, grace_s, scoring, pool, prices).execute()
     finally:
         if prices is not None:

@@ -340,12 +340,14 @@ def _plan_resume(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunReques
     max_error_rate = (op.get("max_error_rate", cfg.run.max_error_rate) if req.max_error_rate is None
                       else req.max_error_rate)
     store_runs.set_status(db, run_id, "running", owner=this_process())
+    sources = _cost_sources(cfg, models, priced_later)
+    store_runs.settle_cost_sources(db, run_id, sources)  # what an earlier start left pending, if priced now
     todo = _todo(models, cases, repeat, done)
     total = len(cases) * len(models) * repeat
     return RunPlan(
         run_id=run_id, dataset=run["dataset"], dataset_version=run["dataset_version"], models=list(models), prompt_name=prompt_name,
         repeat=repeat, cases=cases, messages=messages, todo=todo, total=total,
         already_done=total - sum(len(v) for v in todo.values()), resumed=True, concurrency=concurrency,
-        use_cache=use_cache, max_error_rate=max_error_rate, cost_sources=_cost_sources(cfg, models, priced_later),
+        use_cache=use_cache, max_error_rate=max_error_rate, cost_sources=sources,
         workers=req.workers or 1,
     )
