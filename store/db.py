@@ -6,11 +6,14 @@
   busy timeout. sqlite-utils calls made inside it nest as savepoints.
 - One connection per thread: `connect()` refuses cross-thread use (sqlite3's own check).
 - The file is created 0600 before SQLite opens it.
+- Money is summed with `FSUM()`: SQLite's SUM adds floats in row order, which for a run's results
+  is the calls' completion order, so the same run could total $0.002033 or $0.002034.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -30,6 +33,21 @@ def _create_private(path: Path) -> None:
     os.close(fd)
 
 
+class _FSum:
+    """SQL aggregate FSUM(x): the correctly rounded sum of the non-NULL values (NULL when none),
+    the same whatever the rows' order."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def step(self, value: float | None) -> None:
+        if value is not None:
+            self.values.append(value)
+
+    def finalize(self) -> float | None:
+        return math.fsum(self.values) if self.values else None
+
+
 def connect(path: str | os.PathLike[str], *, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) a workspace database with the connection rules applied."""
     p = Path(path)
@@ -39,6 +57,7 @@ def connect(path: str | os.PathLike[str], *, migrate: bool = True) -> sqlite_uti
     try:
         conn = sqlite3.connect(str(p), timeout=BUSY_TIMEOUT_MS / 1000)
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.create_aggregate("FSUM", 1, _FSum)
         db = sqlite_utils.Database(conn)
         with db.ensure_autocommit_on():
             conn.execute("PRAGMA journal_mode=WAL")

@@ -251,7 +251,7 @@ def model_outcomes(db: sqlite_utils.Database, run_ids: list[str]) -> dict[str, l
         "SUM(r.status = 'skipped') AS skipped, "
         "COALESCE(SUM(r.status = 'ok' AND v.errored = 0), 0) AS scored, "
         "COALESCE(SUM(r.status = 'ok' AND v.errored = 0 AND v.passed = 1), 0) AS passed, "
-        "SUM(CASE WHEN r.status = 'ok' THEN r.cost_usd END) AS cost_usd, "
+        "FSUM(CASE WHEN r.status = 'ok' THEN r.cost_usd END) AS cost_usd, "
         "SUM(r.status = 'ok' AND r.cost_usd IS NULL) AS cost_unknown "
         "FROM results r LEFT JOIN verdicts v ON v.result_id = r.id WHERE r.run_id IN wanted "
         "GROUP BY r.run_id, r.model"
@@ -272,7 +272,7 @@ def result_figures(db: sqlite_utils.Database, run_id: str) -> dict[str, dict[str
         "SUM(status = 'skipped') AS skipped, SUM(cached) AS cached, "
         f"SUM(status = 'skipped' OR (status = 'error' AND IFNULL(error_class IN ({infra}), 0))) AS infra_errors, "
         "COALESCE(SUM(input_tokens), 0) AS input_tokens, COALESCE(SUM(output_tokens), 0) AS output_tokens, "
-        "SUM(cost_usd) AS cost_usd, SUM(status = 'ok' AND cost_usd IS NULL) AS unknown_cost "
+        "FSUM(cost_usd) AS cost_usd, SUM(status = 'ok' AND cost_usd IS NULL) AS unknown_cost "
         "FROM results WHERE run_id = ? GROUP BY model", [run_id],
     ):
         row = dict(row)

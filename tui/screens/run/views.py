@@ -9,6 +9,8 @@ ETA, start times) so a screenshot is reproducible.
 
 from __future__ import annotations
 
+import math
+
 from rich.table import Table
 from rich.text import Text
 
@@ -210,7 +212,7 @@ def _run_cost(run: RunSummary) -> str:
     if any(c is None for c in costs):
         return "unknown"
     partial = any(o.cost_unknown for o in run.outcomes)
-    return money(sum(c for c in costs if c is not None), "partial" if partial else "known")
+    return money(math.fsum(c for c in costs if c is not None), "partial" if partial else "known")
 
 
 def history_cells(run: RunSummary, *, stable: bool) -> tuple[Text | str, ...]:
