@@ -6,9 +6,11 @@
 CALLS unstreamed calls at concurrency 8 to `openai/demo-fast` (a model litellm does not know,
 no price in the config: cost stays unknown) per variant, variants interleaved per round:
 
-- before:  no prices handed to litellm, its success logging on (Assay until issue 12)
-- prices:  + `litellm_price_kwargs` (litellm prices from them instead of searching its map)
-- now:     + `provider.unlogged()` around each request (what `ModelClient` does today)
+- before:   no prices handed to litellm, its success logging on (Assay until issue 12)
+- prices:   + `litellm_price_kwargs` (litellm prices from them instead of searching its map)
+- unlogged: + litellm's success logging skipped (`internal_sub_call`), its own pricing still on
+- now:      + its pricing skipped too: `provider.unlogged()` as `ModelClient` uses it today
+- unpriced: `now` without `litellm_price_kwargs` (do the prices still matter once it skips pricing?)
 
 Printed per variant: process CPU per call (median of the rounds; the machine is shared, so
 this moves with load) and Python function calls per call from one cProfile'd round (does not
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,7 +40,7 @@ from soak import serve_process  # noqa: E402  (the one `assay serve` launcher)
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 CONCURRENCY = 8
-VARIANTS = ("before", "prices", "now")
+VARIANTS = ("before", "prices", "unlogged", "now", "unpriced")
 
 
 def start_server(tmp: Path) -> tuple[subprocess.Popen, str]:
@@ -48,16 +51,28 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen, str]:
 async def calls(base: str, n: int, variant: str) -> None:
     from core.config.schema import parse_config
     from core.models import client as client_mod
-    from core.models.provider import close_clients
+    from core.models import provider
 
     cfg = parse_config({"run": {"concurrency": CONCURRENCY},
                         "models": {"m": {"model": "openai/demo-fast", "api_base": base}}})
     client = client_mod.ModelClient("m", cfg.models["m"], cfg.run)
-    if variant == "before":
+    if variant in ("before", "unpriced"):
         client._litellm_prices = {}
+
+    @contextlib.contextmanager
+    def priced_by_litellm() -> Iterator[None]:  # unlogged(), with litellm's own pricing back on
+        with provider.unlogged():
+            token = provider._UNPRICED.set(False)
+            try:
+                yield
+            finally:
+                provider._UNPRICED.reset(token)
+
     saved = client_mod.unlogged
-    if variant != "now":
+    if variant in ("before", "prices"):
         client_mod.unlogged = contextlib.nullcontext  # type: ignore[assignment]
+    elif variant == "unlogged":
+        client_mod.unlogged = priced_by_litellm  # type: ignore[assignment]
     sem = asyncio.Semaphore(CONCURRENCY)
 
     async def one(i: int) -> None:
@@ -69,7 +84,7 @@ async def calls(base: str, n: int, variant: str) -> None:
         await asyncio.gather(*(one(i) for i in range(n)))
     finally:
         client_mod.unlogged = saved
-        await close_clients()
+        await provider.close_clients()
 
 
 def main() -> None:

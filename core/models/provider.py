@@ -11,13 +11,16 @@
   Between those, litellm reuses one client per
   api_base and key from its in-memory cache (measured: no client is built per call).
 - `unlogged()` wraps each request: litellm runs its success handler (standard logging payload, a
-  second cost calculation, a logging-worker task) on every call even with no callback registered.
-  Assay registers none, so that work is pure CPU on the event loop; see the function for how.
+  second cost calculation, a logging-worker task) on every call even with no callback registered,
+  and prices every response for its hidden params. Assay registers no callback and never reads
+  litellm's price of a call (costs are Assay's own, `core.models.prices`), so that work is pure CPU
+  on the event loop; see the function for how.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -29,6 +32,8 @@ from core.models import transport
 NO_KEY = "assay-no-key"
 
 _litellm: Any = None
+# Set inside `unlogged()`: litellm's per-call cost calculation returns None (unknown) there.
+_UNPRICED: contextvars.ContextVar[bool] = contextvars.ContextVar("assay_unpriced", default=False)
 
 
 def litellm_module() -> Any:
@@ -46,13 +51,39 @@ def litellm_module() -> Any:
         for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
         transport.install(litellm)
+        _skip_cost_inside_unlogged()
         _litellm = litellm
     return _litellm
 
 
+def _skip_cost_inside_unlogged() -> None:
+    """Make litellm's `Logging.response_cost_calculator` answer None inside `unlogged()`.
+
+    litellm prices every response for its `_hidden_params` (≈15% of its CPU per call, profiled in
+    a worker: model-info lookup, token-type breakdown), a figure Assay discards. None is what the
+    calculator itself returns when it cannot price a call, and every caller of it in litellm
+    handles that. Outside `unlogged()` (anyone else's use of litellm in the process) it is
+    unchanged; a litellm without this method is left as it is.
+    """
+    try:
+        from litellm.litellm_core_utils.litellm_logging import Logging
+    except ImportError:
+        return
+    priced = getattr(Logging, "response_cost_calculator", None)
+    if priced is None or getattr(priced, "assay_skips", False):
+        return
+
+    def response_cost_calculator(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return None if _UNPRICED.get() else priced(self, *args, **kwargs)
+
+    response_cost_calculator.assay_skips = True  # type: ignore[attr-defined]
+    Logging.response_cost_calculator = response_cost_calculator
+
+
 @contextlib.contextmanager
 def unlogged() -> Iterator[None]:
-    """Run the request inside this block without litellm's success/failure logging.
+    """Run the request inside this block without litellm's success/failure logging or its own
+    pricing of the call (see `_skip_cost_inside_unlogged`).
 
     litellm has no public switch for it: its handlers run whatever `litellm.callbacks` holds.
     Its own nested calls (RAG, agentic loops) skip them through the `is_internal_call` context
@@ -61,13 +92,17 @@ def unlogged() -> Iterator[None]:
     only the logging of them is skipped). A litellm without it is called as before.
     """
     litellm_module()  # the first import must go through it (offline price map), not the line below
+    token = _UNPRICED.set(True)
     try:
-        from litellm._internal_context import internal_sub_call
-    except ImportError:  # an older or newer litellm: keep its logging rather than guess
-        yield
-        return
-    with internal_sub_call():
-        yield
+        try:
+            from litellm._internal_context import internal_sub_call
+        except ImportError:  # an older or newer litellm: keep its logging rather than guess
+            yield
+            return
+        with internal_sub_call():
+            yield
+    finally:
+        _UNPRICED.reset(token)
 
 
 async def close_clients() -> None:

@@ -114,3 +114,30 @@ def test_trimming_changes_no_result(tmp_path, srv, monkeypatch):
         else:  # litellm was handed a nominal price for it, and it stays unknown: NULL, never 0
             assert status == "unknown" and cost is None
     assert not [k for k in litellm_module().model_cost if "demo-" in k]
+
+
+def test_litellm_prices_no_call_inside_unlogged_and_still_does_outside(srv):
+    """Inside `unlogged()` litellm's own pricing of the response (≈15% of its CPU per call; Assay
+    discards it) answers None; outside it, litellm prices as before."""
+    from core.models.provider import close_clients, litellm_module, unlogged
+
+    litellm = litellm_module()
+    request = dict(model="openai/demo-fast", api_base=srv.base_url, api_key="k", num_retries=0,
+                   messages=[{"role": "user", "content": "Is this positive?"}],
+                   input_cost_per_token=1e-6, output_cost_per_token=2e-6)
+
+    async def both():
+        try:
+            with unlogged():
+                inside = await litellm.acompletion(**request)
+            outside = await litellm.acompletion(**request)
+            return inside, outside
+        finally:
+            await close_clients()
+
+    inside, outside = asyncio.run(both())
+    assert inside.choices[0].message.content == outside.choices[0].message.content
+    assert inside._hidden_params["response_cost"] is None
+    usage = outside.usage
+    assert outside._hidden_params["response_cost"] == pytest.approx(
+        usage.prompt_tokens * 1e-6 + usage.completion_tokens * 2e-6)
