@@ -428,6 +428,14 @@ def m008_client_queueing(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m009_run_startup(db: sqlite_utils.Database) -> None:
+    # What a run paid before its calls could go (worker processes importing litellm, or this
+    # process's own import): the Run screen's estimate adds the newest such figure. NULL: the run
+    # paid none (litellm already imported), was stopped first, or predates it.
+    _run_script(db, "ALTER TABLE runs ADD COLUMN startup_s REAL")
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply pending migrations; safe when several processes start at once."""
     if not migrations.pending(db):

@@ -132,6 +132,22 @@ def record_loop_lag(db: sqlite_utils.Database, run_id: str, p50_ms: float, p95_m
             [p50_ms, p50_ms, p95_ms, p95_ms, max_ms, max_ms, run_id])
 
 
+def record_startup(db: sqlite_utils.Database, run_id: str, seconds: float) -> None:
+    """The seconds this execution of the run spent before its calls could go (a resume pays its own)."""
+    with write(db):
+        db.execute("UPDATE runs SET startup_s = ? WHERE id = ?", [seconds, run_id])
+
+
+def newest_startup(db: sqlite_utils.Database, *, workers: bool) -> float | None:
+    """The start-up of the newest run that paid one, among runs with worker processes
+    (`workers=True`) or without."""
+    row = db.execute(
+        "SELECT startup_s FROM runs WHERE startup_s IS NOT NULL "
+        "AND (IFNULL(json_extract(config_json, '$.operational.run.workers'), 1) > 1) = ? "
+        "ORDER BY created_at DESC LIMIT 1", [int(workers)]).fetchone()
+    return row[0] if row else None
+
+
 def mark_interrupted_now(db_path: str | os.PathLike[str], run_id: str, timeout_s: float) -> bool:
     """Mark a running run interrupted, waiting at most `timeout_s` for the write lock, on a
     connection of its own: for a process that is leaving at once (a second Ctrl+C) while another

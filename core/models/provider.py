@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,14 +33,16 @@ from core.models import transport
 NO_KEY = "assay-no-key"
 
 _litellm: Any = None
+_import_s: float | None = None  # how long this process's import of it took
 # Set inside `unlogged()`: litellm's per-call cost calculation returns None (unknown) there.
 _UNPRICED: contextvars.ContextVar[bool] = contextvars.ContextVar("assay_unpriced", default=False)
 
 
 def litellm_module() -> Any:
     """Import litellm once, offline and quiet (no debug banners on stdout, no telemetry)."""
-    global _litellm
+    global _litellm, _import_s
     if _litellm is None:
+        t0 = time.perf_counter()
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         import logging
 
@@ -53,7 +56,13 @@ def litellm_module() -> Any:
         transport.install(litellm)
         _skip_cost_inside_unlogged()
         _litellm = litellm
+        _import_s = time.perf_counter() - t0
     return _litellm
+
+
+def import_seconds() -> float | None:
+    """How long this process took to import litellm; None while it has not."""
+    return _import_s
 
 
 def _skip_cost_inside_unlogged() -> None:

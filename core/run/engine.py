@@ -43,7 +43,7 @@ from core.run.events import (BreakerOpened, ModelFigures, Progress, ResultEvent,
                          Sink)
 from core.models.client import CallCancelled, CallHooks, CallOutcome, ModelClient
 from core.models.prices import Prices, needs_price_map
-from core.models.provider import close_clients
+from core.models.provider import close_clients, import_seconds
 from core.records import ResultRecord
 from core.models.redact import Redactor, from_env
 from core.run.history import resume_command
@@ -130,7 +130,8 @@ def model_figures(db: sqlite_utils.Database, run_id: str, models: list[str],
 class _Engine:
     def __init__(self, db: sqlite_utils.Database, cfg: WorkspaceConfig, plan: RunPlan, sink: Sink | None,
                  cancel: CancelToken | None, grace_s: float, scoring: ScoringFactory | None,
-                 pool: WorkerPool | None = None, prices: asyncio.Future[dict[str, Prices]] | None = None):
+                 pool: WorkerPool | None = None, prices: asyncio.Future[dict[str, Prices]] | None = None,
+                 started: float | None = None):
         self.db, self.cfg, self.plan, self.sink, self.token, self.grace_s = db, cfg, plan, sink, cancel, grace_s
         # `prices`: a worker's answer for the models priced from litellm's map (see `run`).
         self.scoring, self.pool, self.prices = scoring, pool, prices
@@ -142,8 +143,9 @@ class _Engine:
         self.spend = 0.0
         self.spend_unknown = 0
         self.scoring_errors = 0
-        self._t0 = time.monotonic()
+        self._t0 = time.monotonic() if started is None else started  # `run` started (workers, plan)
         self._calls_t0: float | None = None  # when calls could start (after the workers' import)
+        self._imported_before = import_seconds() is not None  # litellm, in this process
         self._last_progress = 0.0
         self._grace_handle: asyncio.TimerHandle | None = None
 
@@ -325,13 +327,26 @@ class _Engine:
         self.plan.cost_sources.update(sources)
         store_runs.settle_cost_sources(self.db, self.plan.run_id, sources)
 
-    def _record_lag(self, lag: LagFigures | None) -> None:
-        if lag is None:
-            return
+    def _startup_s(self) -> float | None:
+        """What this execution paid before its calls could go: the worker processes' start (their
+        litellm import; planning overlaps it), or this process's own import of litellm when this
+        run paid it (at its first call). None when it paid neither or stopped before any call."""
+        if self._calls_t0 is None:
+            return None
+        if self.pool is not None:
+            return self._calls_t0 - self._t0
+        return None if self._imported_before else import_seconds()
+
+    def _record_figures(self, lag: LagFigures | None) -> None:
+        """The run's own figures: its event loop's lag, its start-up."""
+        startup = self._startup_s()
         try:  # a figure about the run must not mask why the run stopped
-            store_runs.record_loop_lag(self.db, self.plan.run_id, lag.p50_ms, lag.p95_ms, lag.max_ms)
+            if lag is not None:
+                store_runs.record_loop_lag(self.db, self.plan.run_id, lag.p50_ms, lag.p95_ms, lag.max_ms)
+            if startup is not None:
+                store_runs.record_startup(self.db, self.plan.run_id, startup)
         except Exception:
-            log.exception("recording the event loop's lag failed")
+            log.exception("recording the run's lag and start-up failed")
 
     async def execute(self) -> RunFinished:
         plan, cfg = self.plan, self.cfg
@@ -395,7 +410,7 @@ class _Engine:
             store_runs.set_status(self.db, plan.run_id, "interrupted")
             raise
         finally:
-            self._record_lag(lag.stop() if self.pool is None else self.pool.worst_lag(lag.stop()))
+            self._record_figures(lag.stop() if self.pool is None else self.pool.worst_lag(lag.stop()))
             if self.token is not None:
                 self.token._detach()
             if self._grace_handle is not None:
@@ -439,6 +454,7 @@ async def run(
     litellm's async clients (and stops the worker processes) before returning. `scoring` replaces
     core.run.scoring.ScoringSession (same constructor arguments and methods) — tests and embedders use it.
     """
+    started = time.monotonic()
     request = replace(request, workers=workers_for(db, cfg, request))
     pool = WorkerPool(request.workers) if request.workers > 1 else None
     priced_by_map: dict[str, ModelConfig] = {}
@@ -452,7 +468,7 @@ async def run(
                 # meanwhile, these models' cost sources recorded as pending until the answer.
                 prices = asyncio.ensure_future(pool.prices(priced_by_map))
         plan = plan_run(db, cfg, request, config_file=config_file, priced_later=priced_by_map)
-        return await _Engine(db, cfg, plan, sink, cancel, grace_s, scoring, pool, prices).execute()
+        return await _Engine(db, cfg, plan, sink, cancel, grace_s, scoring, pool, prices, started).execute()
     finally:
         if prices is not None:
             if not prices.done():

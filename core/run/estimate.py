@@ -12,6 +12,10 @@
   call) and, when an earlier run measured its p50 latency, concurrency / latency; the shared
   concurrency bounds all models together. With neither limits nor a measured latency the duration
   is unknown (None): nothing honest bounds it.
+- Start-up: what the run pays before its calls go, from the newest run that paid one the same way
+  (`runs.startup_s`): worker processes importing litellm (a run with workers, decided as the run
+  will decide it), or this process's own import of litellm (a run without, while this process has
+  not imported it yet; 0 once it has). None when no such run was measured yet.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from core.datasets.browse import dataset_id
 from core.errors import ConfigError, NotFoundError, UsageError
 from core.models.client import estimate_prompt_tokens
 from core.models.prices import prices_for
+from core.models.provider import import_seconds
 from core.run.history import list_runs
+from core.run.plan import RunRequest, workers_for
 from store import datasets as store_ds
 from store import runs as store_runs
 
@@ -115,6 +121,8 @@ class RunEstimate:
     prompt: str
     concurrency: int  # shared by every model of the run
     models: tuple[ModelEstimate, ...]
+    workers: int = 1  # processes the requests will be sent from (1: this one)
+    startup_s: float | None = None  # before the calls go; None = not measured yet
 
     @property
     def calls(self) -> int:
@@ -145,6 +153,12 @@ class RunEstimate:
                   if m.measured is not None and m.measured.latency_p50_ms]
         shared = sum(busy_s) / self.concurrency if len(busy_s) == len(self.models) else 0.0
         return max(slowest, shared)
+
+    @property
+    def wall_s(self) -> float | None:
+        """Start-up plus the calls; None when either is unknown."""
+        calls = self.duration_s
+        return None if calls is None or self.startup_s is None else self.startup_s + calls
 
 
 def _total(values: Iterable[float | None]) -> float | None:
@@ -225,5 +239,12 @@ def estimate_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, *, dataset: st
             concurrency=min(concurrency, model.max_concurrency or concurrency), rpm=model.rpm, tpm=model.tpm,
             measured=measured.get(name), price_source=source, input_price=price_in, output_price=price_out,
         ))
+    workers = workers_for(db, cfg, RunRequest(dataset=dataset, models=list(models), version=version,
+                                              repeat=repeat, concurrency=concurrency))
+    if workers > 1:
+        startup = store_runs.newest_startup(db, workers=True)
+    else:  # litellm is imported once per process: a run pays it only in a process without it
+        startup = 0.0 if import_seconds() is not None else store_runs.newest_startup(db, workers=False)
     return RunEstimate(dataset=dataset, dataset_version=version, cases=len(cases), repeat=repeat,
-                       prompt=prompt_name, concurrency=concurrency, models=tuple(out))
+                       prompt=prompt_name, concurrency=concurrency, models=tuple(out), workers=workers,
+                       startup_s=startup)

@@ -60,6 +60,9 @@ def test_concurrency_is_global_and_one_row_per_call(srv, tmp_path):
     # The calls' own time leaves out the workers' litellm import (seconds), which the run's includes;
     # `assay run` states its calls/s over it. 80 calls, 5 at a time, 40 ms each: at least 0.64 s.
     assert fin.calls_s is not None and 0.6 < fin.calls_s < fin.elapsed_s - 1.0
+    # What the run paid before its calls (the workers' import) is recorded for the next estimate.
+    [(startup,)] = rows(db, "SELECT startup_s FROM runs")
+    assert startup > 1.0 and abs(startup - (fin.elapsed_s - fin.calls_s)) < 0.1
     assert rows(db, "SELECT COUNT(*), COUNT(DISTINCT case_id || model) FROM results") == [(80, 80)]
     assert rows(db, "SELECT COUNT(*) FROM results WHERE latency_ms IS NULL OR output IS NULL") == [(0,)]
     assert _worker_pids(os.getpid()) == []  # stopped with the run

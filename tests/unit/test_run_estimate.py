@@ -4,6 +4,7 @@ prices (unknown stays unknown), measured figures from an earlier run, duration b
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 import sys
 
 import pytest
@@ -131,3 +132,34 @@ def test_duration_from_rate_limits_and_shared_concurrency(db):
     m = estimate_run(db, tight, dataset="d", models=["a"]).models[0]
     per_call = m.input_tokens / m.calls + 100
     assert m.duration_s == pytest.approx(3 * per_call / 10)
+
+
+def test_startup_from_the_newest_run_that_paid_one_the_same_way(db, monkeypatch):
+    monkeypatch.setattr("core.run.estimate.import_seconds", lambda: None)  # a process without litellm
+    cfg = _cfg()
+    pooled = parse_config({"run": {"max_tokens": 100, "concurrency": 4, "workers": 2}, "models": {"a": PRICED}})
+    assert estimate_run(db, pooled, dataset="d", models=["a"]).startup_s is None  # not measured yet
+    in_process = plan_run(db, cfg, RunRequest(dataset="d", models=["a"])).run_id
+    with_workers = [plan_run(db, pooled, RunRequest(dataset="d", models=["a"])).run_id for _ in range(2)]
+    store_runs.record_startup(db, in_process, 3.5)
+    store_runs.record_startup(db, with_workers[0], 6.0)
+    store_runs.record_startup(db, with_workers[1], 4.25)  # the newest
+    est = estimate_run(db, pooled, dataset="d", models=["a"])
+    assert (est.workers, est.startup_s) == (2, 4.25)
+    assert est.duration_s is None and est.wall_s is None  # no rpm, no measured latency: unknown all the same
+    assert estimate_run(db, cfg, dataset="d", models=["a"]).startup_s == 3.5
+    monkeypatch.setattr("core.run.estimate.import_seconds", lambda: 3.9)  # this process has imported it
+    assert estimate_run(db, cfg, dataset="d", models=["a"]).startup_s == 0.0
+    assert estimate_run(db, pooled, dataset="d", models=["a"]).startup_s == 4.25  # new workers import anew
+
+
+def test_the_time_shown_adds_the_startup_and_says_so(db):
+    from tui.screens.run.views import estimate_head
+
+    cfg = parse_config({"run": {"max_tokens": 100, "concurrency": 4}, "models": {"a": {**PRICED, "rpm": 60}}})
+    base = estimate_run(db, cfg, dataset="d", models=["a"])  # 3 calls at 60 rpm: 0:03
+    shown = {s: estimate_head(replace(base, workers=w, startup_s=s)).plain
+             for w, s in ((2, 5.0), (1, None), (1, 0.0))}
+    assert "time 0:08 (0:05 2 worker processes starting + 0:03 calls)" in shown[5.0]
+    assert "time 0:03 (the calls only: importing litellm not measured yet)" in shown[None]
+    assert "time 0:03" in shown[0.0] and "(" not in shown[0.0].split("time ")[1].splitlines()[0]

@@ -18,7 +18,7 @@ EXPECTED_COLUMNS = {
     "prompts": ["id", "name", "content_hash", "system", "template", "per_task_json", "created_at"],
     "runs": ["id", "dataset_id", "dataset_version_id", "dataset_hash", "prompt_id", "prompt_name", "config_json",
              "config_hash", "models_json", "repeats", "status", "app_version", "litellm_version", "cost_source",
-             "created_at", "finished_at", "owner", "loop_lag_p50_ms", "loop_lag_p95_ms", "loop_lag_max_ms"],
+             "created_at", "finished_at", "owner", "loop_lag_p50_ms", "loop_lag_p95_ms", "loop_lag_max_ms", "startup_s"],
     "results": ["id", "run_id", "case_id", "model", "repeat", "status", "output", "finish_reason",
                 "latency_first_ms", "latency_ms", "input_tokens", "output_tokens", "cost_usd", "cost_status",
                 "cached", "attempts", "error_class", "error_message", "request_hash", "created_at",
@@ -156,5 +156,5 @@ def test_migrations_recorded_once(tmp_path):
     names = [r[0] for r in db.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = 'assay'")]
     assert names == ["m001_initial", "m002_run_owner", "m003_verdict_overrides",
                      "m004_webhook_deliveries", "m005_trends", "m006_baselines_and_alerts",
-                     "m007_contamination_probes", "m008_client_queueing"]
+                     "m007_contamination_probes", "m008_client_queueing", "m009_run_startup"]
     assert len(names) == len(set(names))

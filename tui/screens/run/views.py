@@ -79,6 +79,16 @@ def estimate_table(est: RunEstimate) -> Table:
     return table
 
 
+def _startup_note(est: RunEstimate) -> str | None:
+    """How the estimate's time splits between start-up and calls; None when start-up is negligible."""
+    where = f"{est.workers} worker processes starting" if est.workers > 1 else "importing litellm"
+    if est.startup_s is None:
+        return f"the calls only: {where} not measured yet"
+    if est.startup_s < 0.5:
+        return None
+    return f"{duration(est.startup_s)} {where} + {duration(est.duration_s)} calls"
+
+
 def estimate_head(est: RunEstimate) -> Text:
     out = Text("Estimate  ", style="bold")
     out.append(plain(est.dataset, single_line=True, max_len=30))
@@ -93,9 +103,12 @@ def estimate_head(est: RunEstimate) -> Text:
         total.append(f"≤{_money_or_unknown(est.cost_max_usd)}")
         if est.cost_expected_usd is not None:
             total.append(f", expected {money(est.cost_expected_usd)}")
-    total.append(f" · time {duration(est.duration_s, missing='unknown')}")
-    if est.duration_s is None:
+    calls = est.duration_s
+    total.append(f" · time {duration(est.wall_s if est.wall_s is not None else calls, missing='unknown')}")
+    if calls is None:
         total.append(" (no rpm and no earlier run to measure latency)", style="dim")
+    elif (note := _startup_note(est)) is not None:
+        total.append(f" ({note})", style="dim")
     measured = sorted({m.measured.run_id for m in est.models if m.measured is not None})
     if measured:
         total.append("\nexpected figures measured on ", style="dim")
