@@ -210,6 +210,13 @@ def cache_get(db: sqlite_utils.Database, request_hash: str) -> dict[str, Any] | 
     return None if row is None else json.loads(row[0])
 
 
+def cached(db: sqlite_utils.Database, request_hashes: list[str]) -> set[str]:
+    """Those of `request_hashes` the response cache answers."""
+    return {h for (h,) in db.execute(
+        "SELECT request_hash FROM response_cache WHERE request_hash IN (SELECT value FROM json_each(?))",
+        [json.dumps(request_hashes)])}
+
+
 def _cache_insert(db: sqlite_utils.Database, request_hash: str, model: str, response: dict[str, Any], ts: str) -> None:
     db.conn.execute(
         "INSERT INTO response_cache (request_hash, model, response_json, created_at) VALUES (?, ?, ?, ?) "

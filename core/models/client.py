@@ -154,6 +154,18 @@ def estimate_prompt_tokens(messages: list[dict[str, Any]]) -> int:
 # --- the client -------------------------------------------------------------------------------
 
 
+def request_hash(model: ModelConfig, params: dict[str, Any], stream: bool, messages: list[dict[str, Any]],
+                 repeat: int = 0) -> str:
+    """The request identity, the response cache's key: everything that can change the response
+    (`params` and `stream` as `model_params` and `model_stream` give them), nothing that cannot."""
+    request: dict[str, Any] = {
+        "model": model.model, "api_base": model.api_base, "messages": messages, "params": params, "repeat": repeat,
+    }
+    if stream:  # only when set: unstreamed requests keep the keys they always had
+        request["stream"] = True
+    return content_hash(request)
+
+
 class ModelClient:
     """Calls one configured model. Create it inside the event loop that will use it."""
 
@@ -186,15 +198,8 @@ class ModelClient:
         self.cost_source, self._in_price, self._out_price = prices
         self._litellm_prices = litellm_price_kwargs(self._in_price, self._out_price)
 
-    # The request identity: everything that can change the response, nothing that cannot.
     def request_hash(self, messages: list[dict[str, Any]], repeat: int = 0) -> str:
-        request: dict[str, Any] = {
-            "model": self.model.model, "api_base": self.model.api_base, "messages": messages,
-            "params": self.params, "repeat": repeat,
-        }
-        if self.stream:  # only when set: unstreamed requests keep the keys they always had
-            request["stream"] = True
-        return content_hash(request)
+        return request_hash(self.model, self.params, self.stream, messages, repeat)
 
     def _api_key(self) -> str | None:
         if self.model.api_key_env:

@@ -3,6 +3,8 @@
 - Input tokens: every prompt is rendered as the run would render it (core.config.prompts) and
   measured with the estimate the tpm limiter paces by (core.models.client.estimate_prompt_tokens),
   so the screen and the limiter never disagree.
+- The cache: with `[run] cache` on, a call whose request the response cache answers (keyed as the
+  run keys it, `core.models.client.request_hash`) is counted as cached: no tokens, cost or time.
 - Output tokens: `max_tokens` x calls is the upper bound; when an earlier run of the same dataset
   called the model, its measured mean output tokens give the expected figure.
 - Cost: from prices (core.models.prices): config prices, else litellm's price map, else unknown.
@@ -15,7 +17,8 @@
 - Start-up: what the run pays before its calls go, from the newest run that paid one the same way
   (`runs.startup_s`): worker processes importing litellm (a run with workers, decided as the run
   will decide it), or this process's own import of litellm (a run without, while this process has
-  not imported it yet; 0 once it has). None when no such run was measured yet.
+  not imported it yet; 0 once it has, or when the cache answers every call). None when no such
+  run was measured yet.
 """
 
 from __future__ import annotations
@@ -28,10 +31,10 @@ import sqlite_utils
 
 from core.common.stats import percentile
 from core.config.prompts import PromptError, render_messages
-from core.config.schema import WorkspaceConfig, model_params
+from core.config.schema import ModelConfig, WorkspaceConfig, model_params, model_stream
 from core.datasets.browse import dataset_id
 from core.errors import ConfigError, NotFoundError, UsageError
-from core.models.client import estimate_prompt_tokens
+from core.models.client import estimate_prompt_tokens, request_hash
 from core.models.prices import prices_for
 from core.models.provider import import_seconds
 from core.run.history import list_runs
@@ -56,7 +59,7 @@ class Measured:
 class ModelEstimate:
     model: str
     calls: int
-    input_tokens: int
+    input_tokens: int  # of the calls to send (the cache answers the others)
     max_tokens: int | None  # per call; None = the provider's default (no bound)
     concurrency: int  # what this model will use (its own limit within the run's)
     rpm: int | None
@@ -65,16 +68,21 @@ class ModelEstimate:
     price_source: str | None  # config | price_map | unknown; None = not looked up (prices=False)
     input_price: float | None  # $ per token
     output_price: float | None
+    cached: int = 0  # calls the response cache answers: no tokens, no cost, no time
+
+    @property
+    def sent(self) -> int:
+        return self.calls - self.cached
 
     @property
     def output_tokens_max(self) -> int | None:
-        return None if self.max_tokens is None else self.max_tokens * self.calls
+        return None if self.max_tokens is None else self.max_tokens * self.sent
 
     @property
     def output_tokens_expected(self) -> int | None:
         if self.measured is None or self.measured.mean_output_tokens is None:
             return None
-        return round(self.measured.mean_output_tokens * self.calls)
+        return round(self.measured.mean_output_tokens * self.sent)
 
     def _cost(self, output_tokens: int | None) -> float | None:
         if self.input_price is None or self.output_price is None or output_tokens is None:
@@ -97,8 +105,8 @@ class ModelEstimate:
         rates = []
         if self.rpm:
             rates.append(self.rpm / 60)
-        if self.tpm and self.calls:
-            per_call = self.input_tokens / self.calls + (self.max_tokens or 0)  # what the limiter reserves
+        if self.tpm and self.sent:
+            per_call = self.input_tokens / self.sent + (self.max_tokens or 0)  # what the limiter reserves
             rates.append(self.tpm / 60 / max(1.0, per_call))
         if self.measured is not None and self.measured.latency_p50_ms:
             rates.append(self.concurrency / (self.measured.latency_p50_ms / 1000))
@@ -106,10 +114,10 @@ class ModelEstimate:
 
     @property
     def duration_s(self) -> float | None:
-        if self.calls == 0:
+        if self.sent == 0:
             return 0.0
         rate = self.rate_per_s
-        return None if rate is None else self.calls / rate
+        return None if rate is None else self.sent / rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +135,10 @@ class RunEstimate:
     @property
     def calls(self) -> int:
         return sum(m.calls for m in self.models)
+
+    @property
+    def cached(self) -> int:
+        return sum(m.cached for m in self.models)
 
     @property
     def input_tokens(self) -> int:
@@ -149,7 +161,7 @@ class RunEstimate:
         if any(d is None for d in per_model):
             return None
         slowest = max(d for d in per_model if d is not None)
-        busy_s = [m.calls * m.measured.latency_p50_ms / 1000 for m in self.models
+        busy_s = [m.sent * m.measured.latency_p50_ms / 1000 for m in self.models
                   if m.measured is not None and m.measured.latency_p50_ms]
         shared = sum(busy_s) / self.concurrency if len(busy_s) == len(self.models) else 0.0
         return max(slowest, shared)
@@ -179,6 +191,14 @@ def _cases(db: sqlite_utils.Database, dataset: str, version: int | None) -> list
     if row is None:
         raise NotFoundError(f"dataset '{dataset}' has no version {version}")
     return [c for c in store_ds.iter_version_cases(db, row["id"]) if not c.get("excluded")]
+
+
+def _to_send(db: sqlite_utils.Database, model: ModelConfig, params: dict[str, Any], stream: bool,
+             messages: list[list[dict[str, Any]]], repeat: int) -> list[tuple[int, int]]:
+    """The (case index, repeat) calls the response cache does not answer: keyed as the run keys them."""
+    keys = {request_hash(model, params, stream, m, r): (i, r) for r in range(repeat) for i, m in enumerate(messages)}
+    hits = store_runs.cached(db, list(keys))
+    return [call for key, call in keys.items() if key not in hits]
 
 
 def measured_figures(db: sqlite_utils.Database, dataset: str, models: Sequence[str]) -> dict[str, Measured]:
@@ -223,9 +243,10 @@ def estimate_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, *, dataset: st
     concurrency = concurrency or cfg.run.concurrency
     cases = _cases(db, dataset, version)
     try:
-        prompt_tokens = sum(estimate_prompt_tokens(render_messages(prompt_cfg, case)) for case in cases)
+        messages = [render_messages(prompt_cfg, case) for case in cases]
     except PromptError as exc:
         raise PromptError(f"prompt '{prompt_name}': {exc.message}") from None
+    tokens = [estimate_prompt_tokens(m) for m in messages]
     measured = measured_figures(db, dataset, models) if cases and models else {}
     out = []
     for name in models:
@@ -233,18 +254,23 @@ def estimate_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, *, dataset: st
         source, price_in, price_out = None, None, None
         if prices or model.input_price_per_1m is not None:  # config prices need no price map
             source, price_in, price_out = prices_for(model)
+        params = model_params(model, cfg.run)
+        sent = _to_send(db, model, params, model_stream(model, cfg.run), messages, repeat) if cfg.run.cache \
+            else [(i, r) for r in range(repeat) for i in range(len(messages))]
         out.append(ModelEstimate(
-            model=name, calls=len(cases) * repeat, input_tokens=prompt_tokens * repeat,
-            max_tokens=model_params(model, cfg.run).get("max_tokens"),
+            model=name, calls=len(cases) * repeat, cached=len(cases) * repeat - len(sent),
+            input_tokens=sum(tokens[i] for i, _ in sent), max_tokens=params.get("max_tokens"),
             concurrency=min(concurrency, model.max_concurrency or concurrency), rpm=model.rpm, tpm=model.tpm,
             measured=measured.get(name), price_source=source, input_price=price_in, output_price=price_out,
         ))
     workers = workers_for(db, cfg, RunRequest(dataset=dataset, models=list(models), version=version,
                                               repeat=repeat, concurrency=concurrency))
-    if workers > 1:
+    if workers > 1:  # they start (and import litellm) whatever the cache answers
         startup = store_runs.newest_startup(db, workers=True)
-    else:  # litellm is imported once per process: a run pays it only in a process without it
-        startup = 0.0 if import_seconds() is not None else store_runs.newest_startup(db, workers=False)
+    elif import_seconds() is not None or all(m.sent == 0 for m in out):
+        startup = 0.0  # litellm is imported once per process, and only for a call that is sent
+    else:
+        startup = store_runs.newest_startup(db, workers=False)
     return RunEstimate(dataset=dataset, dataset_version=version, cases=len(cases), repeat=repeat,
                        prompt=prompt_name, concurrency=concurrency, models=tuple(out), workers=workers,
                        startup_s=startup)

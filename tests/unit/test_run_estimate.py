@@ -163,3 +163,20 @@ def test_the_time_shown_adds_the_startup_and_says_so(db):
     assert "time 0:08 (0:05 2 worker processes starting + 0:03 calls)" in shown[5.0]
     assert "time 0:03 (the calls only: importing litellm not measured yet)" in shown[None]
     assert "time 0:03" in shown[0.0] and "(" not in shown[0.0].split("time ")[1].splitlines()[0]
+
+
+def test_calls_the_cache_answers_are_shown_and_take_no_time(db):
+    from tui.screens.run.views import estimate_head, estimate_table
+
+    cfg = parse_config({"run": {"max_tokens": 100, "concurrency": 4}, "models": {"a": {**PRICED, "rpm": 60}}})
+    base = estimate_run(db, cfg, dataset="d", models=["a"])
+    cached = replace(base, models=tuple(replace(m, cached=2, input_tokens=10) for m in base.models), startup_s=0.0)
+    assert "= 3 calls (2 from the cache)" in estimate_head(cached).plain
+    assert "time 0:01" in estimate_head(cached).plain  # 1 call to send at 60 rpm
+    m = cached.models[0]
+    assert (m.sent, m.output_tokens_max, m.cost_max_usd) == (1, 100, pytest.approx(10e-6 + 100 * 2e-6))
+    from rich.console import Console
+
+    console = Console(width=120, record=True)
+    console.print(estimate_table(cached))
+    assert "3 (2 cached)" in console.export_text()

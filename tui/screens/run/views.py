@@ -74,7 +74,8 @@ def estimate_table(est: RunEstimate) -> Table:
                            ("Output tok max / exp.", "right"), ("Cost max / exp.", "right"), ("Time", "right")):
         table.add_column(title, justify=justify)  # type: ignore[arg-type]
     for m in est.models:
-        table.add_row(plain(m.model, single_line=True, max_len=24), str(m.calls), _count(m.input_tokens),
+        calls = f"{m.calls} ({m.cached} cached)" if m.cached else str(m.calls)
+        table.add_row(plain(m.model, single_line=True, max_len=24), calls, _count(m.input_tokens),
                       _output(m), _cost(m), duration(m.duration_s, missing="unknown"))
     return table
 
@@ -93,8 +94,10 @@ def estimate_head(est: RunEstimate) -> Text:
     out = Text("Estimate  ", style="bold")
     out.append(plain(est.dataset, single_line=True, max_len=30))
     out.append(" (current content)" if est.dataset_version is None else f" v{est.dataset_version}")
-    out.append(f" · {est.cases} cases × {len(est.models)} models × repeat {est.repeat} = {est.calls} calls"
-               f" · concurrency {est.concurrency}")
+    out.append(f" · {est.cases} cases × {len(est.models)} models × repeat {est.repeat} = {est.calls} calls")
+    if est.cached:
+        out.append(f" ({est.cached} from the cache)")
+    out.append(f" · concurrency {est.concurrency}")
     total = Text("\nTotal: ")
     total.append(f"{_count(est.input_tokens)} input tokens · cost ")
     if any(m.price_source is None for m in est.models):
