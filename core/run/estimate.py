@@ -195,10 +195,11 @@ def _cases(db: sqlite_utils.Database, dataset: str, version: int | None) -> list
 
 def _to_send(db: sqlite_utils.Database, model: ModelConfig, params: dict[str, Any], stream: bool,
              messages: list[list[dict[str, Any]]], repeat: int) -> list[tuple[int, int]]:
-    """The (case index, repeat) calls the response cache does not answer: keyed as the run keys them."""
-    keys = {request_hash(model, params, stream, m, r): (i, r) for r in range(repeat) for i, m in enumerate(messages)}
-    hits = store_runs.cached(db, list(keys))
-    return [call for key, call in keys.items() if key not in hits]
+    """The (case index, repeat) calls the response cache does not answer: keyed as the run keys them
+    (two cases rendering the same request are two calls, one key)."""
+    keyed = [(request_hash(model, params, stream, m, r), (i, r)) for r in range(repeat) for i, m in enumerate(messages)]
+    hits = store_runs.cached(db, list({key for key, _ in keyed}))
+    return [call for key, call in keyed if key not in hits]
 
 
 def measured_figures(db: sqlite_utils.Database, dataset: str, models: Sequence[str]) -> dict[str, Measured]:
