@@ -161,7 +161,7 @@ def test_the_time_shown_adds_the_startup_and_says_so(db):
     shown = {s: estimate_head(replace(base, workers=w, startup_s=s)).plain
              for w, s in ((2, 5.0), (1, None), (1, 0.0))}
     assert "time 0:08 (0:05 2 worker processes starting + 0:03 calls)" in shown[5.0]
-    assert "time 0:03 (the calls only: importing litellm not measured yet)" in shown[None]
+    assert "time 0:03 (the calls only; litellm's import is not measured yet)" in shown[None]
     assert "time 0:03" in shown[0.0] and "(" not in shown[0.0].split("time ")[1].splitlines()[0]
 
 

@@ -84,7 +84,8 @@ def _startup_note(est: RunEstimate) -> str | None:
     """How the estimate's time splits between start-up and calls; None when start-up is negligible."""
     where = f"{est.workers} worker processes starting" if est.workers > 1 else "importing litellm"
     if est.startup_s is None:
-        return f"the calls only: {where} not measured yet"
+        what = f"the start-up of {est.workers} worker processes" if est.workers > 1 else "litellm's import"
+        return f"the calls only; {what} is not measured yet"
     if est.startup_s < 0.5:
         return None
     return f"{duration(est.startup_s)} {where} + {duration(est.duration_s)} calls"
