@@ -103,15 +103,18 @@ def unlogged() -> Iterator[None]:
     litellm_module()  # the first import must go through it (offline price map), not the line below
     token = _UNPRICED.set(True)
     try:
-        try:
-            from litellm._internal_context import internal_sub_call
-        except ImportError:  # an older or newer litellm: keep its logging rather than guess
-            yield
-            return
-        with internal_sub_call():
+        with _internal_sub_call():
             yield
     finally:
         _UNPRICED.reset(token)
+
+
+def _internal_sub_call() -> contextlib.AbstractContextManager[Any]:
+    try:
+        from litellm._internal_context import internal_sub_call
+    except ImportError:  # an older or newer litellm: keep its logging rather than guess
+        return contextlib.nullcontext()
+    return internal_sub_call()
 
 
 async def close_clients() -> None:

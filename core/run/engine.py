@@ -53,6 +53,7 @@ from core.run.workers import WorkerClient, WorkerPool
 from core.common.stats import percentile
 from store import runs as store_runs
 from store.runs import PENDING_SOURCE
+from store.db import write
 
 __all__ = ["CancelToken", "RunRequest", "run", "run_sync"]
 
@@ -341,10 +342,11 @@ class _Engine:
         """The run's own figures: its event loop's lag, its start-up."""
         startup = self._startup_s()
         try:  # a figure about the run must not mask why the run stopped
-            if lag is not None:
-                store_runs.record_loop_lag(self.db, self.plan.run_id, lag.p50_ms, lag.p95_ms, lag.max_ms)
-            if startup is not None:
-                store_runs.record_startup(self.db, self.plan.run_id, startup)
+            with write(self.db):  # one commit for both
+                if lag is not None:
+                    store_runs.record_loop_lag(self.db, self.plan.run_id, lag.p50_ms, lag.p95_ms, lag.max_ms)
+                if startup is not None:
+                    store_runs.record_startup(self.db, self.plan.run_id, startup)
         except Exception:
             log.exception("recording the run's lag and start-up failed")
 
