@@ -26,6 +26,7 @@ from core.run import events as ev  # plain dataclasses: light enough for start-u
 from core.workspace import Workspace
 
 if TYPE_CHECKING:
+    from core.run.worker_start import StartedWorkers
     from core.run.plan import RunRequest
 
 # Plain lines on a non-TTY stderr at most this often (CI logs stay readable).
@@ -37,8 +38,10 @@ def _spend(usd: float | None, unpriced_calls: int) -> str:
     return money(usd, "partial" if unpriced_calls else "known", missing="n/a")
 
 
-def _workers(n: int) -> str:
-    return f"requests sent from {n} worker processes" if n > 1 else "requests sent from this process"
+def _workers(n: int, remote: bool) -> str:
+    if not remote:
+        return "requests sent from this process"
+    return f"requests sent from {n} worker process{'es' if n > 1 else ''}"
 
 
 def resume_hint(ws: Workspace, run_id: str, stream: bool | None = None) -> str:
@@ -87,7 +90,7 @@ class ProgressPrinter:
             self.line(f"{what} {event.run_id}: dataset {safe(event.dataset)} v{event.dataset_version}, "
                       f"{len(event.models)} model(s) x {event.total // max(1, len(event.models) * event.repeat)} "
                       f"case(s) x {event.repeat} repeat(s) = {event.total} calls{done}, "
-                      f"concurrency {event.concurrency}, {_workers(event.workers)}")
+                      f"concurrency {event.concurrency}, {_workers(event.workers, event.remote)}")
         elif isinstance(event, ev.Progress):
             self._progress(event)
         elif isinstance(event, ev.BreakerOpened):
@@ -177,11 +180,13 @@ def _exit_interrupted() -> None:
     sys.exit(130)
 
 
-def _run(ws: Workspace, request: RunRequest, printer: ProgressPrinter, stream: bool | None = None) -> ev.RunFinished:
+def _run(ws: Workspace, request: RunRequest, printer: ProgressPrinter, stream: bool | None,
+         started: StartedWorkers) -> ev.RunFinished:
     import asyncio
 
     from core.config.schema import load_config
     from core.run.engine import CancelToken, run
+    from core.run.workers import WorkerPool
 
     cfg = load_config(ws.config_path)
     if stream is not None:  # --stream/--no-stream stands in for [run] stream
@@ -195,7 +200,8 @@ def _run(ws: Workspace, request: RunRequest, printer: ProgressPrinter, stream: b
         # import) simply aborts with exit 130 and nothing to resume.
         printer.on_started = lambda _event: _install_signals(loop, token, ws, printer)
         try:
-            return await run(db, cfg, request, sink=printer, cancel=token, config_file=str(ws.config_path))
+            return await run(db, cfg, request, sink=printer, cancel=token, config_file=str(ws.config_path),
+                             pool=WorkerPool(len(started.sockets), started=started))
         finally:
             for sig in _STOP_SIGNALS:
                 loop.remove_signal_handler(sig)
@@ -246,28 +252,37 @@ def register(cli: click.Group) -> None:
         --max-error-rate, 130 interrupted (the resume command is printed).
         """
         from core.errors import UsageError
-        from core.run.plan import RunRequest
-        from core.run.tags import parse_tags
-        from core.trends.aggregates import record_run
+        from core.run.worker_start import StartedWorkers
 
         if resume and (dataset or version or models or prompt or repeat):
             raise UsageError("--resume takes the dataset, version, models, prompt and repeat from the run; drop them")
         if resume and tags:
             raise UsageError("--tag labels a new run; a resumed run keeps the tags it started with")
-        if alert and baseline is None:
-            baseline = ""  # --alert alone: against the pinned baseline
-        if baseline is not None:
-            from core.trends.baselines import check_baseline_available
+        # Before this process's own imports: the workers' litellm import (seconds) starts now.
+        # They send the requests even for a one-worker run, so this process never imports litellm.
+        started = StartedWorkers(max(workers or 1, os.cpu_count() or 1))
+        try:
+            from core.run.plan import RunRequest
+            from core.run.tags import parse_tags
 
-            check_baseline_available(ws.db(), baseline or None, dataset)
-        names = [m.strip() for m in (models or "").split(",") if m.strip()]
-        request = RunRequest(dataset=dataset, version=version, models=names, prompt=prompt, concurrency=concurrency,
-                             workers=workers, repeat=repeat,
-                             use_cache=False if no_cache else None, max_error_rate=max_error_rate, resume=resume,
-                             tags=parse_tags(tags))
-        printer = ProgressPrinter()
-        printer.stream_flag = stream
-        finished = _run(ws, request, printer, stream)
+            if alert and baseline is None:
+                baseline = ""  # --alert alone: against the pinned baseline
+            if baseline is not None:
+                from core.trends.baselines import check_baseline_available
+
+                check_baseline_available(ws.db(), baseline or None, dataset)
+            names = [m.strip() for m in (models or "").split(",") if m.strip()]
+            request = RunRequest(dataset=dataset, version=version, models=names, prompt=prompt,
+                                 concurrency=concurrency, workers=workers, repeat=repeat,
+                                 use_cache=False if no_cache else None, max_error_rate=max_error_rate,
+                                 resume=resume, tags=parse_tags(tags))
+            printer = ProgressPrinter()
+            printer.stream_flag = stream
+            finished = _run(ws, request, printer, stream, started)
+        finally:
+            started.stop()  # stopped by the run already, unless it never began
+        from core.trends.aggregates import record_run
+
         record_run(ws.db(), finished.run_id)  # the trend history's figures for this run
 
         if as_json:

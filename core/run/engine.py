@@ -389,7 +389,7 @@ class _Engine:
             run_id=plan.run_id, dataset=plan.dataset, dataset_version=plan.dataset_version,
             models=tuple(plan.models), prompt=plan.prompt_name, repeat=plan.repeat, total=plan.total,
             already_done=plan.already_done, resumed=plan.resumed, concurrency=plan.concurrency,
-            workers=plan.workers,
+            workers=plan.workers, remote=self.pool is not None,
         ))
         if self.token is not None and self.token._attach(loop, self.on_cancel) > 0:
             self.stop.set()
@@ -448,22 +448,25 @@ class _Engine:
 async def run(
     db: sqlite_utils.Database, cfg: WorkspaceConfig, request: RunRequest, *, sink: Sink | None = None,
     cancel: CancelToken | None = None, config_file: str = "assay.toml", grace_s: float = GRACE_S,
-    scoring: ScoringFactory | None = None,
+    scoring: ScoringFactory | None = None, pool: WorkerPool | None = None,
 ) -> RunFinished:
     """Plan and execute a run (or resume one) on the calling thread's event loop.
 
     Raises AssayError subclasses for config/input problems before any call is made. Closes
     litellm's async clients (and stops the worker processes) before returning. `scoring` replaces
     core.run.scoring.ScoringSession (same constructor arguments and methods) — tests and embedders use it.
+    `pool`, spawned early by a caller that will not import litellm itself (the CLI), sends the
+    requests even when the run uses one worker; without it, one worker means this process.
     """
     started = time.monotonic()
     request = replace(request, workers=workers_for(db, cfg, request))
-    pool = WorkerPool(request.workers) if request.workers > 1 else None
+    if pool is None and request.workers > 1:
+        pool = WorkerPool(request.workers)
     priced_by_map: dict[str, ModelConfig] = {}
     prices: asyncio.Future[dict[str, Prices]] | None = None
     try:
         if pool is not None:
-            await pool.start()  # they import litellm while this process plans
+            await pool.start(request.workers)  # they import litellm while this process plans
             priced_by_map = {name: m for name, m in cfg.models.items() if needs_price_map(m)}
             if priced_by_map:
                 # Read by a worker, so this process never imports litellm. The plan goes ahead

@@ -24,7 +24,8 @@ class RunStarted:
     already_done: int  # rows a resumed run found in place
     resumed: bool
     concurrency: int
-    workers: int = 1  # processes sending the requests (1: the runner's own)
+    workers: int = 1  # processes sending the requests
+    remote: bool = False  # they are worker processes (else the runner's own)
 
 
 @dataclass(frozen=True, slots=True)

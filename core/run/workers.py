@@ -8,14 +8,15 @@ breakers are all decided in one place and hold globally. Only the request itself
 parent sends it once a call holds its slots and the limiter let it go, and gets back the parsed
 response or the classified, redacted failure. The parent stays the one writer of the store.
 
-Workers are `python -m core.run.workers` subprocesses (not `multiprocessing`: no re-import of
-the caller's `__main__`, no fork of a threaded TUI), each with its own event loop and litellm
-clients. They start before the run is planned, so their `import litellm` overlaps the parent's
-snapshot and prompt rendering. Frames on the child's stdin/stdout are a 4-byte length and a
-pickle (the child moves its own stdout to stderr first, so a stray print cannot corrupt them).
-A child in its own session ignores the terminal's Ctrl+C (the parent decides how to stop) and
-exits when its stdin closes: a parent killed with -9 leaves no worker sending requests.
-Cancelling a call in the parent cancels it in the worker; a worker that dies fails the run.
+Workers come from one `python -m core.run.workers` subprocess (not `multiprocessing`: no
+re-import of the caller's `__main__`, no fork of a threaded TUI) that imports litellm once and
+forks the others (`core.run.worker_start`), each with its own event loop and litellm clients.
+They start before the run is planned, so the import overlaps the parent's snapshot and prompt
+rendering. Each worker has its own socket to the parent (its stdout goes to stderr, so a stray
+print cannot corrupt a frame); frames are a 4-byte length and a pickle. Workers ignore the
+terminal's Ctrl+C (the parent decides how to stop) and exit when their socket closes (a parent
+killed with -9 leaves no worker sending requests). Cancelling a call in the parent cancels it in
+the worker; a worker that dies fails the run.
 
 Honest latency: a worker's event loop is where a CPU-bound client queues its requests now, so
 each worker measures its own loop lag (`core.run.lag`) from its first call and reports it
@@ -29,6 +30,8 @@ import asyncio
 import contextlib
 import os
 import pickle
+import signal
+import socket
 import struct
 import sys
 import time
@@ -43,6 +46,7 @@ from core.models.responses import Identity, Parsed
 from core.models.transport import current as current_timing
 from core.models.transport import timed
 from core.run.lag import LagFigures, LoopLagMonitor
+from core.run.worker_start import StartedWorkers
 
 __all__ = ["AUTO_MIN_CALLS", "AUTO_MIN_CONCURRENCY", "RemoteFailure", "WorkerClient", "WorkerLost", "WorkerPool",
            "auto_workers"]
@@ -101,47 +105,58 @@ async def _read_frame(reader: asyncio.StreamReader) -> Any:
 
 
 class _Worker:
-    def __init__(self, index: int, proc: asyncio.subprocess.Process):
-        self.index, self.proc = index, proc
+    def __init__(self, index: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.index, self.reader, self.writer = index, reader, writer
         self.ready = asyncio.get_running_loop().create_future()
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self.reader_task: asyncio.Task[None] | None = None
         self.lag: LagFigures | None = None  # its latest report
-        self.lost = False
+        self.lost = False  # its socket closed: the process exited (or is about to)
 
     def send(self, message: tuple[Any, ...]) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(_frame(message))
+        self.writer.write(_frame(message))
 
 
 class WorkerPool:
-    """N worker processes and the calls in flight on each. Create and use it on one event loop."""
+    """Up to `most` worker processes and the calls in flight on each; use it on one event loop.
+    `started` is the processes a caller started early (`core.run.worker_start`), else `start` does."""
 
-    def __init__(self, n: int, on_lost: Callable[[BaseException], None] | None = None):
-        self.n = n
+    def __init__(self, most: int, on_lost: Callable[[BaseException], None] | None = None,
+                 started: StartedWorkers | None = None):
+        self.most = most
+        self.n = 0  # the workers this run uses, from `start`
         self.on_lost = on_lost  # called once, from the loop, when a worker dies mid-run
         self._workers: list[_Worker] = []
         self._ids = 0
         self._closing = False
         self._prices: asyncio.Future[dict[str, Prices]] | None = None
+        self._started = started
 
-    async def start(self) -> None:
-        """Spawn the workers and return at once; each reports ready once it has imported litellm."""
-        env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
-        for index in range(self.n):
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "core.run.workers", stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE, env=env, start_new_session=True)
-            worker = _Worker(index, proc)
+    async def start(self, n: int) -> None:
+        """Use `n` workers and return at once; each reports ready once litellm is imported."""
+        if self._started is not None and n > len(self._started.sockets):  # a resume's own count
+            self._started.stop()
+            self._started = None
+        if self._started is None:
+            self._started = StartedWorkers(max(n, self.most))
+        self.n = n
+        sockets, self._started.sockets = self._started.sockets, []  # the streams own them now
+        for index, sock in enumerate(sockets):
+            if index >= n:
+                sock.close()  # that worker's end of file: it is never forked
+                continue
+            reader, writer = await asyncio.open_connection(sock=sock)
+            worker = _Worker(index, reader, writer)
             worker.reader_task = asyncio.create_task(self._read(worker))
             self._workers.append(worker)
+        self._workers[0].send(("workers", n))
 
     def configure(self, models: dict[str, ModelConfig], run: RunConfig, secret_envs: Iterable[str | None]) -> None:
         """The models the calls will name (each worker builds its own clients for them) and every
         configured secret's variable name (worker-side error messages are redacted by all of them)."""
         message = ("models", models, run, tuple(secret_envs))
         for worker in self._workers:  # read after its litellm import, before any call
-            if worker.proc.returncode is None:
+            if not worker.lost:
                 worker.send(message)
 
     async def prices(self, models: dict[str, ModelConfig]) -> dict[str, Prices]:
@@ -152,7 +167,7 @@ class WorkerPool:
             raise WorkerLost("every worker process has exited")
         self._prices = asyncio.get_running_loop().create_future()
         for worker in self._workers:
-            if worker.proc.returncode is None:
+            if not worker.lost:
                 worker.send(("prices", models))
         return await self._prices
 
@@ -179,7 +194,7 @@ class WorkerPool:
         try:
             return await future
         except asyncio.CancelledError:
-            if worker.proc.returncode is None and not self._closing:
+            if not worker.lost and not self._closing:
                 with contextlib.suppress(Exception):
                     worker.send(("cancel", call_id))
             raise
@@ -197,10 +212,9 @@ class WorkerPool:
         return min(ready, key=lambda w: len(w.pending))
 
     async def _read(self, worker: _Worker) -> None:
-        assert worker.proc.stdout is not None
         try:
             while True:
-                message = await _read_frame(worker.proc.stdout)
+                message = await _read_frame(worker.reader)
                 kind = message[0]
                 if kind == "ready":
                     worker.ready.set_result(None)
@@ -244,26 +258,23 @@ class WorkerPool:
         return max(reported, key=lambda f: (f.p50_ms, f.p95_ms), default=None)
 
     async def close(self) -> None:
-        """Stop every worker: close its stdin (it cancels what it still runs and exits), then
-        kill any that does not exit within a few seconds. One still importing litellm holds no
-        call and would not read its stdin before the import ends: it is killed at once."""
+        """Stop every worker: close its socket (it cancels what it still runs and exits), then
+        kill them all if one does not exit within a few seconds. One still importing litellm
+        holds no call and would not read its socket before the import ends: killed at once."""
         self._closing = True
         for worker in self._workers:
-            if worker.proc.stdin is not None:
-                with contextlib.suppress(Exception):
-                    worker.proc.stdin.close()
+            with contextlib.suppress(Exception):
+                worker.writer.write_eof()  # half-closed: its exit still reaches our reader
+        readers = [w.reader_task for w in self._workers if w.reader_task is not None]
+        patient = bool(readers) and all(w.ready.done() for w in self._workers)
+        _, late = await asyncio.wait(readers, timeout=_STOP_WAIT_S) if patient else (set(), set(readers))
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
         for worker in self._workers:
-            try:
-                await asyncio.wait_for(worker.proc.wait(), _STOP_WAIT_S if worker.ready.done() else 0)
-            except asyncio.TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    worker.proc.kill()
-                await worker.proc.wait()
-            if worker.reader_task is not None:
-                worker.reader_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker.reader_task
-
+            worker.writer.close()
+        if self._started is not None:
+            self._started.stop(kill=bool(late) or not patient)
 
 class WorkerClient(ModelClient):
     """A `ModelClient` whose requests run in a worker process; everything else stays here."""
@@ -324,23 +335,16 @@ async def _warm_up(litellm: Any, stream: bool = False) -> None:
                 pass
 
 
-async def _worker_main() -> None:
+async def _worker_main(fd: int) -> None:
     from core.models.provider import close_clients, litellm_module
     from core.models.redact import from_env
 
     loop = asyncio.get_running_loop()
-    # The frames go to the original stdout; anything else printed goes to stderr.
-    out = os.fdopen(os.dup(1), "wb", buffering=0)
-    os.dup2(2, 1)
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
-    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, out)
-    writer = asyncio.StreamWriter(transport, protocol, None, loop)
+    reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd))
 
     def write(message: tuple[Any, ...]) -> None:
         writer.write(_frame(message))
 
-    await _warm_up(litellm_module())
     write(("ready",))
     lag = LoopLagMonitor()
 
@@ -357,7 +361,7 @@ async def _worker_main() -> None:
         while True:
             try:
                 message = await _read_frame(reader)
-            except asyncio.IncompleteReadError:  # the parent closed our stdin (or died): stop
+            except (asyncio.IncompleteReadError, ConnectionError):  # the parent closed its end (or died): stop
                 break
             kind = message[0]
             if kind == "prices":
@@ -389,11 +393,57 @@ async def _worker_main() -> None:
             writer.close()
 
 
-if __name__ == "__main__":
-    import signal
+async def _prepare() -> None:
+    from core.models.provider import close_clients, litellm_module
 
+    await _warm_up(litellm_module())
+    await close_clients()  # built on this loop: each worker builds its own on its own loop
+
+
+def _read_frame_blocking(fd: int) -> Any:
+    """One frame from a socket before any event loop runs here; None at its end of file."""
+    data = b""
+    for size in (_HEADER.size, None):
+        want = _HEADER.unpack(data)[0] if size is None else size
+        data = b""
+        while len(data) < want:
+            chunk = os.read(fd, want - len(data))
+            if not chunk:
+                return None
+            data += chunk
+    return pickle.loads(data)
+
+
+def _serve_forked(fds: list[int]) -> None:
+    """Import litellm and warm it up once, then learn from the parent how many workers the run
+    uses, fork the others, and serve the first socket.
+
+    Nothing is running when it forks: no thread (litellm starts none at import), no event loop,
+    no client (the warm-up's are closed). Each fork keeps only its own socket, so a worker's exit
+    is the end of file the parent reads for it; forks are reaped by the kernel (SIGCHLD ignored)."""
+    asyncio.run(_prepare())
+    message = _read_frame_blocking(fds[0])
+    if message is None:  # the parent stopped (or died) before the run started
+        return
+    fds, unused = fds[:message[1]], fds[message[1]:]
+    for fd in unused:
+        os.close(fd)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    mine = fds[0]
+    for fd in fds[1:]:
+        if os.fork() == 0:
+            mine = fd
+            break
+    for fd in fds:
+        if fd != mine:
+            os.close(fd)
+    asyncio.run(_worker_main(mine))
+
+
+if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides how a run stops
-    asyncio.run(_worker_main())
+    os.dup2(2, 1)  # the frames go over the sockets; anything printed goes to stderr
+    _serve_forked([int(fd) for fd in sys.argv[1:]])
     # Done: clients closed, frames drained, nothing else to flush. The interpreter's teardown of
     # litellm's modules takes 1.4-3.5 s here, and the parent waits for this exit to end the run.
     os._exit(0)

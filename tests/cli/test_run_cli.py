@@ -86,6 +86,36 @@ def test_config_and_input_errors_exit_2(srv, tmp_path):
     assert "Traceback" not in p.stderr
 
 
+def _marked_processes(mark: str) -> list[int]:
+    """Live processes whose environment carries `mark` (a worker inherits its parent's)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and f"ASSAY_TEST_MARK={mark}".encode() in (entry / "environ").read_bytes():
+                out.append(int(entry.name))
+        except OSError:
+            pass
+    return out
+
+
+def test_the_requests_go_from_a_worker_process_that_never_outlives_the_command(srv, tmp_path):
+    """`assay run` starts its worker before its own imports and sends even a small run's requests
+    from it (the command itself never imports litellm); whether the run finishes or fails before
+    it starts, no worker process is left behind."""
+    ws = _ws(tmp_path, srv.base_url)
+    env = dict(_env(), ASSAY_TEST_MARK="finished")
+    p = subprocess.run([ASSAY, "run", "-d", "d", "-m", "strong,fast"], cwd=ws, env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "= 12 calls, concurrency 8, requests sent from 1 worker process\n" in p.stderr
+    assert srv.stats()["requests"] == 12 and _marked_processes("finished") == []
+    env["ASSAY_TEST_MARK"] = "failed"
+    p = subprocess.run([ASSAY, "run", "-d", "missing", "-m", "strong"], cwd=ws, env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 2 and "no dataset named 'missing'" in p.stderr
+    assert _marked_processes("failed") == []  # killed at once, still importing litellm
+
+
 def test_infrastructure_errors_above_the_rate_exit_3(srv, tmp_path):
     ws = _ws(tmp_path, srv.base_url, n=8, breaker_threshold=2)
     srv.configure(faults=[{"kind": "quota", "model": "demo-fast"}])

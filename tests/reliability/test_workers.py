@@ -10,6 +10,7 @@ minutes more (two imports per run), so it is for checking, not CI. By default ([
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -23,10 +24,11 @@ import pytest
 from runner_helpers import TWO, config, make_dataset, max_in_window, rows, run_engine, toml_text
 
 from core.config.schema import parse_config
-from core.run.engine import CancelToken, RunRequest, run_sync
-from core.run.events import ResultEvent
+from core.run.engine import CancelToken, RunRequest, run, run_sync
+from core.run.events import ResultEvent, RunStarted
 from core.run.plan import plan_run, workers_for
-from core.run.workers import AUTO_MIN_CALLS, AUTO_MIN_CONCURRENCY, WorkerLost, auto_workers
+from core.run.worker_start import StartedWorkers
+from core.run.workers import AUTO_MIN_CALLS, AUTO_MIN_CONCURRENCY, WorkerLost, WorkerPool, auto_workers
 from store import connect
 from store import runs as store_runs
 
@@ -34,8 +36,8 @@ pytestmark = pytest.mark.usefixtures("clean_srv")
 
 
 def _worker_pids(parent: int) -> list[int]:
-    """This process's worker children, from /proc."""
-    out = []
+    """This process's worker processes, from /proc: its worker child and the workers it forked."""
+    found: dict[int, int] = {}  # pid -> parent pid
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -44,10 +46,10 @@ def _worker_pids(parent: int) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == parent and b"core.run.workers" in cmdline:
-            out.append(int(entry.name))
-    return out
+        if b"core.run.workers" in cmdline:
+            found[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    first = [pid for pid, ppid in found.items() if ppid == parent]
+    return first + [pid for pid, ppid in found.items() if ppid in first]
 
 
 def test_concurrency_is_global_and_one_row_per_call(srv, tmp_path):
@@ -189,6 +191,8 @@ def test_kill_9_of_the_parent_stops_its_workers_and_resume_completes(srv, tmp_pa
         time.sleep(0.05)
     workers = _worker_pids(proc.pid)
     assert len(workers) == 2
+    # One imported litellm and forked the other.
+    assert Path(f"/proc/{workers[1]}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(workers[0])
     proc.kill()
     proc.wait(10)
     def alive() -> list[int]:  # a worker that exited (even unreaped) has no command line
@@ -214,6 +218,27 @@ def test_kill_9_of_the_parent_stops_its_workers_and_resume_completes(srv, tmp_pa
     assert final.returncode == 0, final.stderr
     assert rows(db, "PRAGMA integrity_check") == [("ok",)]
     assert rows(db, "SELECT COUNT(*), COUNT(DISTINCT case_id || '/' || model) FROM results") == [(200, 200)]
+
+
+def test_workers_started_early_for_fewer_are_started_again_for_the_run(srv, tmp_path):
+    """The CLI starts its workers before it knows the run's count (`StartedWorkers`); a run that
+    needs more (a resumed run's own count) replaces them rather than running with fewer."""
+    db_path = tmp_path / "a.db"
+    make_dataset(db_path, 10)
+    started = StartedWorkers(1)
+    early = started.proc.pid
+    events: list = []
+    db = connect(db_path)
+    try:
+        fin = asyncio.run(run(db, config(srv.base_url, TWO, concurrency=4), RunRequest(dataset="d", models=list(TWO),
+                              workers=2), sink=events.append, pool=WorkerPool(1, started=started)))
+    finally:
+        db.close()
+    assert fin.status == "finished" and fin.ok == 20
+    assert started.proc is None and not Path(f"/proc/{early}").exists()  # stopped and reaped
+    [begun] = [e for e in events if isinstance(e, RunStarted)]
+    assert (begun.workers, begun.remote) == (2, True)
+    assert rows(db_path, "SELECT COUNT(*), COUNT(DISTINCT case_id || model) FROM results") == [(20, 20)]
 
 
 def test_auto_uses_every_core_only_for_a_run_that_repays_the_workers_start():
