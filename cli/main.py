@@ -81,11 +81,12 @@ def main() -> None:
     try:
         cli(prog_name="assay")
     except SystemExit as done:
-        if "litellm" not in sys.modules:
+        if "litellm" not in sys.modules and "core.run.engine" not in sys.modules:
             raise
-        # A command that called a model: every row is committed and litellm's clients are
-        # closed, but Python's teardown of litellm's modules takes 1.3-1.5 s here (measured at
-        # `assay run`'s exit; the bare litellm loop pays it too). Flush and leave without it.
+        # A command that ran models: every row is committed and the clients are closed, but
+        # Python's teardown of the modules takes 1.3-1.5 s here when litellm is one of them
+        # (measured at `assay run`'s exit; the bare litellm loop pays it too), and ≈0.2 s after a
+        # run whose requests went from worker processes. Flush and leave without it.
         code = done.code
         if code is not None and not isinstance(code, int):
             print(code, file=sys.stderr)  # what sys.exit("message") would print

@@ -20,7 +20,8 @@ signals: it watches a `CancelToken` that any thread may trigger.
   `core.run.workers.auto_workers`): with more than one, the requests themselves run in worker
   processes (`core.run.workers`), started before the run is planned so their litellm import
   overlaps it. Everything else above stays here, in this process: slots, pacing, retries,
-  breakers, every row written. With one, no process is started. The count is recorded in the
+  breakers, every row written. With one, no process is started unless the caller started one
+  early (`assay run`: `pool`, so that process never imports litellm). The count is recorded in the
   run's operational params, and a resume uses it again unless told otherwise.
 """
 

@@ -55,14 +55,14 @@ _HEADER = struct.Struct("!I")
 _STOP_WAIT_S = 5.0
 _LAG_EVERY_S = 0.25
 
-# `[run] workers = "auto"` uses one worker per core only for a run whose calls repay the workers'
-# start: each imports litellm (≈4.5 s of CPU here; this process then never does, see
-# WorkerPool.prices). Measured with `bench/runner_workers.py --whole 250,500 --rounds 2` (whole
-# `assay run` processes, 2 models, concurrency 32, a 50 ms server, 2 cores, load 1.4-1.8): 2 workers
-# took 0.90x the wall time of 1 at 500 calls and 0.82x at 1,000, for +6 s of CPU; at 250 calls
-# 1.07x (an earlier round, when this process still imported litellm too, put the break-even at
-# 2,000). They pay from ≈500 calls.
-AUTO_MIN_CALLS = 500
+# `[run] workers = "auto"` uses one worker per core only for a run whose calls repay it. Since the
+# workers fork from one that imported litellm, a second one costs a fork, not an import: measured
+# with `bench/runner_workers.py --whole 50,125,250,500 --rounds 3` (whole `assay run` processes,
+# 2 models, concurrency 32, a 50 ms server, 2 cores, load 1.4-1.8), 2 workers took 0.99x the wall
+# time of 1 at 100 calls, 0.97x at 250, 0.96x at 500 and 0.89x at 1,000, for no more CPU. Below
+# 250 calls the difference is within the noise, and an app that imported litellm already runs a
+# small run in its own process sooner than any worker starts.
+AUTO_MIN_CALLS = 250
 # ...and only when one event loop can be the bottleneck: at ≈5 ms of litellm CPU per call a loop
 # serves ≈200 calls/s, which fewer than 16 calls in flight reach only against a provider answering
 # within 80 ms (no hosted model does); below that a run waits for its provider, not for the CPU.
@@ -71,7 +71,8 @@ AUTO_MIN_CONCURRENCY = 16
 
 def auto_workers(calls: int, concurrency: int, cores: int | None = None) -> int:
     """The worker processes `workers = "auto"` starts for a run of `calls` requests at most
-    `concurrency` at a time: one per core (`os.cpu_count()`) when they pay, else 1 (no process)."""
+    `concurrency` at a time: one per core (`os.cpu_count()`) when they pay, else 1 (the caller's own
+    process, or the one worker `assay run` started early)."""
     if calls < AUTO_MIN_CALLS or concurrency < AUTO_MIN_CONCURRENCY:
         return 1
     return max(1, cores if cores is not None else (os.cpu_count() or 1))
