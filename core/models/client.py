@@ -59,9 +59,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from core.config.schema import ModelConfig, RunConfig, model_params, model_stream
 from core.common.hashing import content_hash
@@ -74,7 +72,9 @@ from core.models.responses import (BadResponse, Identity, Parsed, StreamAssembly
                                    provider_sent_usage)
 from core.models.transport import RequestTiming, timed
 from core.models.transport import current as current_timing
-from store import runs as store_runs
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 # Retried at most this many times, whatever `retries` says: a server sending garbage twice in a
 # row will likely keep doing it.
@@ -321,6 +321,8 @@ class ModelClient:
         """Call the model once (plus retries). Never raises for provider errors."""
         request_hash = self.request_hash(messages, repeat)
         if use_cache and self.db is not None:
+            from store import runs as store_runs  # here: a worker process has no store
+
             hit = store_runs.cache_get(self.db, request_hash)
             if hit is not None:
                 return self._from_cache(request_hash, hit)
@@ -393,6 +395,8 @@ class ModelClient:
                     if hooks is not None and hooks.defer_cache_write:
                         out.cache_entry = payload
                     elif self.db is not None:
+                        from store import runs as store_runs
+
                         store_runs.cache_put(self.db, request_hash, self.name, payload)
                 return out
 
