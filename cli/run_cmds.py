@@ -201,7 +201,7 @@ def _run(ws: Workspace, request: RunRequest, printer: ProgressPrinter, stream: b
         printer.on_started = lambda _event: _install_signals(loop, token, ws, printer)
         try:
             return await run(db, cfg, request, sink=printer, cancel=token, config_file=str(ws.config_path),
-                             pool=WorkerPool(len(started.sockets), started=started))
+                             pool=WorkerPool(started=started))
         finally:
             for sig in _STOP_SIGNALS:
                 loop.remove_signal_handler(sig)

@@ -462,7 +462,7 @@ async def run(
     started = time.monotonic()
     request = replace(request, workers=workers_for(db, cfg, request))
     if pool is None and request.workers > 1:
-        pool = WorkerPool(request.workers)
+        pool = WorkerPool()
     priced_by_map: dict[str, ModelConfig] = {}
     prices: asyncio.Future[dict[str, Prices]] | None = None
     try:

@@ -119,12 +119,11 @@ class _Worker:
 
 
 class WorkerPool:
-    """Up to `most` worker processes and the calls in flight on each; use it on one event loop.
+    """A run's worker processes and the calls in flight on each; use it on one event loop.
     `started` is the processes a caller started early (`core.run.worker_start`), else `start` does."""
 
-    def __init__(self, most: int, on_lost: Callable[[BaseException], None] | None = None,
+    def __init__(self, on_lost: Callable[[BaseException], None] | None = None,
                  started: StartedWorkers | None = None):
-        self.most = most
         self.n = 0  # the workers this run uses, from `start`
         self.on_lost = on_lost  # called once, from the loop, when a worker dies mid-run
         self._workers: list[_Worker] = []
@@ -135,11 +134,11 @@ class WorkerPool:
 
     async def start(self, n: int) -> None:
         """Use `n` workers and return at once; each reports ready once litellm is imported."""
-        if self._started is not None and n > len(self._started.sockets):  # a resume's own count
+        if self._started is not None and n > len(self._started.sockets):  # started for fewer
             self._started.stop()
             self._started = None
         if self._started is None:
-            self._started = StartedWorkers(max(n, self.most))
+            self._started = StartedWorkers(n)
         self.n = n
         sockets, self._started.sockets = self._started.sockets, []  # the streams own them now
         for index, sock in enumerate(sockets):
@@ -277,6 +276,7 @@ class WorkerPool:
         if self._started is not None:
             self._started.stop(kill=bool(late) or not patient)
 
+
 class WorkerClient(ModelClient):
     """A `ModelClient` whose requests run in a worker process; everything else stays here."""
 
@@ -403,16 +403,13 @@ async def _prepare() -> None:
 
 def _read_frame_blocking(fd: int) -> Any:
     """One frame from a socket before any event loop runs here; None at its end of file."""
-    data = b""
-    for size in (_HEADER.size, None):
-        want = _HEADER.unpack(data)[0] if size is None else size
-        data = b""
-        while len(data) < want:
-            chunk = os.read(fd, want - len(data))
-            if not chunk:
-                return None
-            data += chunk
-    return pickle.loads(data)
+    with socket.socket(fileno=os.dup(fd)) as sock:  # a duplicate: closing it leaves `fd` open
+        head = sock.recv(_HEADER.size, socket.MSG_WAITALL)
+        if len(head) < _HEADER.size:
+            return None
+        (size,) = _HEADER.unpack(head)
+        body = sock.recv(size, socket.MSG_WAITALL)
+    return pickle.loads(body) if len(body) == size else None
 
 
 def _serve_forked(fds: list[int]) -> None:
@@ -426,12 +423,9 @@ def _serve_forked(fds: list[int]) -> None:
     message = _read_frame_blocking(fds[0])
     if message is None:  # the parent stopped (or died) before the run started
         return
-    fds, unused = fds[:message[1]], fds[message[1]:]
-    for fd in unused:
-        os.close(fd)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     mine = fds[0]
-    for fd in fds[1:]:
+    for fd in fds[1:message[1]]:  # the others' sockets are closed unused, below
         if os.fork() == 0:
             mine = fd
             break

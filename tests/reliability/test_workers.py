@@ -231,7 +231,7 @@ def test_workers_started_early_for_fewer_are_started_again_for_the_run(srv, tmp_
     db = connect(db_path)
     try:
         fin = asyncio.run(run(db, config(srv.base_url, TWO, concurrency=4), RunRequest(dataset="d", models=list(TWO),
-                              workers=2), sink=events.append, pool=WorkerPool(1, started=started)))
+                              workers=2), sink=events.append, pool=WorkerPool(started=started)))
     finally:
         db.close()
     assert fin.status == "finished" and fin.ok == 20

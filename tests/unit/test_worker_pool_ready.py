@@ -14,7 +14,8 @@ from core.run.workers import WorkerLost, WorkerPool
 
 
 def _pool(n: int) -> WorkerPool:
-    pool = WorkerPool(n)
+    pool = WorkerPool()
+    pool.n = n
     loop = asyncio.get_running_loop()
     pool._workers = [SimpleNamespace(index=i, ready=loop.create_future(), lost=False, pending={})  # type: ignore[list-item]
                      for i in range(n)]
