@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/runner_workers.py [--cases 1000] [--rounds 3] [--workers 2]
     .venv/bin/python bench/runner_workers.py --whole 125,500,1000 [--rounds 1] [--workers 2]
+    .venv/bin/python bench/runner_workers.py --ceiling 3000 [--rounds 3]
 
 CASES cases x 2 models at concurrency 32 against `assay serve` with 50 ms latency (a subprocess),
 through the engine (`core.run.engine.run`, rows written and scored as in `assay run`), rounds
@@ -14,6 +15,11 @@ N/1 (target >= 1.7), the reported p50 latency (target <= 55 ms) and the parent l
 import included), for each size in cases (x 2 models), alternating --workers 1 and N: wall and
 CPU (the process and its workers). The size where N stops losing to 1 is where `[run] workers =
 "auto"` starts using every core (core.run.workers.AUTO_MIN_CALLS).
+
+--ceiling CALLS: what any 2-worker design can get on this machine. The bare client loop (one
+`ModelClient`, litellm with Assay's trims, no parent, no store, no frames) against `assay serve`
+with 0 ms latency, in one process, then in two processes at once: calls/s and CPU per call. The
+ratio two/one bounds the request-phase ratio above, whose parent and server share the same cores.
 """
 
 from __future__ import annotations
@@ -93,13 +99,61 @@ def whole(base: str, tmp: Path, sizes: list[int], rounds: int, n: int) -> None:
               f"wall, {cn:.1f} s CPU; wall ratio {n}/1 {wn / w1:.2f}x", flush=True)
 
 
+def _client_loop(base: str, calls: int) -> None:
+    """(--ceiling's child) CALLS calls through the bare client loop: prints calls/s and CPU ms per call."""
+    from litellm_overhead import calls as client_calls
+
+    from core.models.provider import litellm_module
+
+    litellm_module()
+    asyncio.run(client_calls(base, 100, "now"))  # litellm's first-call imports
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    asyncio.run(client_calls(base, calls, "now"))
+    print(f"{calls / (time.perf_counter() - t0):.1f} {(time.process_time() - cpu0) * 1000 / calls:.2f}", flush=True)
+
+
+def ceiling(calls: int, rounds: int) -> None:
+    from litellm_overhead import start_server as start_bare_server
+
+    def together(n: int, base: str) -> list[tuple[float, float]]:
+        procs = [subprocess.Popen([sys.executable, __file__, "--ceiling-child", base, str(calls)],
+                                  stdout=subprocess.PIPE, text=True) for _ in range(n)]
+        outs = [p.communicate()[0].split() for p in procs]
+        return [(float(rate), float(cpu)) for rate, cpu in outs]
+
+    with tempfile.TemporaryDirectory() as d:
+        server, base = start_bare_server(Path(d))
+        try:
+            got: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+            for r in range(rounds):
+                for n in (1, 2):
+                    figures = together(n, base)
+                    got[n].append((sum(f[0] for f in figures), statistics.mean(f[1] for f in figures)))
+                    print(f"round {r + 1}, {n} process(es): {got[n][-1][0]:.0f} calls/s, "
+                          f"CPU {got[n][-1][1]:.2f} ms per call", flush=True)
+        finally:
+            server.terminate()
+            server.wait()
+    (r1, c1), (r2, c2) = ((statistics.median(x[0] for x in got[n]), statistics.median(x[1] for x in got[n]))
+                          for n in (1, 2))
+    print(f"median: 1 process {r1:.0f} calls/s ({c1:.2f} ms CPU per call), 2 at once {r2:.0f} calls/s "
+          f"({c2:.2f} ms each): ceiling 2/1 = {r2 / r1:.2f}x")
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--ceiling-child"]:
+        _client_loop(sys.argv[2], int(sys.argv[3]))
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--whole", metavar="SIZES", help="comma-separated case counts: whole processes")
+    ap.add_argument("--ceiling", metavar="CALLS", type=int, help="the bare client loop in 1, then 2 processes")
     args = ap.parse_args()
+    if args.ceiling:
+        ceiling(args.ceiling, args.rounds)
+        return
     if args.whole:
         with tempfile.TemporaryDirectory() as d:
             server, base = start_server(Path(d))
