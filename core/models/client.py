@@ -24,7 +24,9 @@ Choices, and why:
   TCP_INFO), so a CPU-bound loop (litellm's work for 32 calls at once) cannot add its wait.
   Otherwise it is timed on this loop from the moment the call holds its concurrency slots and
   the rate limiter let it go; the run measures the loop's lag (`core.run.lag`). Either way the
-  wait for slots and limiter is the call's queueing, `queue_ms` (last attempt), never latency.
+  wait before the request went out is the call's queueing, `queue_ms` (last attempt), never
+  latency: slots and limiter, and when the kernel timed it, the client's own work and wait up to
+  the request's last byte (with workers: the frame and the worker's loop).
 - Streaming is opt-in (`stream = true` in [run], or per model when allow_overrides lists it):
   only then is latency_first_ms measured. Off by default because litellm spends CPU on every
   chunk. Unstreamed, latency_first_ms is None and latency_ms is the full request time.
@@ -106,7 +108,7 @@ class CallOutcome:
     finish_reason: str | None = None
     latency_first_ms: float | None = None  # streamed calls only: time to the first content chunk
     latency_ms: float | None = None  # None for cached and unsent calls
-    queue_ms: float | None = None  # the last attempt's wait for slots and the rate limiter; None when unsent
+    queue_ms: float | None = None  # the last attempt's wait before its request went out; None when unsent
     input_tokens: int | None = None
     output_tokens: int | None = None
     cost_usd: float | None = None  # None = unknown, never 0
@@ -357,7 +359,6 @@ class ModelClient:
                     if hooks is not None:
                         hooks.in_request = True
                     t0 = time.perf_counter()
-                    queue_ms = (t0 - wanted) * 1000
                     with timed() as timing:
                         try:
                             (output, finish, n_in, n_out), first_ms, identity = await self._attempt(messages, api_key, t0)
@@ -369,6 +370,9 @@ class ModelClient:
                     latency_ms = timing.request_ms
                     if latency_ms is None:  # not kernel-timed (see core.models.transport): this loop's clock
                         latency_ms = (time.perf_counter() - t0) * 1000
+                    # Kernel-timed: up to the request's last byte out, so litellm's work and the
+                    # loop's (or a worker's) wait before it count too; the kernel's tick is 4 ms.
+                    queue_ms = (max(t0, timing.sent or t0) - wanted) * 1000
                 finally:
                     if self._global is not None:
                         self._global.release()

@@ -86,10 +86,10 @@ class RemoteFailure(Exception):
     """A failed attempt, classified and redacted in the worker where it happened."""
 
     def __init__(self, error_class: str, status: int | None, message: str, retry_after_s: float | None,
-                 request_ms: float | None = None):
+                 timing: tuple[float | None, float | None] = (None, None)):
         super().__init__(message)
         self.error_class, self.status, self.message, self.retry_after_s = error_class, status, message, retry_after_s
-        self.request_ms = request_ms  # the worker's kernel-timed figure (None when not measured)
+        self.timing = timing  # the worker's kernel-timed (request_ms, sent); None when not measured
 
 
 def _frame(obj: Any) -> bytes:
@@ -183,7 +183,7 @@ class WorkerPool:
         raise WorkerLost("no worker process started (see the errors above)")
 
     async def call(self, model: str, messages: list[dict[str, Any]], api_key: str | None) -> Any:
-        """Run one request on the least busy ready worker: ((parsed, first_ms, identity), request_ms),
+        """Run one request on the least busy ready worker: ((parsed, first_ms, identity), (request_ms, sent)),
         or raise RemoteFailure. Cancelling the caller cancels the request in the worker."""
         worker = await self._pick()
         self._ids += 1
@@ -232,7 +232,7 @@ class WorkerPool:
                 if kind == "ok":
                     future.set_result((message[2], message[3]))
                 else:
-                    future.set_exception(RemoteFailure(*message[2], request_ms=message[3]))
+                    future.set_exception(RemoteFailure(*message[2], timing=message[3]))
         except (asyncio.IncompleteReadError, ConnectionError, pickle.UnpicklingError) as exc:
             self._lost(worker, exc)
 
@@ -286,17 +286,18 @@ class WorkerClient(ModelClient):
 
     async def _attempt(self, messages: list[dict[str, Any]], api_key: str | None,
                        t0: float) -> tuple[Parsed, float | None, Identity]:
-        # The worker's kernel-timed figure; the parent's clock would add the
-        # round trip through the pipes and both event loops' waits.
+        # The worker's kernel-timed figures; the parent's clock would add the round trip through
+        # the sockets and both event loops' waits. `sent` compares across processes: perf_counter
+        # is CLOCK_MONOTONIC, the same clock in every process.
         timing = current_timing()
         try:
-            result, request_ms = await self._pool.call(self.name, messages, api_key)
+            result, remote = await self._pool.call(self.name, messages, api_key)
         except RemoteFailure as failure:
             if timing is not None:
-                timing.request_ms = failure.request_ms
+                timing.request_ms, timing.sent = failure.timing
             raise
         if timing is not None:
-            timing.request_ms = request_ms
+            timing.request_ms, timing.sent = remote
         return result
 
     def _failure(self, exc: BaseException) -> tuple[str, int | None, str, float | None]:
@@ -317,9 +318,9 @@ async def _serve_call(clients: dict[str, ModelClient], call_id: int, model: str,
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # noqa: BLE001 - every provider failure goes back, classified
-            write(("error", call_id, client._failure(exc), timing.request_ms))
+            write(("error", call_id, client._failure(exc), (timing.request_ms, timing.sent)))
             return
-    write(("ok", call_id, result, timing.request_ms))
+    write(("ok", call_id, result, (timing.request_ms, timing.sent)))
 
 
 async def _warm_up(litellm: Any, stream: bool = False) -> None:

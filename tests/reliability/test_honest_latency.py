@@ -51,6 +51,34 @@ def test_queueing_is_recorded_apart_from_latency(tmp_path, srv):
     assert "CLIENT SATURATED" not in report
 
 
+def test_the_clients_own_work_before_the_wire_is_queueing_not_latency(tmp_path, srv, monkeypatch):
+    # litellm holds the loop 80 ms before each request goes out (its per-call CPU, exaggerated);
+    # no call waits for a slot. That wait is the call's queue_ms; the kernel-timed latency stays
+    # the server's 20 ms.
+    import litellm
+
+    from core.models.provider import litellm_module
+
+    litellm_module()
+    real = litellm.acompletion
+
+    async def slow_start(*args, **kwargs):
+        time.sleep(0.08)  # noqa: ASYNC251 - the point: client work on the loop before the wire
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(litellm, "acompletion", slow_start)
+    srv.configure(latency_ms=20)
+    db_path = tmp_path / "w.db"
+    make_dataset(db_path, 4)
+    # In this process (the patch is here); the worker path carries the same `sent` in its frame.
+    cfg = config(srv.base_url, {"a": {"model": "openai/demo-fast"}}, concurrency=8, workers=1)
+    fin = run_engine(db_path, cfg, ["a"], use_cache=False)
+    assert fin.ok == 4
+    got = rows(db_path, "SELECT latency_ms, queue_ms FROM results")
+    assert all(q >= 75 for _, q in got), got  # 80 ms less the kernel's 4 ms tick
+    assert all(lat < 75 for lat, _ in got), got
+
+
 def test_a_stalled_loop_is_reported_as_the_clients(tmp_path, srv):
     # A CPU burner shares the run's event loop: it holds the loop 60 ms at a time.
     srv.configure(latency_ms=20)
