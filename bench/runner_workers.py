@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/runner_workers.py [--cases 1000] [--rounds 3] [--workers 2]
     .venv/bin/python bench/runner_workers.py --whole 125,500,1000 [--rounds 1] [--workers 2]
-    .venv/bin/python bench/runner_workers.py --ceiling 3000 [--rounds 3]
+    .venv/bin/python bench/runner_workers.py --ceiling 3000 [--rounds 3] [--workers 2]
 
 CASES cases x 2 models at concurrency 32 against `assay serve` with 50 ms latency (a subprocess),
 through the engine (`core.run.engine.run`, rows written and scored as in `assay run`), rounds
@@ -16,10 +16,10 @@ import included), for each size in cases (x 2 models), alternating --workers 1 a
 CPU (the process and its workers). The size where N stops losing to 1 is where `[run] workers =
 "auto"` starts using every core (core.run.workers.AUTO_MIN_CALLS).
 
---ceiling CALLS: what any 2-worker design can get on this machine. The bare client loop (one
+--ceiling CALLS: what any N-worker design can get on this machine. The bare client loop (one
 `ModelClient`, litellm with Assay's trims, no parent, no store, no frames) against `assay serve`
-with 0 ms latency, in one process, then in two processes at once: calls/s and CPU per call. The
-ratio two/one bounds the request-phase ratio above, whose parent and server share the same cores.
+with 0 ms latency, in one process, then in N processes at once: calls/s and CPU per call. The
+ratio N/1 bounds the request-phase ratio above, whose parent and server share the same cores.
 """
 
 from __future__ import annotations
@@ -112,21 +112,23 @@ def _client_loop(base: str, calls: int) -> None:
     print(f"{calls / (time.perf_counter() - t0):.1f} {(time.process_time() - cpu0) * 1000 / calls:.2f}", flush=True)
 
 
-def ceiling(calls: int, rounds: int) -> None:
+def ceiling(calls: int, rounds: int, workers: int) -> None:
     from litellm_overhead import start_server as start_bare_server
 
     def together(n: int, base: str) -> list[tuple[float, float]]:
         procs = [subprocess.Popen([sys.executable, __file__, "--ceiling-child", base, str(calls)],
                                   stdout=subprocess.PIPE, text=True) for _ in range(n)]
         outs = [p.communicate()[0].split() for p in procs]
+        if any(p.returncode for p in procs):
+            raise SystemExit("a --ceiling child failed (its error is above)")
         return [(float(rate), float(cpu)) for rate, cpu in outs]
 
     with tempfile.TemporaryDirectory() as d:
         server, base = start_bare_server(Path(d))
         try:
-            got: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+            got: dict[int, list[tuple[float, float]]] = {1: [], workers: []}
             for r in range(rounds):
-                for n in (1, 2):
+                for n in (1, workers):
                     figures = together(n, base)
                     got[n].append((sum(f[0] for f in figures), statistics.mean(f[1] for f in figures)))
                     print(f"round {r + 1}, {n} process(es): {got[n][-1][0]:.0f} calls/s, "
@@ -135,9 +137,9 @@ def ceiling(calls: int, rounds: int) -> None:
             server.terminate()
             server.wait()
     (r1, c1), (r2, c2) = ((statistics.median(x[0] for x in got[n]), statistics.median(x[1] for x in got[n]))
-                          for n in (1, 2))
-    print(f"median: 1 process {r1:.0f} calls/s ({c1:.2f} ms CPU per call), 2 at once {r2:.0f} calls/s "
-          f"({c2:.2f} ms each): ceiling 2/1 = {r2 / r1:.2f}x")
+                          for n in (1, workers))
+    print(f"median: 1 process {r1:.0f} calls/s ({c1:.2f} ms CPU per call), {workers} at once {r2:.0f} calls/s "
+          f"({c2:.2f} ms each): ceiling {workers}/1 = {r2 / r1:.2f}x")
 
 
 def main() -> None:
@@ -149,10 +151,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--whole", metavar="SIZES", help="comma-separated case counts: whole processes")
-    ap.add_argument("--ceiling", metavar="CALLS", type=int, help="the bare client loop in 1, then 2 processes")
+    ap.add_argument("--ceiling", metavar="CALLS", type=int, help="the bare client loop in 1, then N processes")
     args = ap.parse_args()
     if args.ceiling:
-        ceiling(args.ceiling, args.rounds)
+        ceiling(args.ceiling, args.rounds, args.workers)
         return
     if args.whole:
         with tempfile.TemporaryDirectory() as d:

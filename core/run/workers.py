@@ -290,14 +290,15 @@ class WorkerClient(ModelClient):
         # the sockets and both event loops' waits. `sent` compares across processes: perf_counter
         # is CLOCK_MONOTONIC, the same clock in every process.
         timing = current_timing()
+        remote: tuple[float | None, float | None] = (None, None)
         try:
             result, remote = await self._pool.call(self.name, messages, api_key)
         except RemoteFailure as failure:
-            if timing is not None:
-                timing.request_ms, timing.sent = failure.timing
+            remote = failure.timing
             raise
-        if timing is not None:
-            timing.request_ms, timing.sent = remote
+        finally:
+            if timing is not None:
+                timing.request_ms, timing.sent = remote
         return result
 
     def _failure(self, exc: BaseException) -> tuple[str, int | None, str, float | None]:
@@ -314,13 +315,12 @@ async def _serve_call(clients: dict[str, ModelClient], call_id: int, model: str,
     client = clients[model]
     with timed() as timing:
         try:
-            result = await client._attempt(messages, api_key, time.perf_counter())
+            reply: tuple[Any, ...] = ("ok", call_id, await client._attempt(messages, api_key, time.perf_counter()))
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # noqa: BLE001 - every provider failure goes back, classified
-            write(("error", call_id, client._failure(exc), (timing.request_ms, timing.sent)))
-            return
-    write(("ok", call_id, result, (timing.request_ms, timing.sent)))
+            reply = ("error", call_id, client._failure(exc))
+    write((*reply, (timing.request_ms, timing.sent)))
 
 
 async def _warm_up(litellm: Any, stream: bool = False) -> None:

@@ -102,7 +102,7 @@ def test_the_requests_go_from_a_worker_process_that_never_outlives_the_command(s
     """`assay run` starts its worker before its own imports and sends even a small run's requests
     from it (the command itself never imports litellm); whether the run finishes or fails before
     it starts, no worker process is left behind."""
-    ws = _ws(tmp_path, srv.base_url)
+    ws = _ws(tmp_path, srv.base_url, workers=1)  # one worker whatever ASSAY_TEST_WORKERS says
     env = dict(_env(), ASSAY_TEST_MARK="finished")
     p = subprocess.run([ASSAY, "run", "-d", "d", "-m", "strong,fast"], cwd=ws, env=env, capture_output=True,
                        text=True, timeout=120)
