@@ -136,6 +136,7 @@ class ResultRecord(_Model):
     provider_model: str | None = None  # the model string the provider returned (None: it sent none)
     system_fingerprint: str | None = None
     queue_ms: float | None = None  # the last attempt's wait for the client before its request; not latency
+    client_ms: float | None = None  # its part after slots and limiter (None: latency not kernel-timed)
 
 
 class ScoreRecord(_Model):

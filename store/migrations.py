@@ -436,6 +436,15 @@ def m009_run_startup(db: sqlite_utils.Database) -> None:
     _run_script(db, "ALTER TABLE runs ADD COLUMN startup_s REAL")
 
 
+@migrations()
+def m010_client_time(db: sqlite_utils.Database) -> None:
+    # The part of queue_ms that was the client's own work and wait (litellm, a busy event loop or
+    # worker process) after the slots and the limiter, up to the request's last byte: what a
+    # CPU-saturated client adds. Set only when the kernel timed the request, so it also tells which
+    # latencies exclude that wait. NULL: older rows, cached or unsent calls, or loop-timed latency.
+    _run_script(db, "ALTER TABLE results ADD COLUMN client_ms REAL")
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply pending migrations; safe when several processes start at once."""
     if not migrations.pending(db):

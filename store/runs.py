@@ -32,7 +32,7 @@ _RESULT_COLS = (
     "run_id", "case_id", "model", "repeat", "status", "output", "finish_reason", "latency_first_ms",
     "latency_ms", "input_tokens", "output_tokens", "cost_usd", "cost_status", "cached", "attempts",
     "error_class", "error_message", "request_hash", "created_at", "provider_model", "system_fingerprint",
-    "queue_ms",
+    "queue_ms", "client_ms",
 )
 _INSERT_RESULT = (
     f"INSERT INTO results ({', '.join(_RESULT_COLS)}) VALUES ({', '.join('?' * len(_RESULT_COLS))}) "

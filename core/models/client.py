@@ -109,6 +109,10 @@ class CallOutcome:
     latency_first_ms: float | None = None  # streamed calls only: time to the first content chunk
     latency_ms: float | None = None  # None for cached and unsent calls
     queue_ms: float | None = None  # the last attempt's wait before its request went out; None when unsent
+    # The part of queue_ms after the slots and the limiter: the client's own work and wait (litellm,
+    # a busy loop or worker) up to the request's last byte. Set only when the kernel timed the
+    # request, so it also says latency_ms is the kernel's figure (None: this loop's clock, or unsent).
+    client_ms: float | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
     cost_usd: float | None = None  # None = unknown, never 0
@@ -133,7 +137,7 @@ class CallOutcome:
             "attempts": self.attempts, "error_class": self.error_class,
             "error_message": self.error_message, "request_hash": self.request_hash,
             "provider_model": self.provider_model, "system_fingerprint": self.system_fingerprint,
-            "queue_ms": self.queue_ms,
+            "queue_ms": self.queue_ms, "client_ms": self.client_ms,
         }
 
 
@@ -368,10 +372,13 @@ class ModelClient:
                         except BaseException as e:  # noqa: BLE001 - every provider failure becomes a row
                             exc = e
                     latency_ms = timing.request_ms
+                    client_ms = None
                     if latency_ms is None:  # not kernel-timed (see core.models.transport): this loop's clock
                         latency_ms = (time.perf_counter() - t0) * 1000
+                    elif timing.sent is not None:  # the kernel's tick is 4 ms: never below 0
+                        client_ms = max(0.0, timing.sent - t0) * 1000
                     # Kernel-timed: up to the request's last byte out, so litellm's work and the
-                    # loop's (or a worker's) wait before it count too; the kernel's tick is 4 ms.
+                    # loop's (or a worker's) wait before it count too.
                     queue_ms = (max(t0, timing.sent or t0) - wanted) * 1000
                 finally:
                     if self._global is not None:
@@ -386,7 +393,7 @@ class ModelClient:
                 cost = self._cost(n_in, n_out)
                 out = CallOutcome(
                     status="ok", output=output, finish_reason=finish, latency_first_ms=first_ms,
-                    latency_ms=latency_ms, queue_ms=queue_ms,
+                    latency_ms=latency_ms, queue_ms=queue_ms, client_ms=client_ms,
                     input_tokens=n_in, output_tokens=n_out, cost_usd=cost,
                     cost_status=self.cost_source if cost is not None else "unknown",
                     attempts=attempt, request_hash=request_hash, attempt_log=log,
@@ -416,7 +423,7 @@ class ModelClient:
                 self._strike(error_class, message)
             if not retry:
                 return CallOutcome(status="error", error_class=error_class, error_message=message,
-                                   latency_ms=latency_ms, queue_ms=queue_ms, attempts=attempt,
+                                   latency_ms=latency_ms, queue_ms=queue_ms, client_ms=client_ms, attempts=attempt,
                                    request_hash=request_hash, attempt_log=log)
             if asked is not None:
                 wait = min(asked, self.run.retry_after_cap_s)

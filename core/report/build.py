@@ -103,7 +103,7 @@ def _graded_result(r: dict[str, Any], task_type: str, rows: list[dict[str, Any]]
         verdict=verdict, score=score,
         scorers=[ScorerVerdict(scorer=row["scorer"], status=row["status"], score=row["score"],
                                passed=row["passed"], round=row["round"]) for row in rows] if r["status"] == "ok" else [],
-        message=message, override=human,
+        message=message, override=human, client_ms=r.get("client_ms"),
     )
 
 
@@ -140,6 +140,10 @@ def _cost(results: list[GradedResult]) -> dict[str, Any]:
     }
 
 
+def _client_p50(timed: list[GradedResult]) -> float | None:
+    return percentile(sorted(e.client_ms for e in timed if e.client_ms is not None), 50, presorted=True)
+
+
 def summarize(results: list[GradedResult], judge_rows: Iterable[dict[str, Any]] = ()) -> GroupFigures:
     """Figures for one group of results (one model, optionally one task type)."""
     verdicts = Counter(e.verdict for e in results)
@@ -164,6 +168,7 @@ def summarize(results: list[GradedResult], judge_rows: Iterable[dict[str, Any]] 
         latency_p50_ms=percentile(latencies, 50, presorted=True),
         latency_p95_ms=percentile(latencies, 95, presorted=True),
         latency_n=len(latencies),
+        client_p50_ms=_client_p50(timed),
         first_token_p50_ms=percentile(firsts, 50, presorted=True),
         first_token_p95_ms=percentile(firsts, 95, presorted=True),
         cached=sum(e.cached for e in results),
@@ -327,6 +332,9 @@ def build_report(db: sqlite_utils.Database, run_id: str, cfg: WorkspaceConfig | 
         rates = repeat_flip_rates(results)
         pairs = [dataclasses.replace(c, noise_floor=pairwise_noise(c, rates)) for c in pairs]
     suspected = contamination_flags(db, run.dataset)
+    timed = [e for e in results if e.status == "ok" and not e.cached and e.latency_ms is not None]
+    run = dataclasses.replace(run, client_p50_ms=_client_p50(timed), latency_n=len(timed),
+                              latency_kernel_n=sum(e.client_ms is not None for e in timed))
     return Report(
         run=run, score_rounds=rounds, task_types=task_types, models=models,
         summary=summary, field_accuracy=fields, confusion=matrices, pairwise=pairs,

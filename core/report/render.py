@@ -33,8 +33,8 @@ def _p(x: float) -> str:
 
 QUALITY = ["model", "task type", "n", "scored", "passed", "pass rate", "95% CI", "incl. errors", "mean score",
            "errors", "skipped", "scorer err", "unscored"]
-COST = ["model", "task type", "p50 ms", "p95 ms", "TTFT p50", "tokens in", "tokens out", "cost", "cost/case", "cost/correct",
-        "judge cost"]
+COST = ["model", "task type", "p50 ms", "p95 ms", "client p50", "TTFT p50", "tokens in", "tokens out", "cost",
+        "cost/case", "cost/correct", "judge cost"]
 
 
 def _quality_row(model: str, group: str, s: GroupFigures) -> list[str]:
@@ -45,7 +45,7 @@ def _quality_row(model: str, group: str, s: GroupFigures) -> list[str]:
 
 def _cost_row(model: str, group: str, s: GroupFigures) -> list[str]:
     st = s.cost_status
-    return [model, group, ms(s.latency_p50_ms), ms(s.latency_p95_ms),
+    return [model, group, ms(s.latency_p50_ms), ms(s.latency_p95_ms), ms(s.client_p50_ms),
             ms(s.first_token_p50_ms), str(s.input_tokens),
             str(s.output_tokens), money(s.cost_usd, st), money(s.cost_per_case, st),
             money(s.cost_per_correct, st) if s.passed else "-",
@@ -98,8 +98,9 @@ def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]], str
          "pass rate = passed / scored (95% Wilson CI); incl. errors = passed / (scored + errors + skipped + scorer "
          "errors)"),
         ("Latency and cost", COST, cost,
-         "latency excludes cached answers; TTFT = time to first token (streamed runs only); cost counts cached answers at their original price; ≥ = some costs "
-         "unknown (lower bound)"),
+         "latency excludes cached answers; client p50 = the client's own time before a request went out "
+         "(litellm, a busy event loop or worker), never part of latency; TTFT = time to first token (streamed runs "
+         "only); cost counts cached answers at their original price; ≥ = some costs unknown (lower bound)"),
     ]
     for model, by_task in report.field_accuracy.items():
         for task, acc in by_task.items():
@@ -158,14 +159,28 @@ def _title(report: Report) -> str:
 
 
 def saturation_note(report: Report) -> str | None:
-    """The line under the title when the client's event loop was saturated during the run (its
-    latencies then include the client's own queueing: core.run.lag). A line of its own, not part
-    of the title: it depends on the machine's load, like the latency figures themselves."""
+    """The line under the title when the client was CPU-saturated during the run (core.run.lag),
+    saying which latencies include its queueing: those timed on the event loop do, those the
+    kernel timed do not. A line of its own, not part of the title: it depends on the machine's
+    load, like the latency figures themselves."""
     run = report.run
-    if not saturated(run.loop_lag_p50_ms):
+    if not saturated(run.loop_lag_p50_ms, run.client_p50_ms):
         return None
-    return (f"{SATURATION_NOTE}: event loop lag p50 {run.loop_lag_p50_ms:.0f} ms, p95 {run.loop_lag_p95_ms or 0:.0f} ms "
-            "during the run, so its latencies include the client's own queueing, not only the provider's time")
+    measured = []
+    if run.loop_lag_p50_ms is not None:
+        measured.append(f"event loop lag p50 {run.loop_lag_p50_ms:.0f} ms, p95 {run.loop_lag_p95_ms or 0:.0f} ms")
+    if run.client_p50_ms is not None:
+        measured.append(f"calls spent p50 {run.client_p50_ms:.0f} ms in the client before going out")
+    loop_timed = run.latency_n - run.latency_kernel_n
+    if not loop_timed:
+        effect = ("latencies were timed by the kernel and exclude that wait, but the run's pace was the "
+                  "client's limit, not the provider's")
+    elif run.latency_kernel_n:
+        effect = (f"{loop_timed} of {run.latency_n} latencies were timed on the event loop and include the "
+                  "client's own queueing; the kernel timed the others, which exclude it")
+    else:
+        effect = "its latencies include the client's own queueing, not only the provider's time"
+    return f"{SATURATION_NOTE}: {'; '.join(measured)} during the run, so {effect}"
 
 
 # --- table -----------------------------------------------------------------------------------
@@ -227,7 +242,8 @@ def render_markdown(report: Report) -> str:
 CSV_FIELDS = [
     "run_id", "model", "task_type", "n", "ok", "scored", "passed", "failed", "errors", "skipped", "scorer_errors",
     "unscored", "pass_rate", "pass_rate_ci95_low", "pass_rate_ci95_high", "pass_rate_incl_errors", "mean_score",
-    "latency_p50_ms", "latency_p95_ms", "latency_n", "first_token_p50_ms", "first_token_p95_ms", "cached", "input_tokens", "output_tokens", "cost_usd",
+    "latency_p50_ms", "latency_p95_ms", "latency_n", "client_p50_ms", "first_token_p50_ms", "first_token_p95_ms",
+    "cached", "input_tokens", "output_tokens", "cost_usd",
     "cost_status", "cost_unknown_results", "cost_per_case", "cost_per_correct", "judge_cost_usd", "judge_cost_status",
 ]
 

@@ -40,6 +40,12 @@ class RunHeader:
     # The client's event-loop lag while the run executed (core.run.lag; None: not measured).
     loop_lag_p50_ms: float | None = None
     loop_lag_p95_ms: float | None = None
+    # Over its fresh ok calls: the median of the client's own time before each request went out
+    # (`client_ms`, kernel-timed calls only; None: none), and how many latencies the kernel timed
+    # (they exclude that time) of all the latencies timed.
+    client_p50_ms: float | None = None
+    latency_kernel_n: int = 0
+    latency_n: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,9 @@ class GradedResult:
     # A human verdict in force on this result (Review screen): `verdict` is then the human's
     # (score 1.0 or 0.0) and `scored_verdict` what the scorers said.
     override: HumanOverride | None = None
+    # The client's own time before the request went out (core.models.client.CallOutcome.client_ms):
+    # set only when the kernel timed latency_ms.
+    client_ms: float | None = None
 
     @property
     def scored_verdict(self) -> Verdict:
@@ -122,6 +131,7 @@ class GroupFigures:
     latency_p50_ms: float | None
     latency_p95_ms: float | None
     latency_n: int
+    client_p50_ms: float | None  # the client's own time before the request went out (not latency)
     first_token_p50_ms: float | None
     first_token_p95_ms: float | None
     cached: int

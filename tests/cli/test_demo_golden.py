@@ -3,7 +3,7 @@
 The golden file (tests/data/golden/demo_headless.txt) is the headless demo's stdout with the run
 ids and the latency cells masked. Both sides are compared as table cells (a line split on runs of
 two or more spaces), so a column that widens does not matter; what is left out is only what
-depends on time: run ids, the latency columns (p50 ms, p95 ms, TTFT p50) and the client-saturation
+depends on time: run ids, the latency columns (p50 ms, p95 ms, client p50, TTFT p50) and the client-saturation
 note under a report's title (the event loop's lag). Every pass rate,
 count, interval, token count, cost and p-value is compared.
 
@@ -30,7 +30,7 @@ RUN_ID = re.compile(r"\br-\d{8}-\d{6}-[0-9a-f]{4}\b")
 RUN_ID_MASK = "r-YYYYMMDD-HHMMSS-xxxx"
 # A table cell: text holding no run of two or more spaces (the renderer joins cells with two).
 CELL = re.compile(r"\S+(?: \S+)*")
-TIMING_HEADERS = frozenset({"p50 ms", "p95 ms", "TTFT p50"})
+TIMING_HEADERS = frozenset({"p50 ms", "p95 ms", "client p50", "TTFT p50"})
 SATURATION_NOTE = "Note: CLIENT SATURATED"  # core.report.render.SATURATION_NOTE
 
 

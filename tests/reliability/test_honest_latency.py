@@ -74,9 +74,16 @@ def test_the_clients_own_work_before_the_wire_is_queueing_not_latency(tmp_path, 
     cfg = config(srv.base_url, {"a": {"model": "openai/demo-fast"}}, concurrency=8, workers=1)
     fin = run_engine(db_path, cfg, ["a"], use_cache=False)
     assert fin.ok == 4
-    got = rows(db_path, "SELECT latency_ms, queue_ms FROM results")
-    assert all(q >= 75 for _, q in got), got  # 80 ms less the kernel's 4 ms tick
-    assert all(lat < 75 for lat, _ in got), got
+    got = rows(db_path, "SELECT latency_ms, queue_ms, client_ms FROM results")
+    assert all(q >= 75 for _, q, _ in got), got  # 80 ms less the kernel's 4 ms tick
+    assert all(lat < 75 for lat, _, _ in got), got
+    # No slot wait here: the whole queue is the client's own time, and the report says whose.
+    assert all(75 <= c <= q for _, q, c in got), got
+    report = render(build_report(connect(db_path), fin.run_id), "table")
+    note = report.splitlines()[1]
+    assert note.startswith("Note: CLIENT SATURATED:") and "in the client before going out" in note, note
+    assert "latencies were timed by the kernel and exclude that wait" in note, note
+    assert "client p50" in report
 
 
 def test_a_stalled_loop_is_reported_as_the_clients(tmp_path, srv):
@@ -106,13 +113,15 @@ def test_a_stalled_loop_is_reported_as_the_clients(tmp_path, srv):
     assert fin.ok == 16
     p50, p95, mx = _lag(db_path)
     assert p50 > 20 and mx >= 50
-    # The stalls are the client's, not the provider's: the requests are timed on Assay's HTTP
-    # thread, so the reported latency stays near the server's 20 ms (≈22 ms measured) where a
-    # clock on the stalled loop read a median ≥ 50 ms.
+    # The stalls are the client's, not the provider's: the kernel times the requests, so the
+    # reported latency stays near the server's 20 ms (≈22 ms measured) where a clock on the
+    # stalled loop read a median ≥ 50 ms.
     latencies = sorted(lat for (lat,) in rows(db_path, "SELECT latency_ms FROM results"))
     assert 20 <= latencies[len(latencies) // 2] < 40
     note = render(build_report(connect(db_path), fin.run_id), "table").splitlines()[1]
     assert note.startswith("Note: CLIENT SATURATED: event loop lag p50")
+    assert note.endswith("latencies were timed by the kernel and exclude that wait, but the run's pace was the "
+                         "client's limit, not the provider's")
 
 
 def _demo_rows(db_path):

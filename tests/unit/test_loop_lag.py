@@ -22,3 +22,4 @@ def test_saturated_on_the_median_only():
     assert not saturated(None)
     assert not saturated(SATURATED_P50_MS)
     assert saturated(SATURATED_P50_MS + 1)
+    assert saturated(None, SATURATED_P50_MS + 1) and not saturated(5.0, SATURATED_P50_MS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import json
 import xml.etree.ElementTree as ET
@@ -13,7 +14,7 @@ from scoring_fixtures import add_dataset, add_result, add_run, build_qa_run, new
 
 from core.config.schema import parse_config
 from core.report.build import build_report
-from core.report.render import FORMATS, render, xml_text
+from core.report.render import FORMATS, SATURATION_NOTE, render, saturation_note, xml_text
 from core.run.scoring import ScoringSession
 
 EVIL_ID = "c\x1b]8;;http://x\x07<b>&\"'\x00\x0b|*[x](http://e)\u202e"
@@ -76,11 +77,12 @@ def test_json_keys_are_the_format(report):
     assert list(data) == ["run", "score_rounds", "task_types", "models", "summary", "field_accuracy", "confusion",
                           "pairwise", "results", "method", "overrides", "judges", "contamination"]
     assert list(data["run"]) == ["id", "dataset", "dataset_version", "models", "repeats", "prompt", "status",
-                                 "created_at", "finished_at", "loop_lag_p50_ms", "loop_lag_p95_ms"]
+                                 "created_at", "finished_at", "loop_lag_p50_ms", "loop_lag_p95_ms",
+                                 "client_p50_ms", "latency_kernel_n", "latency_n"]
     assert list(data["summary"]["A"]["(all)"]) == [
         "n", "ok", "errors", "skipped", "scorer_errors", "unscored", "scored", "passed", "failed", "pass_rate",
         "pass_rate_ci95", "pass_rate_incl_errors", "mean_score", "latency_p50_ms", "latency_p95_ms", "latency_n",
-        "first_token_p50_ms", "first_token_p95_ms", "cached", "input_tokens", "output_tokens", "cost_usd",
+        "client_p50_ms", "first_token_p50_ms", "first_token_p95_ms", "cached", "input_tokens", "output_tokens", "cost_usd",
         "cost_status", "cost_unknown_results", "cost_per_case", "cost_per_correct", "judge_scores",
         "judge_cost_usd", "judge_cost_status"]
     assert list(data["pairwise"][0]) == ["a", "b", "pairs", "pass_rate_a", "pass_rate_b", "pass_rate_diff",
@@ -89,11 +91,33 @@ def test_json_keys_are_the_format(report):
     scored = next(r for r in data["results"] if r["scorers"])
     assert list(scored) == ["result_id", "case_id", "model", "repeat", "task_type", "status", "latency_ms",
                             "latency_first_ms", "cached", "cost_usd", "input_tokens", "output_tokens", "error_class",
-                            "error_message", "verdict", "score", "scorers", "message", "override"]
+                            "error_message", "verdict", "score", "scorers", "message", "override", "client_ms"]
     assert list(scored["scorers"][0]) == ["scorer", "status", "score", "passed", "round"]
     assert list(data["method"]) == ["ci", "paired_test", "alpha", "bootstrap"]
     assert list(data["method"]["bootstrap"]) == ["resamples", "seed"]
     assert len(data["summary"]["A"]["(all)"]["pass_rate_ci95"]) == 2
+
+
+@pytest.mark.parametrize(("lag", "client", "timed", "kernel", "says"), [
+    (None, None, 20, 20, None),  # nothing measured: no note
+    (8.0, 12.0, 20, 20, None),  # a busy client below the bar
+    # 2 workers at concurrency 32: each loop answers in time, every call still queued behind the others
+    (6.0, 23.4, 20, 20, "calls spent p50 23 ms in the client before going out during the run, so latencies "
+                        "were timed by the kernel and exclude that wait, but the run's pace was the client's"),
+    (35.0, None, 20, 0, "event loop lag p50 35 ms, p95 40 ms during the run, so its latencies include the "
+                        "client's own queueing, not only the provider's time"),
+    (35.0, 30.0, 20, 15, "5 of 20 latencies were timed on the event loop and include the client's own queueing; "
+                         "the kernel timed the others, which exclude it"),
+])
+def test_the_saturation_note_says_which_latencies_carry_the_clients_wait(report, lag, client, timed, kernel, says):
+    run = dataclasses.replace(report.run, loop_lag_p50_ms=lag, loop_lag_p95_ms=40.0, client_p50_ms=client,
+                              latency_n=timed, latency_kernel_n=kernel)
+    note = saturation_note(dataclasses.replace(report, run=run))
+    if says is None:
+        assert note is None
+    else:
+        assert note is not None and note.startswith(SATURATION_NOTE) and says in note, note
+        assert render(dataclasses.replace(report, run=run), "table").splitlines()[1] == note
 
 
 def test_csv(report):

@@ -22,7 +22,7 @@ EXPECTED_COLUMNS = {
     "results": ["id", "run_id", "case_id", "model", "repeat", "status", "output", "finish_reason",
                 "latency_first_ms", "latency_ms", "input_tokens", "output_tokens", "cost_usd", "cost_status",
                 "cached", "attempts", "error_class", "error_message", "request_hash", "created_at",
-                "provider_model", "system_fingerprint", "queue_ms"],
+                "provider_model", "system_fingerprint", "queue_ms", "client_ms"],
     "attempts": ["id", "run_id", "case_id", "model", "repeat", "attempt", "outcome", "error_class", "http_status",
                  "wait_s", "latency_ms", "created_at"],
     "scores": ["id", "result_id", "run_id", "round", "scorer", "status", "score", "passed", "details_json",
@@ -156,5 +156,6 @@ def test_migrations_recorded_once(tmp_path):
     names = [r[0] for r in db.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = 'assay'")]
     assert names == ["m001_initial", "m002_run_owner", "m003_verdict_overrides",
                      "m004_webhook_deliveries", "m005_trends", "m006_baselines_and_alerts",
-                     "m007_contamination_probes", "m008_client_queueing", "m009_run_startup"]
+                     "m007_contamination_probes", "m008_client_queueing", "m009_run_startup",
+                     "m010_client_time"]
     assert len(names) == len(set(names))
