@@ -20,6 +20,7 @@ import sqlite_utils
 
 from core.config.schema import WorkspaceConfig
 from core.report.build import build_report, compare_pairs
+from core.report.render import saturation_note
 from core.report.types import ALL, GroupFigures, PairwiseComparison
 from core.review.cases import ReviewIndex, ScoredMark, marks_by_key
 
@@ -35,6 +36,7 @@ class FigureRow:
 class ComparisonTable:
     rows: list[FigureRow]  # per model (run order): ALL first, then each task type
     overrides: int  # verdicts that are human overrides
+    saturation: str | None = None  # the report's CLIENT SATURATED note: whose wait the latencies carry
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +63,7 @@ def comparison_table(db: sqlite_utils.Database, run_id: str, cfg: WorkspaceConfi
             figures = report.figures(model, task)
             if figures is not None and (task == ALL or len(report.task_types) > 1):
                 rows.append(FigureRow(model, task, figures))
-    return ComparisonTable(rows, report.overrides)
+    return ComparisonTable(rows, report.overrides, saturation_note(report))
 
 
 def pair_verdict(a: str, b: str, mine: dict[tuple[str, int], ScoredMark], theirs: dict[tuple[str, int], ScoredMark],

@@ -47,6 +47,27 @@ def test_review_marks_a_contaminated_model_and_shows_judge_calibration(qa_ws):  
     asyncio.run(go())
 
 
+def test_review_says_when_the_client_was_saturated(qa_ws):  # noqa: F811
+    # A's fresh calls queued 30 ms in the client before going out, timed by the kernel.
+    db = connect(qa_ws.db_path)
+    with db.conn:
+        db.execute("UPDATE results SET latency_ms = 52.0, client_ms = 30.0 WHERE run_id = 'r-qa' AND status = 'ok'")
+    db.close()
+
+    async def go() -> None:
+        app = make_app(qa_ws, start="review")
+        async with app.run_test(size=(140, 40)):
+            screen = app.screen
+            await until(lambda: screen.shown_run == "r-qa")
+            await until(lambda: "CLIENT SATURATED" in _text(app, "#trust"))
+            trust = _text(app, "#trust")
+            assert "calls spent p50 30 ms in the client before going out" in trust
+            assert "latencies were timed by the kernel and exclude that wait" in trust
+            assert screen.query_one("#trust").display
+
+    asyncio.run(go())
+
+
 def test_trends_marks_flagged_series(tmp_path):
     ws = trends_history.build(tmp_path / "ws")
     db = connect(ws.db_path)

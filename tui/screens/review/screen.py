@@ -84,6 +84,7 @@ class ReviewScreen(AssayScreen):
         self._diff: DiffMode = "off"
         self._contamination: dict[str, ContaminationFlag] = {}
         self._calibration: CalibrationReport | None = None
+        self._saturation: str | None = None  # the run's CLIENT SATURATED note, if any
         self._token = self._page_token = self._detail_token = 0
         self.shown_run: str | None = None  # the run on screen (tests and bench wait on it)
 
@@ -261,7 +262,7 @@ class ReviewScreen(AssayScreen):
         self.shown_run = index.run_id
         self.query_one("#figures", DataTable).clear()
         self.query_one("#paired", Static).update(view.paired(None))
-        self._contamination, self._calibration = {}, None
+        self._contamination, self._calibration, self._saturation = {}, None, None
         self._render_trust()
         self._load_table(index.run_id, index.dataset, message.token)
         self._load_judges(index.run_id, message.token)
@@ -272,6 +273,7 @@ class ReviewScreen(AssayScreen):
         table = self.query_one("#figures", DataTable)
         table.clear()
         self._contamination = message.contamination
+        self._saturation = message.table.saturation
         for row in message.table.rows:
             table.add_row(*view.figure_cells(row, row.model in message.contamination))
         self._render_trust()
@@ -283,9 +285,10 @@ class ReviewScreen(AssayScreen):
             self._render_trust()
 
     def _render_trust(self) -> None:
-        """The contamination and judge calibration lines under the figures, hidden when empty."""
+        """The contamination, judge calibration and client saturation lines under the figures,
+        hidden when empty."""
         box = self.query_one("#trust", Static)
-        text = view.trust(self._contamination, self._calibration)
+        text = view.trust(self._contamination, self._calibration, self._saturation)
         box.update(text)
         box.display = bool(text.plain)
 

@@ -89,9 +89,11 @@ def _judge_line(j: JudgeCalibration) -> Text:
     return out
 
 
-def trust(contamination: dict[str, ContaminationFlag], calibration: CalibrationReport | None) -> Text:
-    """Under the figures: each suspected model's probe figures, then each judge's calibration
-    (`assay judge-check RUN` has every figure). Empty when there is nothing to say."""
+def trust(contamination: dict[str, ContaminationFlag], calibration: CalibrationReport | None,
+          saturation: str | None = None) -> Text:
+    """Under the figures: each suspected model's probe figures, each judge's calibration
+    (`assay judge-check RUN` has every figure), then the client-saturation note on the latencies.
+    Empty when there is nothing to say."""
     lines = []
     for model, flag in contamination.items():
         line = Text(CONTAMINATED.strip() + " ", style="bold")
@@ -100,6 +102,8 @@ def trust(contamination: dict[str, ContaminationFlag], calibration: CalibrationR
         line.append(plain(flag.note, single_line=True, max_len=200))
         lines.append(line)
     lines += [_judge_line(j) for j in (calibration.judges if calibration else [])]
+    if saturation:  # our own text, but it quotes nothing untrusted: no markup parsing either way
+        lines.append(Text(saturation.removeprefix("Note: "), style="bold"))
     return Text("\n").join(lines)
 
 
