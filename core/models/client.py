@@ -67,7 +67,7 @@ from core.config.schema import ModelConfig, RunConfig, model_params, model_strea
 from core.common.hashing import content_hash
 from core.models.failures import BREAKER_CLASSES, TRANSIENT, classify, retry_after_s
 from core.models.prices import Prices, litellm_price_kwargs, prices_for
-from core.models.provider import NO_KEY, litellm_module, unlogged
+from core.models.provider import NO_KEY, inline_setup, litellm_module, pure_setup, unlogged
 from core.models.ratelimit import RateLimiter
 from core.models.redact import Redactor, from_env
 from core.models.responses import (BadResponse, Identity, Parsed, StreamAssembly, parse_response, provider_identity,
@@ -192,6 +192,7 @@ class ModelClient:
         self.use_prices(prices or prices_for(model))
         # Without a shared redactor (a judge client), still redact this model's own key by value.
         self._redact = redactor or from_env([model.api_key_env])
+        self._inline: bool | None = None  # litellm's set-up on the loop (provider.pure_setup); known on first use
         self._rng = rng or random.Random()
         self._breaker_strikes = 0
         self.breaker_open = False
@@ -254,8 +255,18 @@ class ModelClient:
         return dict(model=self.model.model, messages=messages, num_retries=0, timeout=self.timeout_s,
                     **self._litellm_prices, **kwargs)
 
+    def _litellm_call(self) -> contextlib.AbstractContextManager[None]:
+        """How the request is made: unlogged, and its set-up inline when that cannot block the loop."""
+        if self._inline is None:
+            self._inline = pure_setup(self.model.model, self.model.api_base)
+        stack = contextlib.ExitStack()
+        stack.enter_context(unlogged())
+        if self._inline:
+            stack.enter_context(inline_setup())
+        return stack
+
     async def _send(self, messages: list[dict[str, Any]], api_key: str | None) -> Any:
-        with unlogged():
+        with self._litellm_call():
             return await asyncio.wait_for(litellm_module().acompletion(**self._request(messages, api_key)),
                                           self.timeout_s)
 
@@ -286,7 +297,7 @@ class ModelClient:
                     first_ms = min(first_ms, timing.request_ms)
             return got.result(provider_sent_usage(stream)), first_ms, got.identity
 
-        with unlogged():
+        with self._litellm_call():
             return await asyncio.wait_for(consume(), self.timeout_s)
 
     async def _attempt(self, messages: list[dict[str, Any]], api_key: str | None,
