@@ -140,6 +140,11 @@ def _cost(results: list[GradedResult]) -> dict[str, Any]:
     }
 
 
+def _timed(results: list[GradedResult]) -> list[GradedResult]:
+    """The results with a latency: fresh ok calls (cached answers have none)."""
+    return [e for e in results if e.status == "ok" and not e.cached and e.latency_ms is not None]
+
+
 def _client_p50(timed: list[GradedResult]) -> float | None:
     return percentile(sorted(e.client_ms for e in timed if e.client_ms is not None), 50, presorted=True)
 
@@ -151,8 +156,8 @@ def summarize(results: list[GradedResult], judge_rows: Iterable[dict[str, Any]] 
     passed = verdicts["pass"]
     strict_n = scored + verdicts["scorer_error"] + verdicts["error"] + verdicts["skipped"]
     scores = [e.score for e in results if e.graded]
-    timed = [e for e in results if e.status == "ok" and not e.cached]
-    latencies = sorted(e.latency_ms for e in timed if e.latency_ms is not None)
+    timed = _timed(results)
+    latencies = sorted(e.latency_ms for e in timed)
     # Time to first token exists only for streamed calls ([run] stream = true).
     firsts = sorted(e.latency_first_ms for e in timed if e.latency_first_ms is not None)
     judge_costs = [r["judge_cost_usd"] for r in judge_rows if r["judge_model"]]
@@ -332,7 +337,7 @@ def build_report(db: sqlite_utils.Database, run_id: str, cfg: WorkspaceConfig | 
         rates = repeat_flip_rates(results)
         pairs = [dataclasses.replace(c, noise_floor=pairwise_noise(c, rates)) for c in pairs]
     suspected = contamination_flags(db, run.dataset)
-    timed = [e for e in results if e.status == "ok" and not e.cached and e.latency_ms is not None]
+    timed = _timed(results)
     run = dataclasses.replace(run, client_p50_ms=_client_p50(timed), latency_n=len(timed),
                               latency_kernel_n=sum(e.client_ms is not None for e in timed))
     return Report(

@@ -173,8 +173,7 @@ def saturation_note(report: Report) -> str | None:
         measured.append(f"calls spent p50 {run.client_p50_ms:.0f} ms in the client before going out")
     loop_timed = run.latency_n - run.latency_kernel_n
     if not loop_timed:
-        effect = ("latencies were timed by the kernel and exclude that wait, but the run's pace was the "
-                  "client's limit, not the provider's")
+        effect = "latencies were timed by the kernel and exclude that wait, which slowed the run, not its latencies"
     elif run.latency_kernel_n:
         effect = (f"{loop_timed} of {run.latency_n} latencies were timed on the event loop and include the "
                   "client's own queueing; the kernel timed the others, which exclude it")

@@ -1,5 +1,6 @@
 """Trust flags on screen (Pilot): Review marks a model the dataset's contamination probe suspects in
-its comparison table and shows the judge calibration panel of a run with judge verdicts; Trends
+its comparison table and shows the judge calibration panel of a run with judge verdicts and the
+client-saturation note of a run whose calls queued in the client; Trends
 marks flagged series after the model's name, counts them in the header and explains them under the
 chart. The flag rules are core's (tests/unit/test_trust_flags.py)."""
 
@@ -23,10 +24,13 @@ def _text(app, selector: str) -> str:
     return str(app.screen.query_one(selector).render())
 
 
-def test_review_marks_a_contaminated_model_and_shows_judge_calibration(qa_ws):  # noqa: F811
+def test_review_marks_a_contaminated_model_and_shows_judge_calibration_and_client_saturation(qa_ws):  # noqa: F811
     db = connect(qa_ws.db_path)
     probe(db, "qa-r-qa", {"A": 12, "B": 0})
     judged(db, "r-qa", "B")
+    # The fresh calls queued 30 ms in the client before going out, timed by the kernel.
+    with db.conn:
+        db.execute("UPDATE results SET latency_ms = 52.0, client_ms = 30.0 WHERE run_id = 'r-qa' AND status = 'ok'")
     db.close()
 
     async def go() -> None:
@@ -42,25 +46,7 @@ def test_review_marks_a_contaminated_model_and_shows_judge_calibration(qa_ws):  
             trust = _text(app, "#trust")
             assert "† A contaminated? probe p-" in trust
             assert "UNCALIBRATED" in trust and "only 0 expert-graded output(s), need 30" in trust
-            assert screen.query_one("#trust").display
-
-    asyncio.run(go())
-
-
-def test_review_says_when_the_client_was_saturated(qa_ws):  # noqa: F811
-    # A's fresh calls queued 30 ms in the client before going out, timed by the kernel.
-    db = connect(qa_ws.db_path)
-    with db.conn:
-        db.execute("UPDATE results SET latency_ms = 52.0, client_ms = 30.0 WHERE run_id = 'r-qa' AND status = 'ok'")
-    db.close()
-
-    async def go() -> None:
-        app = make_app(qa_ws, start="review")
-        async with app.run_test(size=(140, 40)):
-            screen = app.screen
-            await until(lambda: screen.shown_run == "r-qa")
-            await until(lambda: "CLIENT SATURATED" in _text(app, "#trust"))
-            trust = _text(app, "#trust")
+            assert "CLIENT SATURATED" in trust
             assert "calls spent p50 30 ms in the client before going out" in trust
             assert "latencies were timed by the kernel and exclude that wait" in trust
             assert screen.query_one("#trust").display

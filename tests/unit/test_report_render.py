@@ -103,7 +103,7 @@ def test_json_keys_are_the_format(report):
     (8.0, 12.0, 20, 20, None),  # a busy client below the bar
     # 2 workers at concurrency 32: each loop answers in time, every call still queued behind the others
     (6.0, 23.4, 20, 20, "calls spent p50 23 ms in the client before going out during the run, so latencies "
-                        "were timed by the kernel and exclude that wait, but the run's pace was the client's"),
+                        "were timed by the kernel and exclude that wait, which slowed the run, not its latencies"),
     (35.0, None, 20, 0, "event loop lag p50 35 ms, p95 40 ms during the run, so its latencies include the "
                         "client's own queueing, not only the provider's time"),
     (35.0, 30.0, 20, 15, "5 of 20 latencies were timed on the event loop and include the client's own queueing; "
