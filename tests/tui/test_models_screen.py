@@ -9,6 +9,7 @@ import asyncio
 from tui_helpers import CONFIG, make_app, seed, sentiment_cases, until
 
 from core.config.schema import load_config
+from tui.screens.models.screen import POLL_S
 
 COMMENTED = "# team config: keep this comment\n" + CONFIG + """
 # models below
@@ -115,7 +116,7 @@ def test_external_edit_is_reloaded_and_a_stale_save_is_refused(tmp_path):
         async with app.run_test(size=(120, 36)) as pilot:
             screen = await _open(app)
             ws.config_path.write_text(ws.config_path.read_text() + '\n[models.extra]\nmodel = "openai/x"\n')
-            await until(lambda: screen.table.row_count == 2, timeout=5)
+            await until(lambda: screen.table.row_count == 2)
             assert "extra" in app.config.models
 
             # An editor saves while the form is open: the form's save is refused, the file kept.
@@ -125,6 +126,7 @@ def test_external_edit_is_reloaded_and_a_stale_save_is_refused(tmp_path):
             await until(lambda: isinstance(app.screen, ModelDialog))
             edited = ws.config_path.read_text() + "\n# edited in an editor\n"
             ws.config_path.write_text(edited)
+            await asyncio.sleep(POLL_S * 1.5)  # the screen's poll must not reload under the open form
             await _fill_and_save(pilot, rpm="5")
             await until(lambda: "changed on disk" in str(getattr(app.screen, "title_text", "")))
             assert ws.config_path.read_text() == edited

@@ -225,6 +225,10 @@ class ModelsScreen(AssayScreen):
         note.set_class(error, "error")
 
     def _poll(self) -> None:
+        if self.app.screen is not self:
+            # A form is open over the table: reloading under it would let its save overwrite an
+            # external edit it never saw. Its save is refused instead; the poll resumes once it closes.
+            return
         stat = self._stat()
         if stat == self._seen:
             return
