@@ -3,7 +3,8 @@
 - The import is lazy: it takes seconds and ~200 MB, and commands that never call a model
   (`assay --help`, the TUI's screens) must not pay for it.
 - LITELLM_LOCAL_MODEL_COST_MAP=True is set before the import; otherwise litellm fetches its price
-  map from the network.
+  map from the network. The import runs with the garbage collector paused and freezes what it
+  built (`_collector_paused`): a quarter of its time was the collector's.
 - Its OpenAI-family requests go through `core.models.transport`, whose responses are timed by
   the kernel rather than by the event loop.
 - `close_clients()` is awaited at the end of every run: litellm caches aiohttp/httpx clients that
@@ -27,6 +28,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import functools
+import gc
 import os
 import time
 import weakref
@@ -53,7 +55,8 @@ def litellm_module() -> Any:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         import logging
 
-        import litellm
+        with _collector_paused():
+            import litellm
 
         litellm.suppress_debug_info = True
         litellm.telemetry = False
@@ -65,6 +68,29 @@ def litellm_module() -> Any:
         _litellm = litellm
         _import_s = time.perf_counter() - t0
     return _litellm
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the import, then freeze what it built.
+
+    The import allocates ≈530,000 objects that live as long as the process, and the collector
+    traverses them again at every collection it triggers on the way: measured here, the import
+    takes 1.85 s with the collector and 1.33 s without. Re-enabling it without the freeze would
+    pay most of that back (the next collections took 0.45 s), so every object alive at the end is
+    moved to the permanent generation (`gc.freeze`), which collections skip; that also keeps a
+    worker's forks from copying those objects' pages when a collection would touch them. The
+    price: an object alive at that moment that later becomes unreachable only through a cycle is
+    never freed. Everything else is freed as before (reference counting, later objects' cycles).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def import_seconds() -> float | None:
