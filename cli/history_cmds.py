@@ -9,7 +9,6 @@ import click
 from cli import context
 from cli.output import print_json, safe, table
 from core.errors import UsageError
-from core.report.render import markdown_cell
 from core.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -85,6 +84,8 @@ def render_table(p: CostProjection) -> str:
 
 
 def render_markdown(p: CostProjection) -> str:
+    from core.report.render import markdown_cell  # here: it loads the report's modules (asyncio too)
+
     head, lines = _summary(p)
     out = [f"# Assay cost projection: run {markdown_cell(safe(p.run_id))}", "", markdown_cell(head), ""]
     for title, headers, rows, _ in _sections(p):
