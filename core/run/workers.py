@@ -419,21 +419,29 @@ def _serve_forked(fds: list[int]) -> None:
 
     Nothing is running when it forks: no thread (litellm starts none at import), no event loop,
     no client (the warm-up's are closed). Each fork keeps only its own socket, so a worker's exit
-    is the end of file the parent reads for it; forks are reaped by the kernel (SIGCHLD ignored)."""
+    is the end of file the parent reads for it. The first worker reaps its forks before it exits:
+    reaped, their CPU time adds to its own and, once the parent reaps it, to the parent's children's
+    (what `time assay run` and a benchmark's wait4 report); a fork the kernel reaped on its own
+    (SIGCHLD ignored) would leave its CPU uncounted."""
     asyncio.run(_prepare())
     message = _read_frame_blocking(fds[0])
     if message is None:  # the parent stopped (or died) before the run started
         return
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     mine = fds[0]
+    forks: list[int] = []
     for fd in fds[1:message[1]]:  # the others' sockets are closed unused, below
-        if os.fork() == 0:
-            mine = fd
+        pid = os.fork()
+        if pid == 0:
+            mine, forks = fd, []  # the earlier forks are its siblings, not its children
             break
+        forks.append(pid)
     for fd in fds:
         if fd != mine:
             os.close(fd)
     asyncio.run(_worker_main(mine))
+    for pid in forks:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
 
 
 if __name__ == "__main__":

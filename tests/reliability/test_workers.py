@@ -175,6 +175,40 @@ def test_a_dead_worker_fails_the_run_and_resume_finishes_it(srv, tmp_path):
     assert rows(db, "SELECT COUNT(*), COUNT(DISTINCT case_id) FROM results") == [(40, 40)]
 
 
+def _cpu_s(pid: int) -> float:
+    """A process's own CPU time so far (user + system), from /proc; 0 once it has gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_the_forked_workers_cpu_reaches_the_callers_accounts(srv, tmp_path):
+    """The first worker reaps the workers it forked, so their CPU time is counted where `time`
+    and a benchmark's wait4 look for it (it was lost when the kernel reaped them on its own)."""
+    (tmp_path / "assay.toml").write_text(toml_text(srv.base_url, TWO, concurrency=16, workers=2))
+    make_dataset(tmp_path / "assay.db", 300)
+    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
+    env.pop("ASSAY_DB", None)
+    before = os.times()
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "assay"), "run", "-d", "d", "-m", "strong,fast",
+                             "--no-cache"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen: dict[int, float] = {}  # pid -> the most CPU seen: each sample is at most its final figure
+    workers: list[int] = []
+    while proc.poll() is None:
+        workers = workers if len(workers) == 2 else _worker_pids(proc.pid)
+        for pid in [proc.pid, *workers]:
+            seen[pid] = max(seen.get(pid, 0.0), _cpu_s(pid))
+        time.sleep(0.02)
+    assert proc.returncode == 0
+    after = os.times()
+    counted = after.children_user + after.children_system - before.children_user - before.children_system
+    assert len(workers) == 2 and len(seen) == 3  # the parent, the first worker and its fork
+    assert seen[workers[1]] > 0.1  # the fork's share of the calls
+    assert counted >= sum(seen.values()) - 0.05  # without the fork's it would be short of that
+
+
 @pytest.mark.slow
 def test_kill_9_of_the_parent_stops_its_workers_and_resume_completes(srv, tmp_path):
     srv.configure(latency_ms=50)
