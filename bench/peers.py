@@ -18,7 +18,8 @@ same case- and whitespace-insensitive comparison as Assay's.
 The tools, each run as a whole process (start-up included) in a fresh folder, at the same
 concurrency, in an order rotated every round:
 - assay: `assay run --no-cache --json` in a fresh workspace (the dataset imported beforehand,
-  not timed);
+  not timed); assay-1w: the same with `--workers 1` (`assay` runs "auto", one worker process per
+  core from 250 calls), for the request-phase throughput ratio of the workers (target >= 1.7x);
 - promptfoo PROMPTFOO_VERSION: installed on demand with npm under --cache-dir (never in the
   repository), a generated promptfooconfig.yaml (openai provider with apiBaseUrl at the server),
   `promptfoo eval --no-cache -j C --no-progress-bar --no-table -o results.json`, its config
@@ -68,7 +69,7 @@ INSPECT_VERSION = "0.3.285"
 MODEL = "demo-strong"
 API_KEY = "assay-no-key"
 RSS_EVERY_S = 0.1
-TOOLS = ("assay", "promptfoo", "inspect-ai", "litellm")
+TOOLS = ("assay", "assay-1w", "promptfoo", "inspect-ai", "litellm")
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,13 @@ def assay_prepare(d: Path, cases: list[Case], base: str, w: Workload) -> tuple[l
     subprocess.run([ASSAY, "import", "cases.jsonl", "--name", "peers"], cwd=d, env=python_env(), check=True,
                    capture_output=True)
     return [ASSAY, "run", "-d", "peers", "-m", "strong", "-c", str(w.concurrency), "--no-cache", "--json"], python_env()
+
+
+def assay_one_worker(d: Path, cases: list[Case], base: str, w: Workload) -> tuple[list[str], dict[str, str]]:
+    """The same run with its requests sent from one worker process (`assay` uses "auto": one per
+    core at this size): their request phases give the throughput ratio of the workers."""
+    cmd, env = assay_prepare(d, cases, base, w)
+    return [*cmd, "--workers", "1"], env
 
 
 def assay_read(d: Path) -> Outcome:
@@ -388,6 +396,8 @@ def build_tools(names: list[str], cache: Path) -> tuple[list[Tool], dict[str, st
     for name in names:
         if name == "assay":
             tools.append(Tool(name, assay_prepare, assay_read))
+        elif name == "assay-1w":
+            tools.append(Tool(name, assay_one_worker, assay_read))
         elif name == "litellm":
             tools.append(Tool(name, litellm_prepare, litellm_read))
         elif name == "promptfoo":
@@ -471,7 +481,7 @@ def run_once(tool: Tool, folder: Path, cases: list[Case], root: str, w: Workload
             rnd.outcome = tool.read(folder)
         except (OSError, ValueError, KeyError, TypeError, sqlite3.Error, subprocess.CalledProcessError) as exc:
             rnd.failure = f"could not read its results: {exc!r}"
-    if tool.name == "assay" and rnd.failure is None:
+    if tool.name.startswith("assay") and rnd.failure is None:
         rnd.assay_p50_ms, rnd.assay_loop_lag_ms = assay_latency(folder)
     return rnd
 
@@ -540,6 +550,13 @@ def report(figs: list[Figures], missing: dict[str, str], w: Workload, n: int) ->
             same_round = (f"{statistics.median(paired):.2f}x ({min(paired):.2f}-{max(paired):.2f})"
                           if paired else "-")
             print(f"  {f.tool:<21} {ratios[0]:>6} {ratios[1]:>5} {ratios[2]:>15}   {same_round}")
+        one = next((f for f in figs if f.tool == "assay-1w" and f.ok_rounds()), None)
+        if one is not None:
+            span, span1 = assay.median("request_span_s"), one.median("request_span_s")
+            if span and span1:
+                print(f"request-phase throughput, assay (a worker per core) / assay --workers 1: "
+                      f"{n / span:.0f} / {n / span1:.0f} calls/s = {span1 / span:.2f}x (target >= 1.7x); "
+                      f"the concurrency allows at most {w.concurrency * 1000 / w.latency_ms:.0f} calls/s")
     return ok
 
 

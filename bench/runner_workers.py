@@ -1,12 +1,12 @@
 """Request-phase throughput and reported latency with 1 and 2 worker processes (issue 12 item 2).
 
-    .venv/bin/python bench/runner_workers.py [--cases 1000] [--rounds 3] [--workers 2]
+    .venv/bin/python bench/runner_workers.py [--cases 1000] [--rounds 3] [--workers 2] [--concurrency 32]
     .venv/bin/python bench/runner_workers.py --whole 125,500,1000 [--rounds 1] [--workers 2]
     .venv/bin/python bench/runner_workers.py --ceiling 3000 [--rounds 3] [--workers 2]
 
-CASES cases x 2 models at concurrency 32 against `assay serve` with 50 ms latency (a subprocess),
-through the engine (`core.run.engine.run`, rows written and scored as in `assay run`), rounds
-alternating `[run] workers = 1` (today's in-process path) and `workers = N`. The request phase
+CASES cases x 2 models at concurrency 32 (--concurrency) against `assay serve` with 50 ms latency
+(a subprocess), through the engine (`core.run.engine.run`, rows written and scored as in `assay
+run`), rounds alternating `[run] workers = 1` (today's in-process path) and `workers = N`. The request phase
 is first to last result (so the workers' litellm import, which overlaps planning, is left out);
 its throughput is (results - 1) / span. Printed per round and as medians: calls/s, the ratio
 N/1 (target >= 1.7), the reported p50 latency (target <= 55 ms) and the parent loop's lag p50.
@@ -41,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from runner_throughput import CONCURRENCY, LATENCY_MS, MODELS, make_workspace, start_server  # noqa: E402
 
 
-def one_run(base: str, tmp: Path, name: str, cases: int, workers: int) -> tuple[float, ...]:
+def one_run(base: str, tmp: Path, name: str, cases: int, workers: int,
+            concurrency: int = CONCURRENCY) -> tuple[float, ...]:
     """(calls/s over the request phase, reported p50 ms, loop lag p50 ms, this process's CPU ms
     per call, the workers' CPU ms per call; their import included)."""
     from core.config.schema import parse_config
@@ -49,7 +50,7 @@ def one_run(base: str, tmp: Path, name: str, cases: int, workers: int) -> tuple[
     from core.run.events import ResultEvent
 
     db = make_workspace(tmp, name, cases)
-    cfg = parse_config({"run": {"concurrency": CONCURRENCY, "workers": workers},
+    cfg = parse_config({"run": {"concurrency": concurrency, "workers": workers},
                         "models": {m: {"api_base": base, "model": f"openai/{m}"} for m in MODELS}})
     stamps: list[float] = []
 
@@ -150,6 +151,8 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--concurrency", type=int, default=CONCURRENCY,
+                    help="for the request-phase rounds (default %(default)s)")
     ap.add_argument("--whole", metavar="SIZES", help="comma-separated case counts: whole processes")
     ap.add_argument("--ceiling", metavar="CALLS", type=int, help="the bare client loop in 1, then N processes")
     args = ap.parse_args()
@@ -167,7 +170,7 @@ def main() -> None:
         return
     calls = args.cases * len(MODELS)
     print(f"{calls} calls ({args.cases} cases x {len(MODELS)} models), server {LATENCY_MS} ms, "
-          f"concurrency {CONCURRENCY}; ideal {calls * LATENCY_MS / 1000 / CONCURRENCY:.2f} s")
+          f"concurrency {args.concurrency}; ideal {calls * LATENCY_MS / 1000 / args.concurrency:.2f} s")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         server, base = start_server(tmp)
@@ -175,7 +178,7 @@ def main() -> None:
         try:
             for r in range(args.rounds):
                 for workers in (1, args.workers):
-                    got = one_run(base + "/v1", tmp, f"r{r}w{workers}", args.cases, workers)
+                    got = one_run(base + "/v1", tmp, f"r{r}w{workers}", args.cases, workers, args.concurrency)
                     figures[workers].append(got)
                     print(f"round {r + 1} workers {workers}: {got[0]:.0f} calls/s, p50 {got[1]:.1f} ms, "
                           f"loop lag p50 {got[2]:.0f} ms, CPU per call {got[3]:.1f} ms here + {got[4]:.1f} ms "
