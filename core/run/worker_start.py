@@ -18,6 +18,9 @@ import subprocess
 import sys
 
 
+STOP_WAIT_S = 5.0  # how long a stopping run waits for its workers to exit before it kills them
+
+
 class StartedWorkers:
     """The first worker process and the parent's end of each possible worker's socket."""
 
@@ -31,11 +34,18 @@ class StartedWorkers:
             child.close()  # only the worker holds its end: its exit is our end of file
         self.sockets = [ours for ours, _ in pairs]
 
-    def stop(self, kill: bool = True) -> None:
-        """Leave no worker process: kill the group (every fork with it) unless each has exited
-        already (`kill` False), close the sockets not handed over, reap the first. Idempotent."""
+    def stop(self, kill: bool = True, wait_s: float = STOP_WAIT_S) -> None:
+        """Leave no worker process: kill the group (every fork with it) unless `kill` is False and
+        the first worker exits within `wait_s` (it waits for its forks, so one stuck after the run
+        cannot hold the command up for longer), close the sockets not handed over, reap the first.
+        Idempotent."""
         if self.proc is None:
             return
+        if not kill:
+            try:
+                self.proc.wait(wait_s)
+            except subprocess.TimeoutExpired:
+                kill = True
         if kill:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)

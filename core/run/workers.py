@@ -46,13 +46,12 @@ from core.models.responses import Identity, Parsed
 from core.models.transport import current as current_timing
 from core.models.transport import timed
 from core.run.lag import LagFigures, LoopLagMonitor
-from core.run.worker_start import StartedWorkers
+from core.run.worker_start import STOP_WAIT_S, StartedWorkers
 
 __all__ = ["AUTO_MIN_CALLS", "AUTO_MIN_CONCURRENCY", "RemoteFailure", "WorkerClient", "WorkerLost", "WorkerPool",
            "auto_workers"]
 
 _HEADER = struct.Struct("!I")
-_STOP_WAIT_S = 5.0
 _LAG_EVERY_S = 0.25
 
 # `[run] workers = "auto"` uses one worker per core only for a run whose calls repay it. Since the
@@ -267,7 +266,7 @@ class WorkerPool:
                 worker.writer.write_eof()  # half-closed: its exit still reaches our reader
         readers = [w.reader_task for w in self._workers if w.reader_task is not None]
         patient = bool(readers) and all(w.ready.done() for w in self._workers)
-        _, late = await asyncio.wait(readers, timeout=_STOP_WAIT_S) if patient else (set(), set(readers))
+        _, late = await asyncio.wait(readers, timeout=STOP_WAIT_S) if patient else (set(), set(readers))
         for task in late:
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)

@@ -254,6 +254,19 @@ def test_kill_9_of_the_parent_stops_its_workers_and_resume_completes(srv, tmp_pa
     assert rows(db, "SELECT COUNT(*), COUNT(DISTINCT case_id || '/' || model) FROM results") == [(200, 200)]
 
 
+def test_a_worker_that_does_not_exit_after_the_run_is_killed_not_waited_for():
+    """The first worker waits for its forks before it exits; one stuck in its own shutdown must
+    not hold the command up: stopping without a kill waits `wait_s`, then kills the group."""
+    started = StartedWorkers(1)
+    started.stop()  # the real worker: replaced by one that never exits
+    started.proc = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    stuck = started.proc
+    t0 = time.monotonic()
+    started.stop(kill=False, wait_s=0.3)
+    assert 0.3 <= time.monotonic() - t0 < 3
+    assert stuck.returncode == -signal.SIGKILL and started.proc is None
+
+
 def test_workers_started_early_for_fewer_are_started_again_for_the_run(srv, tmp_path):
     """The CLI starts its workers before it knows the run's count (`StartedWorkers`); a run that
     needs more (a resumed run's own count) replaces them rather than running with fewer."""
