@@ -9,8 +9,8 @@ no price in the config: cost stays unknown) per variant, variants interleaved pe
 - before:   no prices handed to litellm, its success logging on (Assay until issue 12)
 - prices:   + `litellm_price_kwargs` (litellm prices from them instead of searching its map)
 - unlogged: + litellm's success logging skipped (`internal_sub_call`), its own pricing still on
-- now:      + its pricing skipped too: `provider.unlogged()` as `ModelClient` uses it today
-- unpriced: `now` without `litellm_price_kwargs` (do the prices still matter once it skips pricing?)
+- now:      + its pricing skipped too, and so no prices handed to it: `provider.unlogged()` as
+            `ModelClient` uses it today (the prices cost it a model-info entry per call)
 
 Printed per variant: process CPU per call (median of the rounds; the machine is shared, so
 this moves with load) and Python function calls per call from one cProfile'd round (does not
@@ -40,7 +40,7 @@ from soak import serve_process  # noqa: E402  (the one `assay serve` launcher)
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 CONCURRENCY = 8
-VARIANTS = ("before", "prices", "unlogged", "now", "unpriced")
+VARIANTS = ("before", "prices", "unlogged", "now")
 
 
 def start_server(tmp: Path) -> tuple[subprocess.Popen, str]:
@@ -56,7 +56,7 @@ async def calls(base: str, n: int, variant: str) -> None:
     cfg = parse_config({"run": {"concurrency": CONCURRENCY},
                         "models": {"m": {"model": "openai/demo-fast", "api_base": base}}})
     client = client_mod.ModelClient("m", cfg.models["m"], cfg.run)
-    if variant in ("before", "unpriced"):
+    if variant == "before":
         client._litellm_prices = {}
 
     @contextlib.contextmanager

@@ -38,8 +38,9 @@ Choices, and why:
   stream that breaks (connection dropped, truncated SSE, an invalid JSON chunk) or ends without
   a finish_reason is a retryable network/bad_response error, never an ok row with partial output.
 - Cost comes from `core.models.prices` (config prices, else litellm's local price map, else NULL:
-  "unknown", never 0). litellm prices every response too; it gets the same prices per call (a
-  nominal one when unknown) so that work stays cheap, and its figure is never read.
+  "unknown", never 0). litellm's own pricing of each response is skipped (`provider.unlogged`);
+  where it cannot be, litellm gets the same prices per call (a nominal one when unknown) so that
+  work stays cheap. Its figure is never read.
 - litellm's success/failure logging is skipped per request (`provider.unlogged`): Assay registers
   no callback, and the handler cost CPU on the event loop on every call.
 - Responses are cached in the DB on the hash of the whole request (model id, api_base,
@@ -67,7 +68,8 @@ from core.config.schema import ModelConfig, RunConfig, model_params, model_strea
 from core.common.hashing import content_hash
 from core.models.failures import BREAKER_CLASSES, TRANSIENT, classify, retry_after_s
 from core.models.prices import Prices, litellm_price_kwargs, prices_for
-from core.models.provider import NO_KEY, inline_setup, litellm_module, pure_setup, unlogged
+from core.models.provider import (NO_KEY, inline_setup, litellm_module, litellm_prices_this_call, pure_setup,
+                                  unlogged)
 from core.models.ratelimit import RateLimiter
 from core.models.redact import Redactor, from_env
 from core.models.responses import (BadResponse, Identity, Parsed, StreamAssembly, parse_response, provider_identity,
@@ -251,9 +253,11 @@ class ModelClient:
             kwargs["api_base"] = self.model.api_base
         if api_key is not None:
             kwargs["api_key"] = api_key
-        # Prices go to litellm only (never into the request hash or the body): see litellm_price_kwargs.
+        # Prices go to litellm only (never into the request hash or the body), and only when it
+        # prices the call: see litellm_price_kwargs and litellm_prices_this_call.
+        prices = self._litellm_prices if litellm_prices_this_call() else {}
         return dict(model=self.model.model, messages=messages, num_retries=0, timeout=self.timeout_s,
-                    **self._litellm_prices, **kwargs)
+                    **prices, **kwargs)
 
     def _litellm_call(self) -> contextlib.AbstractContextManager[None]:
         """How the request is made: unlogged, and its set-up inline when that cannot block the loop."""

@@ -32,7 +32,8 @@ _NOMINAL_PER_TOKEN = 1e-9
 
 def litellm_price_kwargs(input_per_token: float | None, output_per_token: float | None) -> dict[str, float]:
     """The per-call prices handed to litellm (`input_cost_per_token`, `output_cost_per_token`) so its
-    own cost calculation, whose result Assay discards, never searches its map.
+    own cost calculation, whose result Assay discards, never searches its map. Handed over only
+    where that calculation runs (`core.models.provider.litellm_prices_this_call`).
 
     Per call rather than `litellm.register_model()`: registering writes into litellm's global
     price map, which `price_map_entry` reads, so an unknown model registered at any price would

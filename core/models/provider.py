@@ -45,6 +45,7 @@ _litellm: Any = None
 _import_s: float | None = None  # how long this process's import of it took
 # Set inside `unlogged()`: litellm's per-call cost calculation returns None (unknown) there.
 _UNPRICED: contextvars.ContextVar[bool] = contextvars.ContextVar("assay_unpriced", default=False)
+_pricing_wrapped = False  # `_skip_cost_inside_unlogged` could wrap litellm's calculator
 
 
 def litellm_module() -> Any:
@@ -107,12 +108,16 @@ def _skip_cost_inside_unlogged() -> None:
     handles that. Outside `unlogged()` (anyone else's use of litellm in the process) it is
     unchanged; a litellm without this method is left as it is.
     """
+    global _pricing_wrapped
     try:
         from litellm.litellm_core_utils.litellm_logging import Logging
     except ImportError:
         return
     priced = getattr(Logging, "response_cost_calculator", None)
-    if priced is None or getattr(priced, "assay_skips", False):
+    if priced is None:
+        return
+    _pricing_wrapped = True
+    if getattr(priced, "assay_skips", False):
         return
 
     def response_cost_calculator(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -120,6 +125,14 @@ def _skip_cost_inside_unlogged() -> None:
 
     response_cost_calculator.assay_skips = True  # type: ignore[attr-defined]
     Logging.response_cost_calculator = response_cost_calculator
+
+
+def litellm_prices_this_call() -> bool:
+    """Whether litellm prices the request made now: outside `unlogged()`, or with a litellm whose
+    calculator could not be wrapped. Only then are prices worth handing to it per call: litellm
+    builds and validates a model-info entry from them on every call (measured: 1.64 ms of CPU per
+    call with them, 1.51 without, when its pricing is skipped anyway)."""
+    return not (_pricing_wrapped and _UNPRICED.get())
 
 
 @contextlib.contextmanager

@@ -178,3 +178,20 @@ def test_litellm_prices_no_call_inside_unlogged_and_still_does_outside(srv):
     usage = outside.usage
     assert outside._hidden_params["response_cost"] == pytest.approx(
         usage.prompt_tokens * 1e-6 + usage.completion_tokens * 2e-6)
+
+
+def test_prices_go_to_litellm_only_where_it_prices_the_call(srv):
+    """Handing litellm per-call prices costs it a model-info entry per call: they are left out
+    inside `unlogged()` (its pricing skipped there) and kept outside it."""
+    from core.models.client import ModelClient
+    from core.models.provider import unlogged
+
+    cfg = config(srv.base_url, PRICED)
+    client = ModelClient("in_price", cfg.models["in_price"], cfg.run)
+    messages = [{"role": "user", "content": "x"}]
+    with unlogged():
+        inside = client._request(messages, None)
+    outside = client._request(messages, None)
+    assert "input_cost_per_token" not in inside
+    assert (outside["input_cost_per_token"], outside["output_cost_per_token"]) == pytest.approx((3.0e-6, 7.0e-6))
+    assert {k: v for k, v in outside.items() if "cost_per_token" not in k} == inside
