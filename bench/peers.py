@@ -18,8 +18,8 @@ same case- and whitespace-insensitive comparison as Assay's.
 The tools, each run as a whole process (start-up included) in a fresh folder, at the same
 concurrency, in an order rotated every round:
 - assay: `assay run --no-cache --json` in a fresh workspace (the dataset imported beforehand,
-  not timed); assay-1w: the same with `--workers 1` (`assay` runs "auto", one worker process per
-  core from 250 calls), for the request-phase throughput ratio of the workers (target >= 1.7x);
+  not timed); assay-1w and assay-2w: the same with `--workers 1` and `--workers 2` (`assay` runs
+  "auto"), for the request-phase throughput ratio of the workers (target >= 1.7x);
 - promptfoo PROMPTFOO_VERSION: installed on demand with npm under --cache-dir (never in the
   repository), a generated promptfooconfig.yaml (openai provider with apiBaseUrl at the server),
   `promptfoo eval --no-cache -j C --no-progress-bar --no-table -o results.json`, its config
@@ -69,7 +69,7 @@ INSPECT_VERSION = "0.3.285"
 MODEL = "demo-strong"
 API_KEY = "assay-no-key"
 RSS_EVERY_S = 0.1
-TOOLS = ("assay", "assay-1w", "promptfoo", "inspect-ai", "litellm")
+TOOLS = ("assay", "assay-1w", "assay-2w", "promptfoo", "inspect-ai", "litellm")
 
 
 @dataclass(frozen=True)
@@ -218,11 +218,13 @@ def assay_prepare(d: Path, cases: list[Case], base: str, w: Workload) -> tuple[l
     return [ASSAY, "run", "-d", "peers", "-m", "strong", "-c", str(w.concurrency), "--no-cache", "--json"], python_env()
 
 
-def assay_one_worker(d: Path, cases: list[Case], base: str, w: Workload) -> tuple[list[str], dict[str, str]]:
-    """The same run with its requests sent from one worker process (`assay` uses "auto": one per
-    core at this size): their request phases give the throughput ratio of the workers."""
-    cmd, env = assay_prepare(d, cases, base, w)
-    return [*cmd, "--workers", "1"], env
+def assay_workers(n: int) -> Callable:
+    """The same run with its requests sent from `n` worker processes (`assay` runs "auto"): the
+    request phases of 2 and 1 give the throughput ratio of the workers."""
+    def prepare(d: Path, cases: list[Case], base: str, w: Workload) -> tuple[list[str], dict[str, str]]:
+        cmd, env = assay_prepare(d, cases, base, w)
+        return [*cmd, "--workers", str(n)], env
+    return prepare
 
 
 def assay_read(d: Path) -> Outcome:
@@ -396,8 +398,8 @@ def build_tools(names: list[str], cache: Path) -> tuple[list[Tool], dict[str, st
     for name in names:
         if name == "assay":
             tools.append(Tool(name, assay_prepare, assay_read))
-        elif name == "assay-1w":
-            tools.append(Tool(name, assay_one_worker, assay_read))
+        elif name in ("assay-1w", "assay-2w"):
+            tools.append(Tool(name, assay_workers(int(name[-2])), assay_read))
         elif name == "litellm":
             tools.append(Tool(name, litellm_prepare, litellm_read))
         elif name == "promptfoo":
@@ -550,13 +552,13 @@ def report(figs: list[Figures], missing: dict[str, str], w: Workload, n: int) ->
             same_round = (f"{statistics.median(paired):.2f}x ({min(paired):.2f}-{max(paired):.2f})"
                           if paired else "-")
             print(f"  {f.tool:<21} {ratios[0]:>6} {ratios[1]:>5} {ratios[2]:>15}   {same_round}")
-        one = next((f for f in figs if f.tool == "assay-1w" and f.ok_rounds()), None)
-        if one is not None:
-            span, span1 = assay.median("request_span_s"), one.median("request_span_s")
-            if span and span1:
-                print(f"request-phase throughput, assay (a worker per core) / assay --workers 1: "
-                      f"{n / span:.0f} / {n / span1:.0f} calls/s = {span1 / span:.2f}x (target >= 1.7x); "
-                      f"the concurrency allows at most {w.concurrency * 1000 / w.latency_ms:.0f} calls/s")
+    one, two = (next((f for f in figs if f.tool == t and f.ok_rounds()), None) for t in ("assay-1w", "assay-2w"))
+    if one is not None and two is not None:
+        span1, span2 = one.median("request_span_s"), two.median("request_span_s")
+        if span1 and span2:
+            print(f"request-phase throughput, assay --workers 2 / --workers 1: {n / span2:.0f} / {n / span1:.0f} "
+                  f"calls/s = {span1 / span2:.2f}x (target >= 1.7x); the concurrency allows at most "
+                  f"{w.concurrency * 1000 / w.latency_ms:.0f} calls/s")
     return ok
 
 

@@ -1,7 +1,7 @@
 """Soak: a long run through mixed faults and repeated kill -9, then the bookkeeping checked.
 
     .venv/bin/python bench/soak.py            # 20,000 calls, 3 models, 5 kills (make soak)
-    .venv/bin/python bench/soak.py --calls 2000 --kills 2 --concurrency 32 --retry-after-s 0.2 \
+    .venv/bin/python bench/soak.py --calls 2000 --kills 2 --concurrency 64 --retry-after-s 0.2 \
         --timeout-s 1.5 --warmup 200   # the test suite's soak (tests/reliability/test_soak_short.py)
 
 `assay serve` runs in its own process with a small latency and 10% mixed faults (2% each: 429

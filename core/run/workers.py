@@ -62,10 +62,13 @@ _LAG_EVERY_S = 0.25
 # 250 calls the difference is within the noise, and an app that imported litellm already runs a
 # small run in its own process sooner than any worker starts.
 AUTO_MIN_CALLS = 250
-# ...and only when one event loop can be the bottleneck: at ≈5 ms of litellm CPU per call a loop
-# serves ≈200 calls/s, which fewer than 16 calls in flight reach only against a provider answering
-# within 80 ms (no hosted model does); below that a run waits for its provider, not for the CPU.
-AUTO_MIN_CONCURRENCY = 16
+# ...and only when one worker's event loop can be the bottleneck. At ≈1.5-2 ms of CPU per call one
+# worker serves ≈550 calls/s: with 32 calls in flight it reaches 85% of what a 50 ms server allows
+# (`bench/peers.py --workload a`: 546 calls/s with one worker, 535 with two, which cost 0.7 s more
+# CPU and 190 MB more memory), and against a hosted model (hundreds of ms) far fewer calls are in
+# flight than it can serve. With 64 in flight, 1,000 calls against a 50 ms server took 3.13-3.44 s
+# with one worker and 2.94-3.25 s with two; a run needs more than 64 only to outrun its provider.
+AUTO_MIN_CONCURRENCY = 64
 
 
 def auto_workers(calls: int, concurrency: int, cores: int | None = None) -> int:

@@ -13,8 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from soak import Settings, checks, report, soak  # noqa: E402
 
 # Shorter Retry-After and hang timeout than `make soak` so three process starts (litellm's import
-# each) and 2,000 calls fit in a minute on 2 loaded cores; the faults and kills are the same.
-SHORT = Settings(calls=2000, kills=2, concurrency=32, retry_after_s=0.2, timeout_s=1.5, warmup=200)
+# each) and 2,000 calls fit in a minute on 2 loaded cores; the faults and kills are the same, and
+# so is the concurrency, at which `workers = "auto"` sends the requests from a worker per core.
+SHORT = Settings(calls=2000, kills=2, concurrency=64, retry_after_s=0.2, timeout_s=1.5, warmup=200)
 
 
 @pytest.mark.slow

@@ -298,12 +298,12 @@ def test_auto_uses_every_core_only_for_a_run_that_repays_the_workers_start():
 def test_the_count_is_decided_before_planning_recorded_and_reused_by_a_resume(tmp_path):
     db_path = tmp_path / "a.db"
     make_dataset(db_path, 150)
-    cfg = parse_config({"run": {"workers": "auto", "concurrency": 32},
+    cfg = parse_config({"run": {"workers": "auto", "concurrency": 64},
                         "models": {name: {"model": f"openai/{name}"} for name in ("a", "b", "c", "d")}})
     db = connect(db_path)
     try:
-        big = RunRequest(dataset="d", models=["a", "b", "c", "d"])  # 600 calls at concurrency 32
-        assert workers_for(db, cfg, big) == auto_workers(600, 32) == (os.cpu_count() or 1)
+        big = RunRequest(dataset="d", models=["a", "b", "c", "d"])  # 600 calls at concurrency 64
+        assert workers_for(db, cfg, big) == auto_workers(600, 64) == (os.cpu_count() or 1)
         assert workers_for(db, cfg, RunRequest(dataset="d", models=["a"])) == 1  # 150 calls
         assert workers_for(db, cfg, RunRequest(dataset="d", models=["a"], workers=3)) == 3
         plan = plan_run(db, cfg, RunRequest(dataset="d", models=["a"], workers=3))  # starts no process
