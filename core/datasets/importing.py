@@ -34,7 +34,9 @@ from core.datasets.versions import VersionBuilder
 from core.errors import InputError, UsageError
 from core.records import EvalCase, describe_validation_error
 from store import datasets as store_ds
-from store.db import write
+from store.db import page_cache, write
+
+IMPORT_CACHE_MIB = 16  # SQLite's page cache during an import (store.db.page_cache says why)
 
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 
@@ -348,7 +350,7 @@ def import_file(
     if mapping and "input_text" not in mapping and "input_text" in mapping.values():
         raise UsageError("--map: 'input_text' is mapped away but no column is mapped to input_text")
     sources = source_names(mapping, FIELDS)
-    with open_input(path, display) as f, write(db):
+    with open_input(path, display) as f, page_cache(db, IMPORT_CACHE_MIB), write(db):
         if append:
             ds_id = dataset_id(db, name)
         else:
