@@ -90,6 +90,25 @@ def test_an_error_on_the_last_record_leaves_nothing(db, tmp_path: Path) -> None:
     assert counts(db) == dict.fromkeys(TABLES, 0)
 
 
+def test_the_import_writes_with_a_larger_page_cache_and_gives_it_back(db, tmp_path: Path, monkeypatch) -> None:
+    from core.datasets import importing
+
+    seen: list[int] = []
+    insert = store_ds.insert_cases
+
+    def spy(db_, *args, **kwargs):
+        seen.append(db_.execute("PRAGMA cache_size").fetchone()[0])
+        return insert(db_, *args, **kwargs)
+
+    monkeypatch.setattr(store_ds, "insert_cases", spy)
+    (before,) = db.execute("PRAGMA cache_size").fetchone()
+    import_file(db, varied(tmp_path / "v.jsonl"), "d")
+    assert seen and set(seen) == {-1024 * importing.IMPORT_CACHE_MIB}
+    with pytest.raises(InputError):  # and after a failed import too
+        import_file(db, tmp_path / "v.jsonl", "d", append=True)  # duplicate ids
+    assert db.execute("PRAGMA cache_size").fetchone()[0] == before != -1024 * importing.IMPORT_CACHE_MIB
+
+
 def test_append_version_covers_old_and_new_cases_with_derived_truth(db, tmp_path: Path) -> None:
     import_file(db, varied(tmp_path / "one.jsonl", 7), "d")
     ds_id = store_ds.dataset_id(db, "d")
