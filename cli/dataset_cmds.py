@@ -74,7 +74,7 @@ def import_cmd(
     from core.datasets.importing import import_file, parse_pairs
 
     result = import_file(ws.db(), args[0], name, fmt=fmt, mapping=parse_pairs(mapping, FIELDS, "--map"),
-                         task_type=task_type, append=append)
+                         task_type=task_type, append=append, fork_ok=True)
     if as_json:
         print_json({
             "dataset": result.dataset, "format": result.format, "imported": result.imported,

@@ -15,6 +15,7 @@ an object, and an empty string comes back as unlabeled.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from array import array
@@ -27,10 +28,10 @@ import sqlite_utils
 from pydantic import ValidationError
 
 from core.common.hashing import case_id_for
-from core.datasets import formats
+from core.datasets import formats, read_ahead
 from core.datasets.browse import dataset_id
 from core.datasets.formats import EXTENSIONS, FIELDS, FILE_FORMATS, IMPORT_FORMATS, SAMPLE_FLAVOURS
-from core.datasets.versions import VersionBuilder
+from core.datasets.versions import Encoded, VersionBuilder
 from core.errors import InputError, UsageError
 from core.records import EvalCase, describe_validation_error
 from store import datasets as store_ds
@@ -270,18 +271,18 @@ class _CaseWriter:
         self.db, self.ds_id, self.ds_name, self.display, self.start_ord = db, ds_id, ds_name, display, start_ord
         self.version = version
         self.lines = array("q")
-        self.pending: list[tuple[int, int | None, dict[str, Any]]] = []
+        self.pending: list[tuple[int, int | None, dict[str, Any], Encoded | None]] = []
         self.pending_ids: dict[str, int] = {}
         self.written = 0
         self.labeled = 0
 
-    def add(self, line: int, column: int | None, case: dict[str, Any]) -> None:
+    def add(self, line: int, column: int | None, case: dict[str, Any], encoded: Encoded | None = None) -> None:
         cid = case["id"]
         first = self.pending_ids.get(cid)
         if first is not None:
             raise InputError(self.display, line, self._duplicate(case, first), column=column)
         self.pending_ids[cid] = line
-        self.pending.append((line, column, case))
+        self.pending.append((line, column, case, encoded))
         self.lines.append(line)
         if case["expected_output"] is not None:
             self.labeled += 1
@@ -299,7 +300,7 @@ class _CaseWriter:
         if not self.pending_ids:
             return
         stored = store_ds.stored_ords(self.db, self.ds_id, self.pending_ids)
-        for line, column, case in self.pending:
+        for line, column, case, _ in self.pending:
             ord_ = stored.get(case["id"])
             if ord_ is None:
                 continue
@@ -311,9 +312,9 @@ class _CaseWriter:
 
     def flush(self) -> None:
         self.check()
-        store_ds.insert_cases(self.db, self.ds_id, (c for _, _, c in self.pending), self.start_ord + self.written)
-        for _, _, case in self.pending:
-            self.version.add(case)
+        store_ds.insert_cases(self.db, self.ds_id, (c for _, _, c, _ in self.pending), self.start_ord + self.written)
+        for _, _, case, encoded in self.pending:
+            self.version.add(case, encoded)
         self.written += len(self.pending)
         self.pending.clear()
         self.pending_ids.clear()
@@ -337,9 +338,11 @@ class ImportResult:
 def import_file(
     db: sqlite_utils.Database, path: str | Path, name: str, *, fmt: str | None = None,
     mapping: dict[str, str] | None = None, task_type: str | None = None, append: bool = False,
-    description: str = "",
+    description: str = "", fork_ok: bool = False,
 ) -> ImportResult:
-    """Import a file into a new dataset (or append to one), all or nothing, and take a version."""
+    """Import a file into a new dataset (or append to one), all or nothing, and take a version.
+    `fork_ok`: the caller runs no thread, so a big JSONL file may be read and validated in a
+    forked process while this one writes (`core.datasets.read_ahead`)."""
     display = str(path)
     path = Path(path)
     check_name(name)
@@ -350,7 +353,15 @@ def import_file(
     if mapping and "input_text" not in mapping and "input_text" in mapping.values():
         raise UsageError("--map: 'input_text' is mapped away but no column is mapped to input_text")
     sources = source_names(mapping, FIELDS)
-    with open_input(path, display) as f, page_cache(db, IMPORT_CACHE_MIB), write(db):
+    # Forked before the write transaction begins (see core.datasets.read_ahead).
+    ahead = (read_ahead.ReadAhead(path, display, container, flavour, sources, task_type, detect=not mapping)
+             if read_ahead.usable(path, container, fork_ok) else None)
+    with contextlib.ExitStack() as stack:
+        if ahead is not None:
+            stack.callback(ahead.close)
+        f = stack.enter_context(open_input(path, display))
+        stack.enter_context(page_cache(db, IMPORT_CACHE_MIB))
+        stack.enter_context(write(db))
         if append:
             ds_id = dataset_id(db, name)
         else:
@@ -362,10 +373,15 @@ def import_file(
         if append:
             version.add_stored()  # the version covers the cases already there, first
         writer = _CaseWriter(db, ds_id, name, display, store_ds.next_ord(db, ds_id), version)
-        flavour, cases = iter_cases_from(f, display, container, flavour, sources, task_type, detect=not mapping)
+        if ahead is not None:
+            flavour = ahead.flavour
+            cases: Iterator[tuple[int, int | None, dict[str, Any], Encoded | None]] = iter(ahead)
+        else:
+            flavour, validated = iter_cases_from(f, display, container, flavour, sources, task_type, detect=not mapping)
+            cases = ((line, column, case, None) for line, column, case in validated)
         try:
-            for line, column, case in cases:
-                writer.add(line, column, case)
+            for line, column, case, encoded in cases:
+                writer.add(line, column, case, encoded)
         except InputError:
             writer.check()  # a duplicate earlier in the unflushed chunk is the first problem
             raise

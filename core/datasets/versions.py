@@ -38,6 +38,14 @@ class VersionHasher:
         return self._h.hexdigest()
 
 
+Encoded = tuple[str, bytes]  # a case's blob (canonical JSON) and its sha256 digest
+
+
+def encode(case: dict[str, Any]) -> Encoded:
+    blob = canonical_json(case)
+    return blob, hashlib.sha256(blob.encode("utf-8")).digest()
+
+
 class VersionBuilder:
     """Builds the version of a dataset's content while its cases stream by, in order.
 
@@ -58,13 +66,13 @@ class VersionBuilder:
         self._blobs: list[tuple[str, str]] = []
         self._labeled = 0
 
-    def add(self, case: dict[str, Any]) -> None:
-        """One case in EvalCase.model_dump() shape, as stored."""
+    def add(self, case: dict[str, Any], encoded: Encoded | None = None) -> None:
+        """One case in EvalCase.model_dump() shape, as stored; `encoded`, when another process
+        computed it, is `encode(case)`."""
         case_id = case["id"]
         if case_id in self._truth:
-            case = {**case, "expected_output": self._truth[case_id]}
-        blob = canonical_json(case)
-        digest = hashlib.sha256(blob.encode("utf-8")).digest()
+            case, encoded = {**case, "expected_output": self._truth[case_id]}, None
+        blob, digest = encoded or encode(case)
         blob_hash = digest.hex()
         self._hasher.add(case_id, blob_hash)
         self._ids.append(case_id)
