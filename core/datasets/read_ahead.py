@@ -3,9 +3,9 @@
 `assay import` spends about half of a large import in Python that does not touch the database
 (reading lines, JSON decoding, field mapping, EvalCase validation) and half in SQLite; on one core
 they take turns. Here a forked child runs the very same `iter_cases_from` on the file and sends the
-validated cases in order, in batches, with their version blobs (canonical JSON and digest, the
-other half of the Python work), while the parent inserts them: the same records, the same
-checks, the same InputError (file, line, column, problem) at the same place in the stream, and the
+validated cases in order, in batches, each with its version blob and digest (its canonical JSON
+encoding, also done here), while the parent inserts them: the same records, the same validation,
+the same InputError (file, line, column, problem) at the same place in the stream, and the
 parent's transaction still makes the import all or nothing.
 
 Only where forking is safe: the caller says so (the CLI is single-threaded; the app, whose UI
@@ -52,19 +52,20 @@ def _child(conn: Connection, path: Path, display: str, container: str, flavour: 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's: it rolls back and stops us
     batch: list[Case] = []
     try:
-        with open_input(path, display) as f:
-            flavour, cases = iter_cases_from(f, display, container, flavour, sources, task_type, detect=detect)
-            conn.send(("flavour", flavour))
-            for line, column, case in cases:
-                batch.append((line, column, case, encode(case)))
-                if len(batch) >= _BATCH:
-                    conn.send(("cases", batch))
-                    batch = []
-        conn.send(("cases", batch))
-        conn.send(("end",))
-    except InputError as e:
-        conn.send(("cases", batch))
-        conn.send(("error", e.file, e.line, e.problem, e.column))
+        try:
+            with open_input(path, display) as f:
+                flavour, cases = iter_cases_from(f, display, container, flavour, sources, task_type, detect=detect)
+                conn.send(("flavour", flavour))
+                for line, column, case in cases:
+                    batch.append((line, column, case, encode(case)))
+                    if len(batch) >= _BATCH:
+                        conn.send(("cases", batch))
+                        batch = []
+            conn.send(("cases", batch))
+            conn.send(("end",))
+        except InputError as e:
+            conn.send(("cases", batch))
+            conn.send(("error", e.file, e.line, e.problem, e.column))
     except (BrokenPipeError, ConnectionResetError):
         pass  # the parent stopped reading (it failed, or was killed): nothing left to do
     finally:
