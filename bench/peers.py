@@ -69,7 +69,8 @@ INSPECT_VERSION = "0.3.285"
 MODEL = "demo-strong"
 API_KEY = "assay-no-key"
 RSS_EVERY_S = 0.1
-TOOLS = ("assay", "assay-1w", "assay-2w", "promptfoo", "inspect-ai", "litellm")
+ASSAY_WORKERS = {"assay-1w": 1, "assay-2w": 2}  # `assay run --workers N`, for the workers' ratio
+TOOLS = ("assay", *ASSAY_WORKERS, "promptfoo", "inspect-ai", "litellm")
 
 
 @dataclass(frozen=True)
@@ -398,8 +399,8 @@ def build_tools(names: list[str], cache: Path) -> tuple[list[Tool], dict[str, st
     for name in names:
         if name == "assay":
             tools.append(Tool(name, assay_prepare, assay_read))
-        elif name in ("assay-1w", "assay-2w"):
-            tools.append(Tool(name, assay_workers(int(name[-2])), assay_read))
+        elif name in ASSAY_WORKERS:
+            tools.append(Tool(name, assay_workers(ASSAY_WORKERS[name]), assay_read))
         elif name == "litellm":
             tools.append(Tool(name, litellm_prepare, litellm_read))
         elif name == "promptfoo":
@@ -552,7 +553,7 @@ def report(figs: list[Figures], missing: dict[str, str], w: Workload, n: int) ->
             same_round = (f"{statistics.median(paired):.2f}x ({min(paired):.2f}-{max(paired):.2f})"
                           if paired else "-")
             print(f"  {f.tool:<21} {ratios[0]:>6} {ratios[1]:>5} {ratios[2]:>15}   {same_round}")
-    one, two = (next((f for f in figs if f.tool == t and f.ok_rounds()), None) for t in ("assay-1w", "assay-2w"))
+    one, two = (next((f for f in figs if f.tool == t and f.ok_rounds()), None) for t in ASSAY_WORKERS)
     if one is not None and two is not None:
         span1, span2 = one.median("request_span_s"), two.median("request_span_s")
         if span1 and span2:

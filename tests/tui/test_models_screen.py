@@ -134,6 +134,22 @@ def test_external_edit_is_reloaded_and_a_stale_save_is_refused(tmp_path):
     asyncio.run(run())
 
 
+def test_an_external_edit_reaches_the_app_while_another_screen_is_shown(tmp_path):
+    """The poll pauses only for an open form: on the Run screen the app's config stays the file's."""
+    ws = _ws(tmp_path)
+
+    async def run() -> None:
+        app = make_app(ws, start="models")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await _open(app)
+            await pilot.press("4")
+            await until(lambda: type(app.screen).__name__ == "RunScreen")
+            ws.config_path.write_text(ws.config_path.read_text() + '\n[models.extra]\nmodel = "openai/x"\n')
+            await until(lambda: "extra" in app.config.models)
+
+    asyncio.run(run())
+
+
 def test_prompt_edit_with_live_preview(tmp_path):
     ws = _ws(tmp_path)
 

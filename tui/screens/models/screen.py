@@ -148,6 +148,7 @@ class ModelsScreen(AssayScreen):
         self._generation = 0  # bumped on every load; stale price lookups are dropped
         self._seen: tuple[int, int] | None = None  # (mtime_ns, size) of assay.toml at the last poll
         self._refused = False  # a form's save was refused for an external change: say so once it closes
+        self._form_open = False  # a ModelDialog is open: its values come from the file as last read
 
     # --- layout -------------------------------------------------------------------------------
 
@@ -225,9 +226,10 @@ class ModelsScreen(AssayScreen):
         note.set_class(error, "error")
 
     def _poll(self) -> None:
-        if self.app.screen is not self:
-            # A form is open over the table: reloading under it would let its save overwrite an
-            # external edit it never saw. Its save is refused instead; the poll resumes once it closes.
+        if self._form_open:
+            # Reloading under the form would let its save overwrite an external edit it never saw.
+            # Its save is refused instead; the poll resumes once it closes. (On other screens the
+            # poll goes on: the app's config stays the file's.)
             return
         stat = self._stat()
         if stat == self._seen:
@@ -262,8 +264,13 @@ class ModelsScreen(AssayScreen):
         self._load(saved)
         return True
 
-    def _report_refusal(self, _: object = None) -> None:
-        if self._refused:
+    def _open_form(self, form: ModelDialog) -> None:
+        self._form_open = True
+        self.app.push_screen(form, self._form_closed)
+
+    def _form_closed(self, _: object = None) -> None:
+        self._form_open = False
+        if self._refused:  # its save was refused: say so now that it is closed
             self._refused = False
             self.app.push_screen(MessageDialog("assay.toml changed on disk", REFUSED))
 
@@ -382,20 +389,16 @@ class ModelsScreen(AssayScreen):
         if not self._on_models_tab():
             self.prompts.add()
             return
-        self.app.push_screen(
-            ModelDialog("Add a model", name="", model=None, taken=self.rows,
-                        save=lambda name, model: self._save_model(name, model, None)),
-            self._report_refusal)
+        self._open_form(ModelDialog("Add a model", name="", model=None, taken=self.rows,
+                                    save=lambda name, model: self._save_model(name, model, None)))
 
     def action_edit(self) -> None:
         name = self.selected
         if not self._on_models_tab() or name is None:
             return
         model = self.assay.config.models[name]
-        self.app.push_screen(
-            ModelDialog(f"Edit [models.{name}]", name=name, model=model, taken=self.rows,
-                        save=lambda new, m: self._save_model(new, m, name)),
-            self._report_refusal)
+        self._open_form(ModelDialog(f"Edit [models.{name}]", name=name, model=model, taken=self.rows,
+                                    save=lambda new, m: self._save_model(new, m, name)))
 
     def action_duplicate(self) -> None:
         if not self._on_models_tab():
