@@ -23,9 +23,13 @@ def test_run_screen_finished(snap_compare, tmp_path, monkeypatch):
             await pilot.press("s")
             await until(lambda: screen.last_run_id is not None and not screen.running, timeout=60)
             history = screen.query_one("#history")
-            await until(lambda: history.row_count == 1)
-            # The table sizes its columns on its next idle: under load the snapshot could come first.
-            await until(lambda: max(c.content_width for c in history.columns.values()) >= len("r-20250101-120000-snap"))
+            # Every history load done and its message handled (a late one rebuilds the table), then
+            # the table's own resize, which it does on its next idle: under load the snapshot could
+            # otherwise come first.
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+            await until(lambda: history.row_count == 1 and max(c.content_width for c in history.columns.values())
+                        >= len("r-20250101-120000-snap"))
             await pilot.pause()
 
         assert snap_compare(make_app(ws, start="run"), terminal_size=(120, 36), run_before=ready)
