@@ -99,11 +99,32 @@ def next_ord(db: sqlite_utils.Database, ds_id: int) -> int:
     return row[0]
 
 
+# A case's column values in `cases` order, as `case_columns` encodes them: (case_id, input_text,
+# expected_json, task_type, difficulty, metadata_json, tags_json, excluded). A plain tuple: a big
+# import sends these from process to process.
+CaseColumns = tuple[str, str, str | None, str, str | None, str, str, int]
+
+
+def case_columns(c: dict[str, Any]) -> CaseColumns:
+    """A case dict (EvalCase.model_dump() shape) as its column values."""
+    exp = c.get("expected_output")
+    return (
+        c["id"], c["input_text"], None if exp is None else _to_json(exp), c.get("task_type") or "generation",
+        c.get("difficulty"), _to_json(c.get("metadata") or {}), _to_json(c.get("tags") or []),
+        int(bool(c.get("excluded"))),
+    )
+
+
 def insert_cases(db: sqlite_utils.Database, ds_id: int, cases: Iterable[dict[str, Any]], start_ord: int = 0) -> int:
     """Insert case dicts (EvalCase.model_dump() shape) in chunks. Caller holds a write transaction.
 
     A duplicate case id raises sqlite3.IntegrityError (UNIQUE(dataset_id, case_id)).
     """
+    return insert_case_rows(db, ds_id, map(case_columns, cases), start_ord)
+
+
+def insert_case_rows(db: sqlite_utils.Database, ds_id: int, rows: Iterable[CaseColumns], start_ord: int = 0) -> int:
+    """`insert_cases` for cases already encoded by `case_columns`."""
     ts = now_iso()
     sql = (
         "INSERT INTO cases (dataset_id, case_id, input_text, expected_json, task_type, difficulty, "
@@ -112,14 +133,8 @@ def insert_cases(db: sqlite_utils.Database, ds_id: int, cases: Iterable[dict[str
     )
     n = 0
     batch: list[tuple] = []
-    for c in cases:
-        exp = c.get("expected_output")
-        batch.append((
-            ds_id, c["id"], c["input_text"], None if exp is None else _to_json(exp),
-            c.get("task_type") or "generation", c.get("difficulty"),
-            _to_json(c.get("metadata") or {}), _to_json(c.get("tags") or []),
-            int(bool(c.get("excluded"))), start_ord + n, ts, ts,
-        ))
+    for row in rows:
+        batch.append((ds_id, *row, start_ord + n, ts, ts))
         n += 1
         if len(batch) >= CHUNK:
             db.conn.executemany(sql, batch)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -31,6 +31,8 @@ BOM = b"\xef\xbb\xbf"
 CHUNK_SIZE = 1 << 16
 # A quoted CSV field longer than this is almost surely an unbalanced quote swallowing the file.
 CSV_FIELD_LIMIT = 16 << 20
+# The data of a record left undecoded (see read_jsonl's `decode`).
+SKIPPED: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,11 +277,16 @@ def read_json_array(f: BinaryIO, display: str, *, chunk_size: int = CHUNK_SIZE) 
     return iter(_JsonArrayReader(f, display, chunk_size))
 
 
-def read_jsonl(f: BinaryIO, display: str) -> Iterator[RawRecord]:
-    """One JSON value per non-blank line."""
+def read_jsonl(f: BinaryIO, display: str, decode: Callable[[int], bool] | None = None) -> Iterator[RawRecord]:
+    """One JSON value per non-blank line. With `decode`, a record for whose 0-based number it is false
+    is not parsed: its data is SKIPPED (a process that reads only its share of the file)."""
     n = 0
     for line, text in text_lines(f, display):
         if not text.strip():
+            continue
+        if decode is not None and not decode(n):
+            n += 1
+            yield RawRecord(line, None, SKIPPED)
             continue
         try:
             value = json.loads(text)

@@ -19,7 +19,7 @@ import contextlib
 import itertools
 import json
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -31,7 +31,7 @@ from core.common.hashing import case_id_for
 from core.datasets import formats, read_ahead
 from core.datasets.browse import dataset_id
 from core.datasets.formats import EXTENSIONS, FIELDS, FILE_FORMATS, IMPORT_FORMATS, SAMPLE_FLAVOURS
-from core.datasets.versions import Encoded, VersionBuilder
+from core.datasets.versions import Encoded, VersionBuilder, encode
 from core.errors import InputError, UsageError
 from core.records import EvalCase, describe_validation_error
 from store import datasets as store_ds
@@ -210,11 +210,12 @@ def to_case(fields: dict[str, Any], default_task_type: str | None) -> dict[str, 
         raise ValueError(describe_validation_error(e)) from None
 
 
-def _raw_records(f: BinaryIO, display: str, container: str, sources: dict[str, str]) -> Iterator[formats.RawRecord]:
+def _raw_records(f: BinaryIO, display: str, container: str, sources: dict[str, str],
+                 decode: Callable[[int], bool] | None) -> Iterator[formats.RawRecord]:
     if container == "json":
         return formats.read_json_array(f, display)
     if container == "jsonl":
-        return formats.read_jsonl(f, display)
+        return formats.read_jsonl(f, display, decode)
     table = formats.open_csv(f, display)
     input_col = next(src for src, field in sources.items() if field == "input_text")
     if input_col not in table.header:
@@ -226,19 +227,23 @@ def _raw_records(f: BinaryIO, display: str, container: str, sources: dict[str, s
 
 def iter_cases_from(
     f: BinaryIO, display: str, container: str, flavour: str | None, sources: dict[str, str],
-    default_task_type: str | None, *, detect: bool,
-) -> tuple[str | None, Iterator[tuple[int, int | None, dict[str, Any]]]]:
+    default_task_type: str | None, *, detect: bool, decode: Callable[[int], bool] | None = None,
+) -> tuple[str | None, Iterator[tuple[int, int | None, dict[str, Any] | None]]]:
     """(flavour, validated (line, column, case) records). With `detect`, a first record shaped like an
-    inspect-ai or OpenAI-evals sample switches the whole file to that flavour."""
-    records = _raw_records(f, display, container, sources)
+    inspect-ai or OpenAI-evals sample switches the whole file to that flavour. `decode` (JSONL only,
+    see `formats.read_jsonl`): the records it leaves out come as (line, column, None), unvalidated."""
+    records = _raw_records(f, display, container, sources, decode)
     if detect and flavour is None and container != "csv":
         first = next(records, None)
         if first is not None:
             flavour = formats.detect_flavour(first.data)
             records = itertools.chain([first], records)
 
-    def convert() -> Iterator[tuple[int, int | None, dict[str, Any]]]:
+    def convert() -> Iterator[tuple[int, int | None, dict[str, Any] | None]]:
         for rec in records:
+            if rec.data is formats.SKIPPED:
+                yield rec.line, rec.column, None
+                continue
             try:
                 if flavour is not None:
                     fields = formats.sample_to_fields(rec.data, flavour)
@@ -256,6 +261,15 @@ def iter_cases_from(
 
 # --- writing cases ----------------------------------------------------------------------------
 
+# A validated case ready to write: (line, column, its column values, its version blob and digest).
+Prepared = tuple[int, int | None, store_ds.CaseColumns, Encoded]
+
+
+def prepare(line: int, column: int | None, case: dict[str, Any]) -> Prepared:
+    """Everything the writer encodes for a case, done where the case was validated (for a big file,
+    in the reading processes)."""
+    return line, column, store_ds.case_columns(case), encode(case)
+
 
 class _CaseWriter:
     """Inserts validated cases in chunks, each also into the version being built, so the version's
@@ -271,50 +285,52 @@ class _CaseWriter:
         self.db, self.ds_id, self.ds_name, self.display, self.start_ord = db, ds_id, ds_name, display, start_ord
         self.version = version
         self.lines = array("q")
-        self.pending: list[tuple[int, int | None, dict[str, Any], Encoded | None]] = []
+        self.pending: list[Prepared] = []
         self.pending_ids: dict[str, int] = {}
         self.written = 0
         self.labeled = 0
 
-    def add(self, line: int, column: int | None, case: dict[str, Any], encoded: Encoded | None = None) -> None:
-        cid = case["id"]
+    def add(self, case: Prepared) -> None:
+        line, column, columns, _ = case
+        cid = columns[0]
         first = self.pending_ids.get(cid)
         if first is not None:
-            raise InputError(self.display, line, self._duplicate(case, first), column=column)
+            raise InputError(self.display, line, self._duplicate(columns, first), column=column)
         self.pending_ids[cid] = line
-        self.pending.append((line, column, case, encoded))
+        self.pending.append(case)
         self.lines.append(line)
-        if case["expected_output"] is not None:
+        if columns[2] is not None:  # expected_json
             self.labeled += 1
         if len(self.pending) >= store_ds.CHUNK:
             self.flush()
 
     @staticmethod
-    def _duplicate(case: dict[str, Any], first: int) -> str:
-        derived = case["id"] == case_id_for(case["input_text"])
+    def _duplicate(columns: store_ds.CaseColumns, first: int) -> str:
+        cid, input_text = columns[:2]
+        derived = cid == case_id_for(input_text)
         why = "; the id comes from input_text, so both cases have the same input" if derived else ""
-        return f"duplicate case id {case['id']!r} (first seen on line {first}{why})"
+        return f"duplicate case id {cid!r} (first seen on line {first}{why})"
 
     def check(self) -> None:
         """Raise for the earliest pending case whose id is already stored."""
         if not self.pending_ids:
             return
         stored = store_ds.stored_ords(self.db, self.ds_id, self.pending_ids)
-        for line, column, case, _ in self.pending:
-            ord_ = stored.get(case["id"])
+        for line, column, columns, _ in self.pending:
+            ord_ = stored.get(columns[0])
             if ord_ is None:
                 continue
             if ord_ >= self.start_ord:
-                problem = self._duplicate(case, self.lines[ord_ - self.start_ord])
+                problem = self._duplicate(columns, self.lines[ord_ - self.start_ord])
             else:
-                problem = f"case id {case['id']!r} is already in dataset {self.ds_name!r}"
+                problem = f"case id {columns[0]!r} is already in dataset {self.ds_name!r}"
             raise InputError(self.display, line, problem, column=column)
 
     def flush(self) -> None:
         self.check()
-        store_ds.insert_cases(self.db, self.ds_id, (c for _, _, c, _ in self.pending), self.start_ord + self.written)
-        for _, _, case, encoded in self.pending:
-            self.version.add(case, encoded)
+        store_ds.insert_case_rows(self.db, self.ds_id, (c for _, _, c, _ in self.pending), self.start_ord + self.written)
+        for _, _, columns, encoded in self.pending:
+            self.version.add_encoded(columns[0], columns[2] is not None, encoded)
         self.written += len(self.pending)
         self.pending.clear()
         self.pending_ids.clear()
@@ -375,13 +391,13 @@ def import_file(
         writer = _CaseWriter(db, ds_id, name, display, store_ds.next_ord(db, ds_id), version)
         if ahead is not None:
             flavour = ahead.flavour
-            cases: Iterator[tuple[int, int | None, dict[str, Any], Encoded | None]] = iter(ahead)
+            cases: Iterator[Prepared] = iter(ahead)
         else:
             flavour, validated = iter_cases_from(f, display, container, flavour, sources, task_type, detect=not mapping)
-            cases = ((line, column, case, None) for line, column, case in validated)
+            cases = (prepare(*record) for record in validated)
         try:
-            for line, column, case, encoded in cases:
-                writer.add(line, column, case, encoded)
+            for case in cases:
+                writer.add(case)
         except InputError:
             writer.check()  # a duplicate earlier in the unflushed chunk is the first problem
             raise

@@ -12,6 +12,7 @@ import feeds it each case as it inserts it, so a 100k-case import never reads it
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,18 +67,27 @@ class VersionBuilder:
         self._blobs: list[tuple[str, str]] = []
         self._labeled = 0
 
-    def add(self, case: dict[str, Any], encoded: Encoded | None = None) -> None:
-        """One case in EvalCase.model_dump() shape, as stored; `encoded`, when another process
-        computed it, is `encode(case)`."""
+    def add(self, case: dict[str, Any]) -> None:
+        """One case in EvalCase.model_dump() shape, as stored."""
         case_id = case["id"]
         if case_id in self._truth:
-            case, encoded = {**case, "expected_output": self._truth[case_id]}, None
-        blob, digest = encoded or encode(case)
+            case = {**case, "expected_output": self._truth[case_id]}
+        self._append(case_id, case["expected_output"] is not None, encode(case))
+
+    def add_encoded(self, case_id: str, labeled: bool, encoded: Encoded) -> None:
+        """`add` for a case already encoded (`encode(case)`, perhaps by another process)."""
+        if case_id in self._truth:
+            self.add(json.loads(encoded[0]))  # the label log overrides its expected output
+        else:
+            self._append(case_id, labeled, encoded)
+
+    def _append(self, case_id: str, labeled: bool, encoded: Encoded) -> None:
+        blob, digest = encoded
         blob_hash = digest.hex()
         self._hasher.add(case_id, blob_hash)
         self._ids.append(case_id)
         self._digests += digest
-        self._labeled += case["expected_output"] is not None
+        self._labeled += labeled
         self._blobs.append((blob_hash, blob))
         if len(self._blobs) >= store_ds.CHUNK:
             self._flush()

@@ -19,15 +19,15 @@ from store import datasets as store_ds
 
 @pytest.fixture(autouse=True)
 def every_file_is_big(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Every JSONL file takes the read-ahead path when allowed; returns the readers' pids."""
+    """Every JSONL file takes the read-ahead path when allowed; returns each read-ahead's reader pids."""
     monkeypatch.setattr(read_ahead, "MIN_BYTES", 0)
-    monkeypatch.setattr(read_ahead, "_BATCH", 4)  # several messages for a handful of cases
-    pids: list[int] = []
+    monkeypatch.setattr(read_ahead, "_BATCH", 4)  # several messages from each reader for a handful of cases
+    pids: list[list[int]] = []
     start = read_ahead.ReadAhead.__init__
 
     def counted(self, *args, **kwargs):
         start(self, *args, **kwargs)
-        pids.append(self._proc.pid)
+        pids.append([proc.pid for proc in self._procs])
 
     monkeypatch.setattr(read_ahead.ReadAhead, "__init__", counted)
     return pids
@@ -59,7 +59,7 @@ def test_the_same_rows_and_version_as_one_process(tmp_path: Path, source: str, e
     one = imported(tmp_path, "one", src, fork_ok=False)
     assert every_file_is_big == []
     two = imported(tmp_path, "two", src, fork_ok=True)
-    assert len(every_file_is_big) == 1  # read by a child process
+    assert len(every_file_is_big) == 1 and len(every_file_is_big[0]) == read_ahead.READERS == 2
     assert one == two and len(two[0]) >= 2 and len(two[1]) == 1
     assert multiprocessing.active_children() == []
 
@@ -92,6 +92,45 @@ def test_a_bad_record_gives_the_same_error_and_leaves_nothing(tmp_path: Path, ba
         db.close()
     assert errors[0] == errors[1] and errors[1][1] == 24, where
     assert multiprocessing.active_children() == []
+
+
+def errors_both_ways(tmp_path: Path, src: Path) -> list[tuple]:
+    errors = []
+    for fork_ok in (False, True):
+        db = connect(tmp_path / f"{fork_ok}.db")
+        with pytest.raises(InputError) as exc:
+            import_file(db, src, "d", fork_ok=fork_ok)
+        errors.append((exc.value.file, exc.value.line, exc.value.column, exc.value.problem))
+        assert counts(db) == dict.fromkeys(TABLES, 0)
+        db.close()
+    assert multiprocessing.active_children() == []
+    return errors
+
+
+@pytest.mark.parametrize("at", [0, 1, 3, 4, 5, 8, 13, 19, 22])  # batches of 4: readers 0, 1, 0, 1, ...
+@pytest.mark.parametrize("bad", [b"{not json", b'{"input_text": "bad byte \xff here"}', b'{"input_text": ""}'])
+def test_an_error_in_any_readers_batch_is_the_one_process_error(tmp_path: Path, at: int, bad: bytes) -> None:
+    lines = varied(tmp_path / "v.jsonl", 23).read_bytes().splitlines(keepends=True)
+    src = tmp_path / "bad.jsonl"
+    src.write_bytes(b"".join(lines[:at]) + bad + b"\n" + b"".join(lines[at:]))
+    one, ahead = errors_both_ways(tmp_path, src)
+    assert one == ahead and one[1] == at + 1
+
+
+def test_a_second_error_later_in_the_other_readers_share_is_not_the_one_reported(tmp_path: Path) -> None:
+    lines = varied(tmp_path / "v.jsonl", 23).read_bytes().splitlines(keepends=True)
+    src = tmp_path / "bad.jsonl"
+    lines[9], lines[5] = b"{not json\n", b"\xff\n"  # record 9: reader 0's batch 2; the byte: reader 1's batch 1
+    src.write_bytes(b"".join(lines))
+    one, ahead = errors_both_ways(tmp_path, src)
+    assert one == ahead and one[1] == 6
+
+
+@pytest.mark.parametrize("n", [4, 8, 12, 13])  # ends on a batch boundary of either reader, or inside one
+def test_the_file_ending_anywhere_gives_every_case(tmp_path: Path, n: int) -> None:
+    src = varied(tmp_path / "v.jsonl", n)
+    one = imported(tmp_path, "one", src, fork_ok=False)
+    assert one == imported(tmp_path, "two", src, fork_ok=True) and len(one[0]) == n
 
 
 def test_an_error_on_the_first_line_is_raised_before_anything_is_written(tmp_path: Path) -> None:

@@ -94,13 +94,13 @@ def test_the_import_writes_with_a_larger_page_cache_and_gives_it_back(db, tmp_pa
     from core.datasets import importing
 
     seen: list[int] = []
-    insert = store_ds.insert_cases
+    insert = store_ds.insert_case_rows
 
     def spy(db_, *args, **kwargs):
         seen.append(db_.execute("PRAGMA cache_size").fetchone()[0])
         return insert(db_, *args, **kwargs)
 
-    monkeypatch.setattr(store_ds, "insert_cases", spy)
+    monkeypatch.setattr(store_ds, "insert_case_rows", spy)
     (before,) = db.execute("PRAGMA cache_size").fetchone()
     import_file(db, varied(tmp_path / "v.jsonl"), "d")
     assert seen and set(seen) == {-1024 * importing.IMPORT_CACHE_MIB}
