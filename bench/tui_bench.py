@@ -254,7 +254,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=200)
     parser.add_argument("--run-calls", type=int, default=1000)
     parser.add_argument("--run-concurrency", type=int, default=32)
-    parser.add_argument("--run-rounds", type=int, default=2)
+    parser.add_argument("--run-rounds", type=int, default=2, help="0: no Run screen figures")
     parser.add_argument("--only-run", action="store_true", help="Only the Run screen figures (4).")
     args = parser.parse_args()
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -276,7 +276,8 @@ def main() -> None:
         print(f"resume on Label (app start -> first undecided case on screen): {resume:.2f} s")
         print(f"label key -> next case rendered ({len(lat)} keys): median {statistics.median(lat):.1f} ms, "
               f"p95 {p95:.1f} ms, max {max(lat):.1f} ms")
-    run_figures(args.run_calls, args.run_concurrency, args.run_rounds)
+    if args.run_rounds > 0:
+        run_figures(args.run_calls, args.run_concurrency, args.run_rounds)
 
 
 if __name__ == "__main__":
