@@ -87,15 +87,31 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         with db.atomic():
             yield db
         return
-    conn.execute("BEGIN IMMEDIATE")
+    begin(db)
     try:
         yield db
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    else:
-        conn.execute("COMMIT")
+    commit(db)
+
+
+def begin(db: sqlite_utils.Database) -> None:
+    """Open a write transaction holding the write lock (see `write`) that the caller ends with
+    `commit`: for writes that span more than one block of code (`core.run.group_commit`)."""
+    db.conn.execute("BEGIN IMMEDIATE")
+
+
+def commit(db: sqlite_utils.Database) -> None:
+    """Commit the open transaction; if the commit fails, roll it back (the connection stays usable)
+    and raise."""
+    try:
+        db.conn.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
 
 
 @contextlib.contextmanager

@@ -101,6 +101,9 @@ class CallHooks:
     # The caller writes `CallOutcome.cache_entry` itself (in the same transaction as its result row:
     # one commit per call instead of two).
     defer_cache_write: bool = False
+    # Called as each attempt gives back its concurrency slots, before any other call can take them
+    # (the runner opens the transaction the result joins: `core.run.group_commit`).
+    before_release: Callable[[], None] | None = None
 
 
 @dataclass(slots=True)
@@ -396,10 +399,14 @@ class ModelClient:
                     # loop's (or a worker's) wait before it count too.
                     queue_ms = (max(t0, timing.sent or t0) - wanted) * 1000
                 finally:
-                    if self._global is not None:
-                        self._global.release()
-                    if hooks is not None:
-                        hooks.in_request = False
+                    try:
+                        if hooks is not None and hooks.before_release is not None:
+                            hooks.before_release()
+                    finally:
+                        if self._global is not None:
+                            self._global.release()
+                        if hooks is not None:
+                            hooks.in_request = False
 
             if exc is None:
                 self.limiter.settle(reservation, (n_in or 0) + (n_out or 0) if n_in is not None else None)

@@ -47,6 +47,7 @@ from core.models.prices import Prices, needs_price_map
 from core.models.provider import close_clients, import_seconds
 from core.records import ResultRecord
 from core.models.redact import Redactor, from_env
+from core.run.group_commit import GroupCommit
 from core.run.history import resume_command
 from core.run.lag import LagFigures, LoopLagMonitor
 from core.run.plan import RunPlan, RunRequest, plan_run, workers_for
@@ -138,6 +139,8 @@ class _Engine:
         # `prices`: a worker's answer for the models priced from litellm's map (see `run`).
         self.scoring, self.pool, self.prices = scoring, pool, prices
         self.stop = asyncio.Event()  # set once stopping (graceful or not): no new calls
+        self.group = GroupCommit(db)  # the results' and scores' writes
+        self.committing: set[asyncio.Task[Any]] = set()  # calls whose rows wait for that commit
         self.failure: BaseException | None = None
         self.hooks: dict[asyncio.Task[Any], CallHooks] = {}
         self.done = plan.already_done
@@ -164,7 +167,7 @@ class _Engine:
     def on_the_wire(self) -> int:
         """Calls holding a concurrency slot (sent, or their result being recorded): never above the
         run's concurrency, unlike the calls merely waiting for a slot or a rate-limit window."""
-        return sum(1 for hooks in self.hooks.values() if hooks.in_request)
+        return sum(1 for task, hooks in self.hooks.items() if hooks.in_request and task not in self.committing)
 
     def progress(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -212,10 +215,11 @@ class _Engine:
         row = ResultRecord(run_id=self.plan.run_id, case_id=case["id"], model=model, repeat=repeat,
                            **outcome.result_row()).model_dump()
         cache = (outcome.request_hash, outcome.cache_entry) if outcome.cache_entry is not None else None
-        # One transaction per result, committed before scoring: a kill loses only calls in flight.
-        # Inline on the loop thread: a writer thread measured slower here (GIL hand-offs cost more
-        # than the ~0.25 ms fsync it hides) and would contend with the scorer's own commits.
-        result_id = store_runs.insert_result(self.db, row, outcome.attempt_log, cache)
+        # Committed with the rest of this loop turn's writes (`core.run.group_commit`), before the
+        # call's slots serve another call. Inline on the loop thread: a writer thread measured
+        # slower here (GIL hand-offs cost more than the ~0.25 ms fsync it hides).
+        with self.group.write():
+            result_id = store_runs.insert_result(self.db, row, outcome.attempt_log, cache)
         self.done += 1
         if outcome.status == "ok":
             self.ok += 1
@@ -262,18 +266,24 @@ class _Engine:
                     self.emit(Retrying(run_id=plan.run_id, case_id=_case, model=model, repeat=_rep,
                                        attempt=attempt, error_class=error_class, wait_s=wait_s, message=message))
 
-                hooks = CallHooks(on_retry=on_retry, stop=self.stop, defer_cache_write=True)
+                hooks = CallHooks(on_retry=on_retry, stop=self.stop, defer_cache_write=True,
+                                  before_release=self.group.open)
                 self.hooks[task] = hooks
                 try:
                     outcome = await client.complete(plan.messages[idx], repeat=repeat, use_cache=plan.use_cache,
                                                     hooks=hooks)
                 except CallCancelled:
                     return
-                hooks.in_request = True  # writing and scoring finish within the grace period
+                hooks.in_request = True  # writing, scoring and their commit finish within the grace period
                 row = self._record(model, idx, repeat, outcome)
                 scores: tuple[dict[str, Any], ...] = ()
                 if row is not None and outcome.status == "ok":
                     scores = await self._score(session, idx, row)
+                self.committing.add(task)
+                try:
+                    await self.group.durable()
+                finally:
+                    self.committing.discard(task)
                 hooks.in_request = False
                 if row is not None:
                     self.emit(ResultEvent(
@@ -380,7 +390,7 @@ class _Engine:
             if self.scoring is None:
                 from core.run.scoring import ScoringSession
 
-                session = ScoringSession(self.db, cfg, plan.run_id, round=1)
+                session = ScoringSession(self.db, cfg, plan.run_id, round=1, transaction=self.group.write)
             else:
                 session = self.scoring(self.db, cfg, plan.run_id)
         except BaseException:
@@ -413,6 +423,7 @@ class _Engine:
             store_runs.set_status(self.db, plan.run_id, "interrupted")
             raise
         finally:
+            self.group.flush()
             self._record_figures(lag.stop() if self.pool is None else self.pool.worst_lag(lag.stop()))
             if self.token is not None:
                 self.token._detach()

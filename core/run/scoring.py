@@ -32,7 +32,7 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ContextManager
 
 import sqlite_utils
 
@@ -116,10 +116,14 @@ class ScoringSession:
     """Scores results of one run in one round."""
 
     def __init__(self, db: sqlite_utils.Database, cfg: WorkspaceConfig, run_id: str, *, round: int = 1,
-                 root: Path | None = None, judge: AsyncJudge | None = None):
+                 root: Path | None = None, judge: AsyncJudge | None = None,
+                 transaction: Callable[[], ContextManager[Any]] | None = None):
         """root: the workspace folder (custom scorer paths are relative to it); default: the folder
-        of the database file. judge: replaces the [judge] model (tests)."""
+        of the database file. judge: replaces the [judge] model (tests). transaction: what the
+        score rows are written in (default: a transaction of their own; a run's engine commits
+        them with its results, `core.run.group_commit`)."""
         self.db, self.cfg, self.run_id, self.round = db, cfg, run_id, round
+        self._transaction = transaction or (lambda: write(db))
         self.root = root or database_folder(db) or Path.cwd()
         # The config validates that [judge] model names a [models.*] entry.
         self._judge = judge or (ModelJudge(db, cfg) if cfg.judge.model else None)
@@ -205,7 +209,7 @@ class ScoringSession:
         if not verdicts:
             return None
         rows = [_row(v, result["id"], self.run_id, self.round) for v in verdicts]
-        with write(self.db):
+        with self._transaction():
             store_scores.insert_scores(self.db, rows)
         overall = combine(verdicts)
         return {

@@ -43,6 +43,31 @@ def test_concurrency_holds_on_the_wire(srv, tmp_path, n, models, concurrency, as
     assert shown and max(shown) <= limit and shown[-1] == 0
 
 
+def test_a_slot_serves_another_call_only_once_the_last_result_is_committed(srv, tmp_path, monkeypatch):
+    """Results commit once per loop turn (`core.run.group_commit`), which must not widen what a kill
+    loses: with two models sharing one slot, as each call starts, every earlier call's row is on
+    disk already (seen from another connection)."""
+    from core.models.client import ModelClient
+
+    db = tmp_path / "a.db"
+    make_dataset(db, 12)
+    at_start: list[tuple[int, int]] = []  # (calls finished, rows committed) as each call starts
+    finished = 0
+    attempt = ModelClient._attempt
+
+    async def watched(self, *args, **kwargs):
+        nonlocal finished
+        at_start.append((finished, rows(db, "SELECT COUNT(*) FROM results")[0][0]))
+        try:
+            return await attempt(self, *args, **kwargs)
+        finally:
+            finished += 1
+
+    monkeypatch.setattr(ModelClient, "_attempt", watched)
+    run_engine(db, config(srv.base_url, TWO, concurrency=1, workers=1), list(TWO))
+    assert at_start == [(i, i) for i in range(24)]
+
+
 def test_rpm_pacing_on_the_wire(srv, tmp_path):
     db = tmp_path / "a.db"
     make_dataset(db, 12)
