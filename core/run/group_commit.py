@@ -65,6 +65,11 @@ class GroupCommit:
             self.flush()
 
     async def durable(self) -> None:
-        """Return once every write made so far is committed; raises if their commit failed."""
-        if self._committed is not None:
-            await asyncio.shield(self._committed)
+        """Return once every write made so far is committed; raises if their commit failed. Their
+        commit was scheduled when the first of them began, so yielding once lets it run first: one
+        loop turn, where awaiting its future would resume the caller a turn later still."""
+        committed = self._committed
+        if committed is None:
+            return
+        await asyncio.sleep(0)
+        await asyncio.shield(committed)
