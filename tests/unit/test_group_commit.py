@@ -15,12 +15,13 @@ from store.db import write
 
 
 def setup(path: Path):
+    """A database with a table to write, the COMMITs run on it, and a group over it."""
     db = connect(path, migrate=False)
     db.conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
     db.conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY, p INTEGER REFERENCES parent(id))")
     commits: list[str] = []
     db.conn.set_trace_callback(lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None)
-    return db, commits
+    return db, commits, GroupCommit(db)
 
 
 def seen(path: Path) -> list[str]:
@@ -33,8 +34,7 @@ def seen(path: Path) -> list[str]:
 
 def test_one_turns_writes_share_one_commit_and_durable_waits_for_it(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
-    db, commits = setup(path)
-    group = GroupCommit(db)
+    db, commits, group = setup(path)
 
     async def call(key: str) -> list[str]:
         with group.write():
@@ -53,8 +53,7 @@ def test_one_turns_writes_share_one_commit_and_durable_waits_for_it(tmp_path: Pa
 
 def test_later_turns_commit_on_their_own(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
-    db, commits = setup(path)
-    group = GroupCommit(db)
+    db, commits, group = setup(path)
 
     async def main() -> None:
         for key in "xyz":
@@ -69,8 +68,7 @@ def test_later_turns_commit_on_their_own(tmp_path: Path) -> None:
 
 def test_a_failed_write_undoes_only_itself(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
-    db, _ = setup(path)
-    group = GroupCommit(db)
+    db, _, group = setup(path)
 
     async def main() -> None:
         with group.write():
@@ -86,8 +84,7 @@ def test_a_failed_write_undoes_only_itself(tmp_path: Path) -> None:
 
 def test_a_failed_commit_reaches_every_waiter_and_leaves_nothing(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
-    db, _ = setup(path)
-    group = GroupCommit(db)
+    db, _, group = setup(path)
 
     async def call(key: str) -> None:
         with group.write():
@@ -108,8 +105,7 @@ def test_a_failed_commit_reaches_every_waiter_and_leaves_nothing(tmp_path: Path)
 
 def test_flush_commits_now_and_a_late_turn_callback_is_harmless(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
-    db, commits = setup(path)
-    group = GroupCommit(db)
+    db, commits, group = setup(path)
 
     async def main() -> None:
         with group.write():
