@@ -423,7 +423,11 @@ class _Engine:
             store_runs.set_status(self.db, plan.run_id, "interrupted")
             raise
         finally:
-            self.group.flush()
+            try:  # the last turn's rows, whose commit callback may not run again
+                self.group.flush()
+            except Exception as exc:  # the run fails with it, after the clean-up below
+                if self.failure is None:
+                    self.failure = exc
             self._record_figures(lag.stop() if self.pool is None else self.pool.worst_lag(lag.stop()))
             if self.token is not None:
                 self.token._detach()

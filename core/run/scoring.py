@@ -30,9 +30,10 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ContextManager
+from typing import Any
 
 import sqlite_utils
 
@@ -117,7 +118,7 @@ class ScoringSession:
 
     def __init__(self, db: sqlite_utils.Database, cfg: WorkspaceConfig, run_id: str, *, round: int = 1,
                  root: Path | None = None, judge: AsyncJudge | None = None,
-                 transaction: Callable[[], ContextManager[Any]] | None = None):
+                 transaction: Callable[[], AbstractContextManager[Any]] | None = None):
         """root: the workspace folder (custom scorer paths are relative to it); default: the folder
         of the database file. judge: replaces the [judge] model (tests). transaction: what the
         score rows are written in (default: a transaction of their own; a run's engine commits
