@@ -142,3 +142,28 @@ def test_immediate_cancel_needs_a_second_confirmed_press(ws, server):
     asyncio.run(run())
     with closing(connect(ws.db_path)) as db:
         assert store_runs.list_runs(db)[0]["status"] == "interrupted"
+
+
+def test_a_model_added_to_the_config_is_offered_when_the_screen_is_shown_again(ws, server):
+    from textual.widgets import SelectionList
+
+    from core.config.schema import load_config
+
+    async def run() -> None:
+        app = make_app(ws, start="run")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await _form_ready(app)
+            screen = app.screen
+            models = screen.query_one("#models", SelectionList)
+            models.deselect("fast")
+            await pilot.press("1")  # the Models screen (or an editor) adds a model meanwhile
+            with ws.config_path.open("a", encoding="utf-8") as f:
+                f.write(f'\n[models.extra]\nmodel = "openai/demo-fast"\napi_base = "{server.base_url}"\n')
+            app.config = load_config(ws.config_path)
+            await pilot.press("4")
+            await until(lambda: models.option_count == 3)
+            assert [models.get_option_at_index(i).value for i in range(3)] == ["strong", "fast", "extra"]
+            assert models.selected == ["strong", "extra"]  # "fast" keeps the check it was given
+            await until(lambda: screen.estimate is not None and screen.estimate.calls == 24)  # 12 x 2
+
+    asyncio.run(run())

@@ -135,9 +135,7 @@ class RunScreen(AssayScreen):
                         yield Select(_choices(CONCURRENCIES, cfg.run.concurrency), id="concurrency",
                                      value=cfg.run.concurrency, compact=True, allow_blank=False)
                 yield Label("Models (space toggles)", classes="field-label")
-                yield SelectionList[str](
-                    *((plain(name, single_line=True, max_len=30), name, name != cfg.judge.model)
-                      for name in cfg.models), id="models")
+                yield SelectionList[str](*self._model_choices(), id="models")
                 yield Button("Start (s)", id="start", variant="primary")
             with Vertical(id="run-main"):
                 yield Static(id="estimate")
@@ -168,7 +166,27 @@ class RunScreen(AssayScreen):
         self.query_one("#dataset", Select).focus()
 
     def on_screen_resume(self) -> None:
+        self._sync_models()
         self._load_history()
+
+    def _model_choices(self, offered: tuple[str, ...] = (), checked: frozenset[str] = frozenset()):
+        """The checklist's entries for the models `assay.toml` has now: one already offered keeps its
+        check; a new one starts checked, unless it is the judge."""
+        cfg = self.assay.config
+        return [(plain(name, single_line=True, max_len=30), name,
+                 name in checked if name in offered else name != cfg.judge.model) for name in cfg.models]
+
+    def _sync_models(self) -> None:
+        """Offer the models of the current config: the Models screen or an editor may have added,
+        renamed or removed one since this screen was built."""
+        models = self.query_one("#models", SelectionList)
+        offered = tuple(models.get_option_at_index(i).value for i in range(models.option_count))
+        if offered == tuple(self.assay.config.models):
+            return
+        choices = self._model_choices(offered, frozenset(models.selected))
+        models.clear_options()
+        models.add_options(choices)
+        self._schedule_estimate()  # clearing the list says nothing when no model was checked
 
     def on_unmount(self) -> None:
         """The app is closing: stop a run at once (it stays resumable) rather than keep it alive.
