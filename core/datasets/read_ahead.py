@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.errors import InputError
+from core.errors import InfrastructureError, InputError
 from store.datasets import CHUNK
 
 if TYPE_CHECKING:
@@ -126,7 +126,14 @@ class ReadAhead:
         try:
             return conn.recv()
         except EOFError:
-            raise InputError(self._display, None, "the process reading the file stopped unexpectedly") from None
+            # Not the file's fault (a reader reports every problem it finds in the file): the
+            # process was killed, ran out of memory or crashed. Exit 3, not the input's 2.
+            proc = self._procs[self._conns.index(conn)]
+            proc.join(1)
+            code = proc.exitcode
+            how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            raise InfrastructureError(f"{self._display}: the process reading the file stopped unexpectedly "
+                                      f"({how}); nothing was imported") from None
 
     @staticmethod
     def _raise(error: tuple[Any, ...] | None) -> None:

@@ -157,3 +157,26 @@ def test_only_big_jsonl_files_and_only_when_the_caller_allows_it(tmp_path: Path,
     assert not read_ahead.usable(small, "jsonl", True)
     assert not read_ahead.usable(big, "csv", True)
     assert not read_ahead.usable(tmp_path / "missing.jsonl", "jsonl", True)
+
+
+def test_a_reader_that_dies_is_not_reported_as_bad_input(tmp_path: Path, monkeypatch) -> None:
+    import os
+    import signal
+
+    from core.errors import InfrastructureError
+
+    child = read_ahead._child
+
+    def dies_after_its_flavour(conn, index, *args):
+        if index == 1:
+            conn.send(("flavour", None))
+            os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's out-of-memory killer would
+        child(conn, index, *args)
+
+    monkeypatch.setattr(read_ahead, "_child", dies_after_its_flavour)
+    db = connect(tmp_path / "a.db")
+    with pytest.raises(InfrastructureError, match="stopped unexpectedly [(]killed by signal 9[)]") as exc:
+        import_file(db, varied(tmp_path / "v.jsonl", 23), "d", fork_ok=True)
+    assert exc.value.exit_code == 3 and "v.jsonl" in str(exc.value)
+    assert counts(db) == dict.fromkeys(TABLES, 0)
+    assert multiprocessing.active_children() == []
