@@ -144,8 +144,8 @@ def test_immediate_cancel_needs_a_second_confirmed_press(ws, server):
         assert store_runs.list_runs(db)[0]["status"] == "interrupted"
 
 
-def test_a_model_added_to_the_config_is_offered_when_the_screen_is_shown_again(ws, server):
-    from textual.widgets import SelectionList
+def test_a_model_and_a_prompt_added_to_the_config_are_offered_when_the_screen_is_shown_again(ws, server):
+    from textual.widgets import Select, SelectionList
 
     from core.config.schema import load_config
 
@@ -158,12 +158,17 @@ def test_a_model_added_to_the_config_is_offered_when_the_screen_is_shown_again(w
             models.deselect("fast")
             await pilot.press("1")  # the Models screen (or an editor) adds a model meanwhile
             with ws.config_path.open("a", encoding="utf-8") as f:
-                f.write(f'\n[models.extra]\nmodel = "openai/demo-fast"\napi_base = "{server.base_url}"\n')
+                f.write(f'\n[models.extra]\nmodel = "openai/demo-fast"\napi_base = "{server.base_url}"\n'
+                        '\n[prompts.terse]\nsystem = "Be terse."\ntemplate = "{input_text}"\n')
             app.config = load_config(ws.config_path)
             await pilot.press("4")
             await until(lambda: models.option_count == 3)
             assert [models.get_option_at_index(i).value for i in range(3)] == ["strong", "fast", "extra"]
             assert models.selected == ["strong", "extra"]  # "fast" keeps the check it was given
             await until(lambda: screen.estimate is not None and screen.estimate.calls == 24)  # 12 x 2
+            prompt = screen.query_one("#prompt", Select)
+            assert prompt.value == "default"
+            prompt.value = "terse"  # a choice the old list did not have
+            await until(lambda: screen.estimate.prompt == "terse")
 
     asyncio.run(run())

@@ -100,6 +100,7 @@ class RunScreen(AssayScreen):
         self._shown_cells: dict[tuple[str, str], str] = {}
         self._shown_log: tuple[int, object] = (-1, None)  # never shown
         self._run_worker: Worker[Any] | None = None
+        self._prompts: tuple[str, ...] = ()  # the prompt names offered
 
     @property
     def running(self) -> bool:
@@ -121,9 +122,9 @@ class RunScreen(AssayScreen):
                 yield Select([("current content", CURRENT)], id="version", value=CURRENT, compact=True,
                              allow_blank=False)
                 yield Label("Prompt", classes="field-label")
-                prompts = ["default", *(p for p in cfg.prompts if p != "default")]
-                yield Select([(plain(p, single_line=True), p) for p in prompts], id="prompt",
-                             value=cfg.run.prompt if cfg.run.prompt in prompts else "default", compact=True,
+                self._prompts = self._prompt_names()
+                yield Select([(plain(p, single_line=True), p) for p in self._prompts], id="prompt",
+                             value=cfg.run.prompt if cfg.run.prompt in self._prompts else "default", compact=True,
                              allow_blank=False)
                 with Horizontal(id="numbers"):
                     with Vertical():
@@ -167,7 +168,23 @@ class RunScreen(AssayScreen):
 
     def on_screen_resume(self) -> None:
         self._sync_models()
+        self._sync_prompts()
         self._load_history()
+
+    def _prompt_names(self) -> tuple[str, ...]:
+        return ("default", *(p for p in self.assay.config.prompts if p != "default"))
+
+    def _sync_prompts(self) -> None:
+        """Offer the prompts of the current config (see `_sync_models`); the chosen one stays chosen
+        while it exists."""
+        names = self._prompt_names()
+        if names == self._prompts:
+            return
+        self._prompts = names
+        select = self.query_one("#prompt", Select)
+        chosen = select.value
+        select.set_options([(plain(p, single_line=True), p) for p in names])
+        select.value = chosen if chosen in names else "default"
 
     def _model_choices(self, offered: tuple[str, ...] = (), checked: frozenset[str] = frozenset()):
         """The checklist's entries for the models `assay.toml` has now: one already offered keeps its
