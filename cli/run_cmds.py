@@ -140,8 +140,9 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _quit_now(ws: Workspace, printer: ProgressPrinter) -> None:
-    """A signal after the first: quit at once. Committed rows are safe (WAL, one commit per row);
-    the calls in flight get no row and the resume redoes them."""
+    """A signal after the first: quit at once. Committed rows are safe (WAL; a call's row is
+    committed before its slot serves another call, `core.run.group_commit`); the calls in flight
+    and rows not yet committed get no row, and the resume redoes those calls."""
     if printer.run_id is not None:
         from core.run.history import mark_interrupted_quickly
 
