@@ -73,6 +73,10 @@ def test_start_a_run_watch_it_finish_and_open_it_in_review(ws):
             assert table.row_count == 2 and str(table.get_cell("strong", "done")) == "12/12"
             assert "Run finished" in str(screen.query_one("#live-head").render())
             await until(lambda: screen.query_one("#history").row_count == 1)
+            assert not screen.query_one("#estimate").display  # the finished run stays on show...
+            screen.query_one("#models").deselect("fast")  # ...until the form plans another one
+            await until(lambda: screen.query_one("#estimate").display and screen.estimate.calls == 12)
+            assert not table.display and not screen.query_one("#live-head").display
             await pilot.press("v")
             assert app.current_mode == "review"
             await until(lambda: getattr(app.screen, "shown_run", None) == screen.last_run_id)

@@ -282,6 +282,7 @@ class RunScreen(AssayScreen):
         if form is None or not form["models"]:
             if not self.running:
                 self.query_one("#estimate", Static).update(Text("choose a dataset and at least one model", style="dim"))
+                self._show(estimate=True)
             return
         self._estimate(self._estimate_generation, form)
 
@@ -303,12 +304,13 @@ class RunScreen(AssayScreen):
         panel = self.query_one("#estimate", Static)
         if message.estimate is None:
             panel.update(plain(message.error, style="bold red"))
-            return
-        est = self.estimate = message.estimate
-        head = views.estimate_head(est)
-        from rich.console import Group
+        else:
+            from rich.console import Group
 
-        panel.update(Group(head, views.estimate_table(est)))
+            est = self.estimate = message.estimate
+            panel.update(Group(views.estimate_head(est), views.estimate_table(est)))
+        if not self.running:  # after a run, a changed form is planning the next one
+            self._show(estimate=True)
 
     # --- starting, watching, stopping ---------------------------------------------------------------
 
@@ -330,15 +332,18 @@ class RunScreen(AssayScreen):
     def _start(self, request: RunRequest) -> None:
         self.live, self.token, self.cancel_level = LiveRun(), CancelToken(), 0
         self._shown_version, self._shown_cells, self._shown_log = -1, {}, (-1, None)
-        table = self.query_one("#live", DataTable)
-        table.clear()  # a new run: the previous run's rows go
-        for widget in (self.query_one("#live-head"), table, self.query_one("#error-log")):
-            widget.display = True
-        self.query_one("#estimate", Static).display = False
+        self.query_one("#live", DataTable).clear()  # a new run: the previous run's rows go
+        self._show(estimate=False)
         self._run_worker = self._execute(request, self.live, self.token)
         self._poll_timer = self.set_interval(POLL_S, self._poll)
         self._poll()
-        table.focus()
+        self.query_one("#live", DataTable).focus()
+
+    def _show(self, *, estimate: bool) -> None:
+        """The right-hand side shows the form's estimate, or the run started last (live, then its summary)."""
+        for widget in (self.query_one("#live-head"), self.query_one("#live"), self.query_one("#error-log")):
+            widget.display = not estimate
+        self.query_one("#estimate", Static).display = estimate
 
     @background(group="run", exclusive=True)
     def _execute(self, request: RunRequest, live: LiveRun, token: CancelToken) -> None:
