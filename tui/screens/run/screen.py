@@ -186,7 +186,8 @@ class RunScreen(AssayScreen):
         select.set_options([(plain(p, single_line=True), p) for p in names])
         select.value = chosen if chosen in names else "default"
 
-    def _model_choices(self, offered: tuple[str, ...] = (), checked: frozenset[str] = frozenset()):
+    def _model_choices(self, offered: tuple[str, ...] = (), checked: frozenset[str] = frozenset(),
+                       ) -> list[tuple[Text, str, bool]]:
         """The checklist's entries for the models `assay.toml` has now: one already offered keeps its
         check; a new one starts checked, unless it is the judge."""
         cfg = self.assay.config
