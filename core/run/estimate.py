@@ -29,7 +29,6 @@ from typing import Any
 
 import sqlite_utils
 
-from core.common.stats import percentile
 from core.config.prompts import PromptError, render_messages
 from core.config.schema import ModelConfig, WorkspaceConfig, model_params, model_stream
 from core.datasets.browse import dataset_id
@@ -37,23 +36,10 @@ from core.errors import ConfigError, NotFoundError, UsageError
 from core.models.client import estimate_prompt_tokens, request_hash
 from core.models.prices import prices_for
 from core.models.provider import import_seconds
-from core.run.history import list_runs
+from core.run.history import Measured, measured_figures
 from core.run.plan import RunRequest, workers_for
 from store import datasets as store_ds
 from store import runs as store_runs
-
-# How many of the dataset's newest runs are searched for a model's measured figures.
-MEASURED_RUNS_SEARCHED = 50
-
-
-@dataclass(frozen=True, slots=True)
-class Measured:
-    """A model's figures from an earlier run of the dataset."""
-
-    run_id: str
-    mean_output_tokens: float | None  # per ok call
-    latency_p50_ms: float | None  # ok, non-cached calls
-
 
 @dataclass(frozen=True, slots=True)
 class ModelEstimate:
@@ -200,29 +186,6 @@ def _to_send(db: sqlite_utils.Database, model: ModelConfig, params: dict[str, An
     keyed = [(request_hash(model, params, stream, m, r), (i, r)) for r in range(repeat) for i, m in enumerate(messages)]
     hits = store_runs.cached(db, list({key for key, _ in keyed}))
     return [call for key, call in keyed if key not in hits]
-
-
-def measured_figures(db: sqlite_utils.Database, dataset: str, models: Sequence[str]) -> dict[str, Measured]:
-    """Per model, the figures of the newest run of `dataset` (any version) where it answered."""
-    wanted = set(models)
-    found: dict[str, Measured] = {}
-    runs = [r for r in list_runs(db) if r.dataset == dataset and wanted & set(r.models)]
-    for summary in runs[:MEASURED_RUNS_SEARCHED]:
-        todo = [m for m in summary.models if m in wanted and m not in found]
-        if not todo:
-            continue
-        figures = store_runs.result_figures(db, summary.id)
-        for model in todo:
-            row = figures.get(model)
-            if not row or not row["ok"]:
-                continue
-            found[model] = Measured(
-                run_id=summary.id, mean_output_tokens=row["output_tokens"] / row["ok"] if row["output_tokens"] else None,
-                latency_p50_ms=percentile(row["latencies"], 50),
-            )
-        if len(found) == len(wanted):
-            break
-    return found
 
 
 def estimate_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, *, dataset: str, models: Sequence[str],

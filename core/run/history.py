@@ -1,18 +1,21 @@
-"""Run history: the listing of past runs, a finished run's error samples, and the one command that
-resumes a run. Both front ends read these typed results (the CLI's `assay runs`, the Run and
-Trends screens); the SQL behind them is in `store.runs`.
+"""Run history: the listing of past runs, a finished run's error samples, the one command that
+resumes a run, and the figures earlier runs measured for a model (what the estimate and
+`workers = "auto"` go by). Both front ends read these typed results (the CLI's `assay runs`, the
+Run and Trends screens); the SQL behind them is in `store.runs`.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from core.common.stats import percentile
 from core.run.liveness import shown_status
 from store import runs as store_runs
 
@@ -127,3 +130,39 @@ def resume_command(run_id: str, *, root: Path | None = None, db_path: Path | Non
     if stream is not None:
         parts.append("--stream" if stream else "--no-stream")
     return " ".join(shlex.quote(p) for p in parts)
+
+
+# How many of the dataset's newest runs are searched for a model's measured figures.
+MEASURED_RUNS_SEARCHED = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """A model's figures from an earlier run of the dataset."""
+
+    run_id: str
+    mean_output_tokens: float | None  # per ok call
+    latency_p50_ms: float | None  # ok, non-cached calls
+
+
+def measured_figures(db: sqlite_utils.Database, dataset: str, models: Sequence[str]) -> dict[str, Measured]:
+    """Per model, the figures of the newest run of `dataset` (any version) where it answered."""
+    wanted = set(models)
+    found: dict[str, Measured] = {}
+    runs = [r for r in list_runs(db) if r.dataset == dataset and wanted & set(r.models)]
+    for summary in runs[:MEASURED_RUNS_SEARCHED]:
+        todo = [m for m in summary.models if m in wanted and m not in found]
+        if not todo:
+            continue
+        figures = store_runs.result_figures(db, summary.id)
+        for model in todo:
+            row = figures.get(model)
+            if not row or not row["ok"]:
+                continue
+            found[model] = Measured(
+                run_id=summary.id, mean_output_tokens=row["output_tokens"] / row["ok"] if row["output_tokens"] else None,
+                latency_p50_ms=percentile(row["latencies"], 50),
+            )
+        if len(found) == len(wanted):
+            break
+    return found

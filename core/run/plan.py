@@ -36,7 +36,8 @@ from core.config.schema import (
 from core.errors import ConfigError, NotFoundError, ResumeError, UsageError
 from core.common.hashing import canonical_json, content_hash
 from core.run.liveness import owner_alive, this_process
-from core.run.workers import auto_workers
+from core.run.history import measured_figures
+from core.run.workers import AUTO_MIN_CALLS, AUTO_MIN_CONCURRENCY, auto_workers
 from core.records import RunRecord
 from core.config.prompts import PromptError, render_messages
 from core.datasets.versions import VersionHasher, snapshot
@@ -225,7 +226,8 @@ def _planned_cases(db: sqlite_utils.Database, dataset: str, version: int | None)
 def workers_for(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest) -> int:
     """The worker processes a run uses, decided before planning (they start first, so their
     litellm import overlaps it): `req.workers`, else a resumed run's own count (1 for a run from
-    before workers), else `[run] workers`, "auto" judged on the new run's calls and concurrency."""
+    before workers), else `[run] workers`, "auto" judged on the new run's calls and concurrency and
+    on how fast its models answered in earlier runs of the dataset (when every one was measured)."""
     if req.workers is not None:
         return req.workers
     if req.resume:
@@ -237,7 +239,13 @@ def workers_for(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest
     if not req.dataset:
         return 1
     calls = _planned_cases(db, req.dataset, req.version) * len(req.models) * (req.repeat or cfg.run.repeat)
-    return auto_workers(calls, req.concurrency or cfg.run.concurrency)
+    concurrency = req.concurrency or cfg.run.concurrency
+    if calls < AUTO_MIN_CALLS or concurrency < AUTO_MIN_CONCURRENCY:
+        return 1  # without reading the history
+    measured = measured_figures(db, req.dataset, req.models)
+    latencies = [m.latency_p50_ms for m in measured.values() if m.latency_p50_ms]
+    fastest = min(latencies) if len(latencies) == len(set(req.models)) else None
+    return auto_workers(calls, concurrency, latency_ms=fastest)
 
 
 def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *,

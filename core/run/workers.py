@@ -69,13 +69,22 @@ AUTO_MIN_CALLS = 250
 # flight than it can serve. With 64 in flight, 1,000 calls against a 50 ms server took 3.13-3.44 s
 # with one worker and 2.94-3.25 s with two; a run needs more than 64 only to outrun its provider.
 AUTO_MIN_CONCURRENCY = 64
+# ...and only when the provider could answer faster than one worker sends: an earlier run's p50
+# latency gives the most calls per second the concurrency allows (concurrency / latency). One
+# worker served 486-606 calls/s here (`bench/runner_workers.py`, concurrency 32-128, 50 ms), so
+# at 64 in flight a provider answering in 150 ms or more (≤ 427 calls/s) leaves a second worker
+# nothing to do but cost CPU and ≈190 MB.
+ONE_WORKER_CALLS_S = 500
 
 
-def auto_workers(calls: int, concurrency: int, cores: int | None = None) -> int:
+def auto_workers(calls: int, concurrency: int, cores: int | None = None, latency_ms: float | None = None) -> int:
     """The worker processes `workers = "auto"` starts for a run of `calls` requests at most
-    `concurrency` at a time: one per core (`os.cpu_count()`) when they pay, else 1 (the caller's own
+    `concurrency` at a time, whose fastest model answered in `latency_ms` (p50) in an earlier run
+    (None: not measured): one per core (`os.cpu_count()`) when they pay, else 1 (the caller's own
     process, or the one worker `assay run` started early)."""
     if calls < AUTO_MIN_CALLS or concurrency < AUTO_MIN_CONCURRENCY:
+        return 1
+    if latency_ms and concurrency * 1000 / latency_ms < ONE_WORKER_CALLS_S:
         return 1
     return max(1, cores if cores is not None else (os.cpu_count() or 1))
 

@@ -293,6 +293,9 @@ def test_auto_uses_every_core_only_for_a_run_that_repays_the_workers_start():
     assert auto_workers(AUTO_MIN_CALLS - 1, 128, cores=4) == 1  # too short: the imports cost more
     assert auto_workers(100_000, AUTO_MIN_CONCURRENCY - 1, cores=4) == 1  # the provider is the bottleneck
     assert auto_workers(100_000, 128, cores=0) == 1
+    # A measured latency: 64 in flight at 200 ms is 320 calls/s, which one worker sends; at 50 ms, 1,280.
+    assert auto_workers(100_000, 64, cores=4, latency_ms=200) == 1
+    assert auto_workers(100_000, 64, cores=4, latency_ms=50) == 4
 
 
 def test_the_count_is_decided_before_planning_recorded_and_reused_by_a_resume(tmp_path):
@@ -378,3 +381,24 @@ def test_a_run_stopped_before_its_workers_priced_it_is_settled_by_a_resume_witho
     fin = run_sync(db, cfg, RunRequest(resume=stopped.run_id, workers=1))  # priced in this process
     assert fin.status == "finished" and [m.cost_source for m in fin.models] == ["unknown"]
     assert rows(db, "SELECT cost_source FROM runs") == [('{"mapped":"unknown"}',)]
+
+
+def test_auto_goes_by_how_fast_the_models_answered_in_an_earlier_run(tmp_path):
+    db_path = tmp_path / "a.db"
+    make_dataset(db_path, 300)
+    cfg = parse_config({"run": {"workers": "auto", "concurrency": 64},
+                        "models": {name: {"model": f"openai/{name}"} for name in ("slow", "fast")}})
+    both = RunRequest(dataset="d", models=["slow", "fast"])  # 600 calls at concurrency 64
+    cores = os.cpu_count() or 1
+    db = connect(db_path)
+    try:
+        assert workers_for(db, cfg, both) == cores  # nothing measured yet
+        plan = plan_run(db, cfg, RunRequest(dataset="d", models=["slow"], workers=1))
+        for i in range(20):
+            store_runs.insert_result(db, {"run_id": plan.run_id, "case_id": f"c{i}", "model": "slow", "repeat": 0,
+                                          "status": "ok", "output": "x", "latency_ms": 400.0, "attempts": 1,
+                                          "cost_status": "unknown"})
+        assert workers_for(db, cfg, both) == cores  # "fast" was never measured: no guess
+        assert workers_for(db, cfg, RunRequest(dataset="d", models=["slow"], repeat=2)) == 1  # 160 calls/s
+    finally:
+        db.close()
