@@ -357,8 +357,8 @@ def import_file(
     description: str = "", fork_ok: bool = False,
 ) -> ImportResult:
     """Import a file into a new dataset (or append to one), all or nothing, and take a version.
-    `fork_ok`: the caller runs no thread, so a big JSONL file may be read and validated in a
-    forked process while this one writes (`core.datasets.read_ahead`)."""
+    `fork_ok`: the caller runs no thread, so a big JSONL file may be read and validated in forked
+    reader processes while this one writes (`core.datasets.read_ahead`)."""
     display = str(path)
     path = Path(path)
     check_name(name)

@@ -37,7 +37,7 @@ from core.errors import ConfigError, NotFoundError, ResumeError, UsageError
 from core.common.hashing import canonical_json, content_hash
 from core.run.liveness import owner_alive, this_process
 from core.run.history import measured_figures
-from core.run.workers import AUTO_MIN_CALLS, AUTO_MIN_CONCURRENCY, auto_workers
+from core.run.workers import auto_workers, provider_sets_pace
 from core.records import RunRecord
 from core.config.prompts import PromptError, render_messages
 from core.datasets.versions import VersionHasher, snapshot
@@ -240,12 +240,13 @@ def workers_for(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest
         return 1
     calls = _planned_cases(db, req.dataset, req.version) * len(req.models) * (req.repeat or cfg.run.repeat)
     concurrency = req.concurrency or cfg.run.concurrency
-    if calls < AUTO_MIN_CALLS or concurrency < AUTO_MIN_CONCURRENCY:
-        return 1  # without reading the history
-    measured = measured_figures(db, req.dataset, req.models)
-    latencies = [m.latency_p50_ms for m in measured.values() if m.latency_p50_ms]
-    fastest = min(latencies) if len(latencies) == len(set(req.models)) else None
-    return auto_workers(calls, concurrency, latency_ms=fastest)
+    workers = auto_workers(calls, concurrency)
+    if workers == 1:
+        return 1  # decided without reading the history
+    latencies = [m.latency_p50_ms for m in measured_figures(db, req.dataset, req.models).values() if m.latency_p50_ms]
+    if len(latencies) == len(set(req.models)) and provider_sets_pace(concurrency, min(latencies)):
+        return 1
+    return workers
 
 
 def plan_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest, *,

@@ -49,7 +49,7 @@ from core.run.lag import LagFigures, LoopLagMonitor
 from core.run.worker_start import STOP_WAIT_S, StartedWorkers
 
 __all__ = ["AUTO_MIN_CALLS", "AUTO_MIN_CONCURRENCY", "RemoteFailure", "WorkerClient", "WorkerLost", "WorkerPool",
-           "auto_workers"]
+           "auto_workers", "provider_sets_pace"]
 
 _HEADER = struct.Struct("!I")
 _LAG_EVERY_S = 0.25
@@ -77,16 +77,20 @@ AUTO_MIN_CONCURRENCY = 64
 ONE_WORKER_CALLS_S = 500
 
 
-def auto_workers(calls: int, concurrency: int, cores: int | None = None, latency_ms: float | None = None) -> int:
+def auto_workers(calls: int, concurrency: int, cores: int | None = None) -> int:
     """The worker processes `workers = "auto"` starts for a run of `calls` requests at most
-    `concurrency` at a time, whose fastest model answered in `latency_ms` (p50) in an earlier run
-    (None: not measured): one per core (`os.cpu_count()`) when they pay, else 1 (the caller's own
-    process, or the one worker `assay run` started early)."""
+    `concurrency` at a time: one per core (`os.cpu_count()`) when they pay, else 1 (the caller's own
+    process, or the one worker `assay run` started early). The planner then asks
+    `provider_sets_pace` when earlier runs measured the models."""
     if calls < AUTO_MIN_CALLS or concurrency < AUTO_MIN_CONCURRENCY:
         return 1
-    if latency_ms and concurrency * 1000 / latency_ms < ONE_WORKER_CALLS_S:
-        return 1
     return max(1, cores if cores is not None else (os.cpu_count() or 1))
+
+
+def provider_sets_pace(concurrency: int, latency_ms: float) -> bool:
+    """Whether one worker keeps up with a provider that answers in `latency_ms` (p50, the run's
+    fastest model in an earlier run) at `concurrency` calls in flight."""
+    return concurrency * 1000 / latency_ms < ONE_WORKER_CALLS_S
 
 
 class WorkerLost(AssayError):
