@@ -6,7 +6,7 @@ small `max_tokens`, and returns a `ConnectionCheck`: latency, tokens and cost wh
 error class (auth, rate_limited, network, ...) and the redacted message when it did not.
 
 Blocking: it runs its own event loop, so call it from a worker thread, never from a UI thread.
-Like a run, it closes litellm's cached async clients when it is done.
+Like a run, it closes litellm's cached async clients when it is done, unless a run still uses them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from core.config.schema import ModelConfig, RunConfig, WorkspaceConfig
 from core.errors import ConfigError
 from core.models.client import ModelClient
-from core.models.provider import close_clients
+from core.models.provider import model_calls
 
 # Short enough to cost next to nothing, long enough that any chat model can answer it.
 PROBE_MESSAGES = [{"role": "user", "content": "Reply with the single word OK."}]
@@ -53,11 +53,9 @@ def check_connection(config: WorkspaceConfig, model_name: str, *, timeout_s: flo
 
 
 async def _probe(name: str, model: ModelConfig, run: RunConfig) -> ConnectionCheck:
-    try:
+    async with model_calls():
         client = ModelClient(name, model, run)
         out = await client.complete([dict(m) for m in PROBE_MESSAGES], use_cache=False)
-    finally:
-        await close_clients()
     statuses = [a.get("http_status") for a in out.attempt_log if a.get("http_status") is not None]
     return ConnectionCheck(
         model=name, ok=out.status == "ok", latency_ms=out.latency_ms, input_tokens=out.input_tokens,

@@ -7,8 +7,9 @@
   built (`_collector_paused`): a quarter of its time was the collector's.
 - Its OpenAI-family requests go through `core.models.transport`, whose responses are timed by
   the kernel rather than by the event loop.
-- `close_clients()` is awaited at the end of every run: litellm caches aiohttp/httpx clients that
-  otherwise warn "Unclosed client session" at exit; the transport's connections close too.
+- Model calls are made inside `model_calls()`, which closes litellm's cached aiohttp/httpx clients
+  once the process's last loop calling models leaves (otherwise "Unclosed client session" at
+  exit); the transport's connections close too.
   Between those, litellm reuses one client per
   api_base and key from its in-memory cache (measured: no client is built per call).
 - `unlogged()` wraps each request: litellm runs its success handler (standard logging payload, a
@@ -29,10 +30,12 @@ import contextlib
 import contextvars
 import functools
 import gc
+import inspect
 import os
+import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from core.models import transport
@@ -222,8 +225,64 @@ def inline_setup() -> Iterator[None]:
         _INLINE.reset(token)
 
 
+# Event loops of this process inside `model_calls()`, with how many users each: the app runs a
+# run, a judge, a Models-screen probe or a contamination check on loops of their own, at once.
+_loop_users: dict[asyncio.AbstractEventLoop, int] = {}
+_loop_users_lock = threading.Lock()  # the loops run on different threads
+
+
+@contextlib.asynccontextmanager
+async def model_calls() -> AsyncIterator[None]:
+    """Where model calls are made on the running loop; on the way out, close the clients they used.
+
+    litellm's clean-up (`close_clients`) closes the cached clients of every event loop in the
+    process: a probe that ran it while a run was live on another loop cut that run's requests to
+    providers served by litellm's own HTTP handler (`hosted_vllm/`, Anthropic, Gemini: "Server
+    disconnected"). So only the last loop to leave closes them all; a loop that leaves while
+    others still call models closes its own connections only, and its litellm clients wait for
+    that last clean-up.
+    """
+    loop = asyncio.get_running_loop()
+    with _loop_users_lock:
+        _loop_users[loop] = _loop_users.get(loop, 0) + 1
+    try:
+        yield
+    finally:
+        with _loop_users_lock:
+            _loop_users[loop] -= 1
+            if not _loop_users[loop]:
+                del _loop_users[loop]
+            loop_done, process_done = loop not in _loop_users, not _loop_users
+        if process_done:
+            await close_clients()
+        elif loop_done:
+            await _close_loop_clients()
+            await transport.close()
+
+
+async def _close_loop_clients() -> None:
+    """Close and drop the clients litellm cached for the running loop only. Its cache keys each
+    client by event loop (`update_cache_key_with_event_loop`); a litellm without that has none to
+    tell apart, and its clients wait for `close_clients`."""
+    cache = getattr(_litellm, "in_memory_llm_clients_cache", None)
+    scoped = getattr(cache, "update_cache_key_with_event_loop", None)
+    suffix = scoped("") if scoped is not None else ""
+    if not suffix:
+        return
+    for key in [k for k in getattr(cache, "cache_dict", {}) if k.endswith(suffix)]:
+        client = cache.cache_dict.get(key)
+        closer = getattr(client, "close", None) or getattr(client, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):  # as litellm's own clean-up: closing is best effort
+                closing = closer()  # a sync client's close() returns None
+                if inspect.isawaitable(closing):
+                    await closing
+        cache.delete_cache(key)
+
+
 async def close_clients() -> None:
-    """Close litellm's cached aiohttp/httpx clients (no "Unclosed client session" at exit)."""
+    """Close litellm's cached aiohttp/httpx clients, every loop's (no "Unclosed client session" at
+    exit). Only for a process with one loop calling models; elsewhere `model_calls()` decides."""
     if _litellm is None:
         return
     closer = getattr(_litellm, "close_litellm_async_clients", None)

@@ -39,7 +39,7 @@ from core.common.stats import mcnemar_exact, wilson_interval
 from core.config.schema import WorkspaceConfig
 from core.errors import NotFoundError, UsageError
 from core.models.client import CallOutcome, ModelClient
-from core.models.provider import close_clients
+from core.models.provider import model_calls
 from core.models.redact import from_env
 from core.run.overlap import DEFAULT_N, normalised, overlap, shuffled_control, split_words
 from core.run.plan import check_models, dataset_version
@@ -216,14 +216,14 @@ async def run_probe(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: ProbeR
                                      app_version=core.__version__)
     status = "failed"
     try:
-        await _execute(db, cfg, run_cfg, run_id, models, calls, req)
+        async with model_calls():
+            await _execute(db, cfg, run_cfg, run_id, models, calls, req)
         status = "finished"
     except (asyncio.CancelledError, KeyboardInterrupt):
         status = "interrupted"
         raise
     finally:
         store_probes.set_status(db, run_id, status)
-        await close_clients()
     return contamination_report(db, run_id)
 
 

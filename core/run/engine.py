@@ -44,7 +44,7 @@ from core.run.events import (BreakerOpened, ModelFigures, Progress, ResultEvent,
                          Sink)
 from core.models.client import CallCancelled, CallHooks, CallOutcome, ModelClient
 from core.models.prices import Prices, needs_price_map
-from core.models.provider import close_clients, import_seconds
+from core.models.provider import import_seconds, model_calls
 from core.records import ResultRecord
 from core.models.redact import Redactor, from_env
 from core.run.group_commit import GroupCommit
@@ -480,25 +480,25 @@ async def run(
         pool = WorkerPool()
     priced_by_map: dict[str, ModelConfig] = {}
     prices: asyncio.Future[dict[str, Prices]] | None = None
-    try:
-        if pool is not None:
-            await pool.start(request.workers)  # they import litellm while this process plans
-            priced_by_map = {name: m for name, m in cfg.models.items() if needs_price_map(m)}
-            if priced_by_map:
-                # Read by a worker, so this process never imports litellm. The plan goes ahead
-                # meanwhile, these models' cost sources recorded as pending until the answer.
-                prices = asyncio.ensure_future(pool.prices(priced_by_map))
-        plan = plan_run(db, cfg, request, config_file=config_file, priced_later=priced_by_map)
-        return await _Engine(db, cfg, plan, sink, cancel, grace_s, scoring, pool, prices, started).execute()
-    finally:
-        if prices is not None:
-            if not prices.done():
-                prices.cancel()
-            elif not prices.cancelled():
-                prices.exception()  # retrieved: a lost worker is reported by the run itself
-        if pool is not None:
-            await pool.close()
-        await close_clients()
+    async with model_calls():
+        try:
+            if pool is not None:
+                await pool.start(request.workers)  # they import litellm while this process plans
+                priced_by_map = {name: m for name, m in cfg.models.items() if needs_price_map(m)}
+                if priced_by_map:
+                    # Read by a worker, so this process never imports litellm. The plan goes ahead
+                    # meanwhile, these models' cost sources recorded as pending until the answer.
+                    prices = asyncio.ensure_future(pool.prices(priced_by_map))
+            plan = plan_run(db, cfg, request, config_file=config_file, priced_later=priced_by_map)
+            return await _Engine(db, cfg, plan, sink, cancel, grace_s, scoring, pool, prices, started).execute()
+        finally:
+            if prices is not None:
+                if not prices.done():
+                    prices.cancel()
+                elif not prices.cancelled():
+                    prices.exception()  # retrieved: a lost worker is reported by the run itself
+            if pool is not None:
+                await pool.close()
 
 
 def run_sync(

@@ -143,10 +143,6 @@ class ScoringSession:
                                          else default_scorer(task_type))
         return self._defaults[task_type]
 
-    @property
-    def uses_model_judge(self) -> bool:
-        return isinstance(self._judge, ModelJudge)
-
     # --- the judge bridge -------------------------------------------------------------------
 
     def _sync_judge(self, prompt: str) -> JudgeReply:
@@ -288,14 +284,13 @@ async def arescore(db: sqlite_utils.Database, cfg: WorkspaceConfig, run_id: str,
             if case is not None:
                 await session.score(case, result)
 
-    try:
-        await asyncio.gather(*(worker() for _ in range(concurrency or cfg.run.concurrency)))
-    finally:
-        await session.aclose()
-        if session.uses_model_judge:
-            from core.models.provider import close_clients
+    from core.models.provider import model_calls  # light: litellm itself is imported on a judge's first call
 
-            await close_clients()
+    async with model_calls():
+        try:
+            await asyncio.gather(*(worker() for _ in range(concurrency or cfg.run.concurrency)))
+        finally:
+            await session.aclose()
     return rnd
 
 
