@@ -285,6 +285,24 @@ def model_outcomes(db: sqlite_utils.Database, run_ids: list[str]) -> dict[str, l
     return out
 
 
+def paid_figures(db: sqlite_utils.Database, run_id: str) -> dict[str, dict[str, Any]]:
+    """Per model with rows: cached rows, and of the calls paid for (ok, not cached) the summed
+    cost, how many have no price and their latencies, oldest first (a resumed run's live rows)."""
+    out: dict[str, dict[str, Any]] = {}
+    for model, cached, spend, unknown in db.execute(
+        "SELECT model, SUM(cached), FSUM(CASE WHEN status = 'ok' AND cached = 0 THEN cost_usd END), "
+        "SUM(status = 'ok' AND cached = 0 AND cost_usd IS NULL) FROM results WHERE run_id = ? GROUP BY model",
+        [run_id],
+    ).fetchall():
+        out[model] = {"cached": cached, "spend_usd": spend or 0.0, "spend_unknown": unknown, "latencies": []}
+    for model, latency in db.execute(
+        "SELECT model, latency_ms FROM results WHERE run_id = ? AND status = 'ok' AND cached = 0 "
+        "AND latency_ms IS NOT NULL ORDER BY id", [run_id],
+    ).fetchall():
+        out[model]["latencies"].append(latency)
+    return out
+
+
 def result_figures(db: sqlite_utils.Database, run_id: str) -> dict[str, dict[str, Any]]:
     """Per model: counts by status, cached, infra errors, errors by class, token sums, cost sum
     (None when an ok row's cost is unknown) and the latencies of ok, non-cached rows."""

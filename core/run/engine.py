@@ -48,7 +48,7 @@ from core.models.provider import import_seconds, model_calls
 from core.records import ResultRecord
 from core.models.redact import Redactor, from_env
 from core.run.group_commit import GroupCommit
-from core.run.history import resume_command
+from core.run.history import resume_command, rows_so_far
 from core.run.lag import LagFigures, LoopLagMonitor
 from core.run.plan import RunPlan, RunRequest, plan_run, workers_for
 from core.run.workers import WorkerClient, WorkerPool
@@ -401,6 +401,7 @@ class _Engine:
             models=tuple(plan.models), prompt=plan.prompt_name, repeat=plan.repeat, total=plan.total,
             already_done=plan.already_done, resumed=plan.resumed, concurrency=plan.concurrency,
             workers=plan.workers, remote=self.pool is not None,
+            so_far=rows_so_far(self.db, plan.run_id) if plan.already_done else (),
         ))
         if self.token is not None and self.token._attach(loop, self.on_cancel) > 0:
             self.stop.set()

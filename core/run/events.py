@@ -13,6 +13,23 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
+class ModelSoFar:
+    """One model's rows that a resumed run found in place: what its live figures start from."""
+
+    model: str
+    done: int
+    ok: int
+    errors: int
+    skipped: int
+    cached: int
+    graded: int  # ok rows with a pass/fail verdict
+    passed: int
+    spend_usd: float  # the calls paid for (ok, not cached) with a price
+    spend_unknown: int  # ...and without one
+    latencies: tuple[float, ...]  # of the calls paid for, oldest first
+
+
+@dataclass(frozen=True, slots=True)
 class RunStarted:
     run_id: str
     dataset: str
@@ -26,6 +43,7 @@ class RunStarted:
     concurrency: int
     workers: int = 1  # processes sending the requests
     remote: bool = False  # they are worker processes (else the runner's own)
+    so_far: tuple[ModelSoFar, ...] = ()  # a resumed run's rows in place, per model
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from typing import Any
 import sqlite_utils
 
 from core.common.stats import percentile
+from core.run.events import ModelSoFar
 from core.run.liveness import shown_status
 from store import runs as store_runs
 
@@ -166,3 +167,15 @@ def measured_figures(db: sqlite_utils.Database, dataset: str, models: Sequence[s
         if len(found) == len(wanted):
             break
     return found
+
+
+def rows_so_far(db: sqlite_utils.Database, run_id: str) -> tuple[ModelSoFar, ...]:
+    """Per model with rows, what a resumed run finds in place (verdicts as `ModelOutcome`'s)."""
+    paid = store_runs.paid_figures(db, run_id)
+    return tuple(
+        ModelSoFar(model=o["model"], done=o["n"], ok=o["ok"], errors=o["errors"], skipped=o["skipped"],
+                   cached=paid[o["model"]]["cached"], graded=o["scored"], passed=o["passed"],
+                   spend_usd=paid[o["model"]]["spend_usd"], spend_unknown=paid[o["model"]]["spend_unknown"],
+                   latencies=tuple(paid[o["model"]]["latencies"]))
+        for o in store_runs.model_outcomes(db, [run_id])[run_id]
+    )

@@ -98,6 +98,14 @@ class LiveRun:
             for name in event.models:
                 state = self._model(name)
                 state.figures = replace(state.figures, total=per_model)
+            for so_far in event.so_far:  # a resumed run: its rows count the whole run
+                state = self._model(so_far.model)
+                state.latencies.extend(so_far.latencies)
+                state.figures = replace(
+                    state.figures, done=so_far.done, ok=so_far.ok, errors=so_far.errors, skipped=so_far.skipped,
+                    cached=so_far.cached, graded=so_far.graded, passed=so_far.passed, spend_usd=so_far.spend_usd,
+                    spend_unknown=so_far.spend_unknown,
+                    latency_p50_ms=percentile(list(state.latencies), 50))
         elif isinstance(event, Progress):
             self._progress = event
         elif isinstance(event, ResultEvent):

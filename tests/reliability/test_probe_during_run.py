@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import threading
 
+from runner_helpers import config, make_dataset
+
 from core.models.probe import check_connection
 from core.models.provider import litellm_module
 from core.run.engine import RunRequest, run
 from core.run.events import ResultEvent
 from store import connect
-from tests.reliability.runner_helpers import config, make_dataset
 
 
 def test_connection_tests_during_a_live_run_leave_its_requests_alone(clean_srv, tmp_path):

@@ -16,6 +16,7 @@ from core.errors import ResumeError
 from core.run.events import Progress, ResultEvent, RunFinished, RunStarted
 from core.common.hashing import content_hash
 from core.run.engine import CancelToken, RunRequest, run, run_sync
+from core.run.live import LiveRun
 from store import connect
 
 
@@ -176,6 +177,35 @@ def test_resume_runs_only_the_missing_and_refuses_changed_conditions(srv, tmp_pa
     assert again.run_id == fin.run_id and again.status == "finished" and again.done == 20
     assert srv.stats()["requests"] == 4
     assert rows(db, "SELECT COUNT(*), COUNT(DISTINCT case_id || model) FROM results") == [(20, 20)]
+
+
+def test_a_resumed_runs_live_rows_count_the_whole_run(srv, tmp_path):
+    db = tmp_path / "a.db"
+    make_dataset(db, 10)
+    cfg = config(srv.base_url, {name: {**m, "input_price_per_1m": 1.0, "output_price_per_1m": 2.0}
+                                for name, m in TWO.items()})
+    fin = run_engine(db, cfg, ["strong", "fast"])
+    conn = connect(db)
+    with conn.conn:
+        conn.execute("DELETE FROM results WHERE run_id = ? AND case_id IN ('c0003', 'c0007')", [fin.run_id])
+        conn.execute("UPDATE runs SET status = 'interrupted'")
+    conn.close()
+    live = LiveRun()
+    events: list = []
+    run_engine(db, cfg, [], dataset=None, resume=fin.run_id, use_cache=False,
+               sink=lambda e: (events.append(e), live(e)))
+
+    (started,) = [e for e in events if isinstance(e, RunStarted)]
+    assert {(m.model, m.done, m.ok, len(m.latencies)) for m in started.so_far} == {("strong", 8, 8, 8), ("fast", 8, 8, 8)}
+    expected = {model: (passed, spend) for model, passed, spend in rows(
+        db, "SELECT r.model, SUM(s.passed), SUM(r.cost_usd) FROM scores s JOIN results r ON r.id = s.result_id "
+            "GROUP BY r.model")}
+    assert expected["strong"][1] > 0 and expected["fast"][1] > 0
+    live_rows = {m.model: m for m in live.snapshot().models}
+    for model, (passed, spend) in expected.items():
+        m = live_rows[model]
+        assert (m.done, m.total, m.ok, m.graded, m.passed) == (10, 10, 10, 10, passed)
+        assert m.spend_usd == pytest.approx(spend) and m.latency_p50_ms is not None
 
 
 def test_resume_refuses_a_tampered_dataset_version(srv, tmp_path):

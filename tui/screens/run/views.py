@@ -155,7 +155,7 @@ def live_head(snap: LiveSnapshot, *, stable: bool, cancel_level: int) -> Text:
     out.append(plain(started.dataset, single_line=True, max_len=30))
     out.append(f" v{started.dataset_version}")
     if started.resumed:
-        out.append(f" · resumed ({started.already_done} already done; the rows count this session)")
+        out.append(f" · resumed ({started.already_done} already done)")
     p: Progress | None = snap.progress
     if p is None:
         out.append("\nwaiting for the first results…", style="dim")
@@ -163,6 +163,8 @@ def live_head(snap: LiveSnapshot, *, stable: bool, cancel_level: int) -> Text:
         out.append(f"\n{p.done}/{p.total} done · {p.in_flight} in flight · spend {money(p.spend_usd)}")
         if p.spend_unknown:
             out.append(f" (+{p.spend_unknown} unpriced)")
+        if started.resumed:
+            out.append(" this session (the rows: the whole run)")
         if not stable:
             out.append(f" · elapsed {duration(p.elapsed_s)} · ETA {duration(p.eta_s)}")
     if cancel_level == 1 and snap.finished is None:
