@@ -164,7 +164,7 @@ def live_head(snap: LiveSnapshot, *, stable: bool, cancel_level: int) -> Text:
         if p.spend_unknown:
             out.append(f" (+{p.spend_unknown} unpriced)")
         if started.resumed:
-            out.append(" this session (the rows: the whole run)")
+            out.append(" this session")
         if not stable:
             out.append(f" · elapsed {duration(p.elapsed_s)} · ETA {duration(p.eta_s)}")
     if cancel_level == 1 and snap.finished is None:
