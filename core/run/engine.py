@@ -475,7 +475,10 @@ async def run(
     `pool`, spawned early by a caller that will not import litellm itself (the CLI), sends the
     requests even when the run uses one worker; without it, one worker means this process.
     """
-    started = time.monotonic()
+    # From when a caller started the workers early (`assay run`, before its own imports), if it
+    # did: their start-up began then, not here.
+    spawned_at = pool.spawned_at if pool is not None else None
+    started = time.monotonic() if spawned_at is None else spawned_at
     request = replace(request, workers=workers_for(db, cfg, request))
     if pool is None and request.workers > 1:
         pool = WorkerPool()

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 
 STOP_WAIT_S = 5.0  # how long a stopping run waits for its workers to exit before it kills them
@@ -25,6 +26,7 @@ class StartedWorkers:
     """The first worker process and the parent's end of each possible worker's socket."""
 
     def __init__(self, most: int):
+        self.t0 = time.monotonic()  # the run's start-up (`runs.startup_s`) counts from here
         pairs = [socket.socketpair() for _ in range(most)]
         theirs = [child.fileno() for _, child in pairs]
         self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(

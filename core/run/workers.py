@@ -147,6 +147,11 @@ class WorkerPool:
         self._prices: asyncio.Future[dict[str, Prices]] | None = None
         self._started = started
 
+    @property
+    def spawned_at(self) -> float | None:
+        """When the worker processes were started (`time.monotonic()`), if they were."""
+        return None if self._started is None else self._started.t0
+
     async def start(self, n: int) -> None:
         """Use `n` workers and return at once; each reports ready once litellm is imported."""
         if self._started is not None and n > len(self._started.sockets):  # started for fewer

@@ -289,6 +289,23 @@ def test_workers_started_early_for_fewer_are_started_again_for_the_run(srv, tmp_
     assert rows(db_path, "SELECT COUNT(*), COUNT(DISTINCT case_id || model) FROM results") == [(20, 20)]
 
 
+def test_the_start_up_counts_from_when_the_caller_started_the_workers(srv, tmp_path):
+    """`assay run` starts its workers before its own imports: the run's start-up (`runs.startup_s`,
+    what the estimate adds) begins there, not when the engine starts."""
+    db_path = tmp_path / "a.db"
+    make_dataset(db_path, 4)
+    started = StartedWorkers(2)
+    started.t0 -= 30.0  # as if started 30 s before the run
+    db = connect(db_path)
+    try:
+        fin = asyncio.run(run(db, config(srv.base_url, TWO), RunRequest(dataset="d", models=list(TWO), workers=2),
+                              pool=WorkerPool(started=started)))
+    finally:
+        db.close()
+    [(startup,)] = rows(db_path, "SELECT startup_s FROM runs WHERE id = ?", (fin.run_id,))
+    assert fin.ok == 8 and 30.0 <= startup < 60.0 and fin.elapsed_s >= 30.0
+
+
 def test_auto_uses_every_core_only_for_a_run_that_repays_the_workers_start():
     assert auto_workers(AUTO_MIN_CALLS, AUTO_MIN_CONCURRENCY, cores=4) == 4
     assert auto_workers(AUTO_MIN_CALLS - 1, 128, cores=4) == 1  # too short: the imports cost more
