@@ -16,6 +16,12 @@ import included), for each size in cases (x 2 models), alternating --workers 1 a
 CPU (the process and its workers). The size where N stops losing to 1 is where `[run] workers =
 "auto"` starts using every core (core.run.workers.AUTO_MIN_CALLS).
 
+--warm SIZES: what `workers = "auto"` weighs in a process that has imported litellm already (the
+app after its first run): for each size in cases (x 2 models, concurrency 64), the wall time of
+the engine's whole run in this process, alternating `workers = 1` (its own loop, no start-up) and
+N (new worker processes: their litellm import counted). The size where N starts winning is
+core.run.workers.AUTO_MIN_CALLS_WARM.
+
 --ceiling CALLS: what any N-worker design can get on this machine. The bare client loop (one
 `ModelClient`, litellm with Assay's trims, no parent, no store, no frames) against `assay serve`
 with 0 ms latency, in one process, then in N processes at once: calls/s and CPU per call. The
@@ -89,6 +95,34 @@ def whole_run(base: str, tmp: Path, name: str, cases: int, workers: int) -> tupl
     return wall, kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime
 
 
+def warm(base: str, tmp: Path, sizes: list[int], rounds: int, n: int) -> None:
+    import asyncio
+
+    from core.config.schema import parse_config
+    from core.models.provider import litellm_module
+    from core.run.engine import RunRequest, run
+
+    litellm_module()
+    for cases in sizes:
+        got: dict[int, list[float]] = {1: [], n: []}
+        for r in range(rounds + 1):  # the first round warms the in-process path's first calls up
+            for workers in (1, n):
+                db = make_workspace(tmp, f"w{cases}r{r}w{workers}", cases)
+                cfg = parse_config({"run": {"concurrency": 64, "workers": workers},
+                                    "models": {m: {"api_base": base, "model": f"openai/{m}"} for m in MODELS}})
+                t0 = time.perf_counter()
+                fin = asyncio.run(run(db, cfg, RunRequest(dataset="bench", models=list(MODELS), use_cache=False)))
+                wall = time.perf_counter() - t0
+                db.close()
+                assert fin.done == fin.total and fin.errors == 0, fin
+                if r:
+                    got[workers].append(wall)
+        w1, wn = (statistics.median(got[w]) for w in (1, n))
+        print(f"{cases * len(MODELS)} calls: in this process {w1:.2f} s, {n} new workers {wn:.2f} s "
+              f"(ranges {min(got[1]):.2f}-{max(got[1]):.2f}, {min(got[n]):.2f}-{max(got[n]):.2f}): "
+              f"ratio {n}/1 {wn / w1:.2f}x", flush=True)
+
+
 def whole(base: str, tmp: Path, sizes: list[int], rounds: int, n: int) -> None:
     for cases in sizes:
         got: dict[int, list[tuple[float, float]]] = {1: [], n: []}
@@ -155,15 +189,17 @@ def main() -> None:
                     help="for the request-phase rounds (default %(default)s)")
     ap.add_argument("--whole", metavar="SIZES", help="comma-separated case counts: whole processes")
     ap.add_argument("--ceiling", metavar="CALLS", type=int, help="the bare client loop in 1, then N processes")
+    ap.add_argument("--warm", metavar="SIZES", help="comma-separated case counts: in a process with litellm imported")
     args = ap.parse_args()
     if args.ceiling:
         ceiling(args.ceiling, args.rounds, args.workers)
         return
-    if args.whole:
+    if args.whole or args.warm:
         with tempfile.TemporaryDirectory() as d:
             server, base = start_server(Path(d))
             try:
-                whole(base + "/v1", Path(d), [int(x) for x in args.whole.split(",")], args.rounds, args.workers)
+                mode, sizes = (whole, args.whole) if args.whole else (warm, args.warm)
+                mode(base + "/v1", Path(d), [int(x) for x in sizes.split(",")], args.rounds, args.workers)
             finally:
                 server.terminate()
                 server.wait()

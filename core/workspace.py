@@ -28,7 +28,8 @@ STARTER_TOML = '''## Assay workspace configuration. README.md ("Configuration") 
 # concurrency = 8           ## calls in flight at once, all models together (--concurrency)
 # workers = "auto"          ## processes sending the requests (--workers), limits held across them;
 ##                             auto: one per core for a run of >= 250 calls at concurrency >= 64
-##                             whose models can answer > 500 calls/s (p50 of an earlier run), else 1
+##                             (>= 4,000 in the app once it imported litellm) whose models can
+##                             answer > 500 calls/s (p50 of an earlier run), else 1
 # repeat = 1                ## calls per (case, model), e.g. 5 to measure variance (--repeat)
 # retries = 4               ## retries of transient errors (429, 5xx, timeouts, network, bad responses)
 # retry_after_cap_s = 60    ## longest Retry-After honoured; above it Assay waits this long, then retries

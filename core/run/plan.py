@@ -37,6 +37,7 @@ from core.errors import ConfigError, NotFoundError, ResumeError, UsageError
 from core.common.hashing import canonical_json, content_hash
 from core.run.liveness import owner_alive, this_process
 from core.run.history import measured_figures
+from core.models.provider import import_seconds
 from core.run.workers import auto_workers, provider_sets_pace
 from core.records import RunRecord
 from core.config.prompts import PromptError, render_messages
@@ -226,8 +227,9 @@ def _planned_cases(db: sqlite_utils.Database, dataset: str, version: int | None)
 def workers_for(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest) -> int:
     """The worker processes a run uses, decided before planning (they start first, so their
     litellm import overlaps it): `req.workers`, else a resumed run's own count (1 for a run from
-    before workers), else `[run] workers`, "auto" judged on the new run's calls and concurrency and
-    on how fast its models answered in earlier runs of the dataset (when every one was measured)."""
+    before workers), else `[run] workers`, "auto" judged on the new run's calls and concurrency
+    (the bar higher in a process that has imported litellm already: its own loop starts at once)
+    and on how fast its models answered in earlier runs of the dataset (when every one was measured)."""
     if req.workers is not None:
         return req.workers
     if req.resume:
@@ -240,7 +242,7 @@ def workers_for(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest
         return 1
     calls = _planned_cases(db, req.dataset, req.version) * len(req.models) * (req.repeat or cfg.run.repeat)
     concurrency = req.concurrency or cfg.run.concurrency
-    workers = auto_workers(calls, concurrency)
+    workers = auto_workers(calls, concurrency, warm=import_seconds() is not None)
     if workers == 1:
         return 1  # decided without reading the history
     latencies = [m.latency_p50_ms for m in measured_figures(db, req.dataset, req.models).values() if m.latency_p50_ms]

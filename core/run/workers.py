@@ -48,7 +48,7 @@ from core.models.transport import timed
 from core.run.lag import LagFigures, LoopLagMonitor
 from core.run.worker_start import STOP_WAIT_S, StartedWorkers
 
-__all__ = ["AUTO_MIN_CALLS", "AUTO_MIN_CONCURRENCY", "RemoteFailure", "WorkerClient", "WorkerLost", "WorkerPool",
+__all__ = ["AUTO_MIN_CALLS", "AUTO_MIN_CALLS_WARM", "AUTO_MIN_CONCURRENCY", "RemoteFailure", "WorkerClient", "WorkerLost", "WorkerPool",
            "auto_workers", "provider_sets_pace"]
 
 _HEADER = struct.Struct("!I")
@@ -62,6 +62,13 @@ _LAG_EVERY_S = 0.25
 # 250 calls the difference is within the noise, and an app that imported litellm already runs a
 # small run in its own process sooner than any worker starts.
 AUTO_MIN_CALLS = 250
+# ...or, in a process that has imported litellm already (the app after its first run), only for
+# a run long enough to repay the workers' own import, which its loop no longer pays. Measured
+# with `bench/runner_workers.py --warm 250,500,1000,2000,1500,3000 --rounds 3` (the engine in a
+# process with litellm imported, 2 models, concurrency 64, a 50 ms server): 2 new workers took
+# 1.93x the wall time of this process's loop at 500 calls, 1.54x at 1,000, 1.17x at 2,000, 1.08x
+# at 3,000, 0.92x at 4,000 and 0.81x at 6,000.
+AUTO_MIN_CALLS_WARM = 4_000
 # ...and only when one worker's event loop can be the bottleneck. At ≈1.5-2 ms of CPU per call one
 # worker serves ≈550 calls/s: with 32 calls in flight it reaches 85% of what a 50 ms server allows
 # (`bench/peers.py --workload a`: 546 calls/s with one worker, 535 with two, which cost 0.7 s more
@@ -77,12 +84,12 @@ AUTO_MIN_CONCURRENCY = 64
 ONE_WORKER_CALLS_S = 500
 
 
-def auto_workers(calls: int, concurrency: int, cores: int | None = None) -> int:
+def auto_workers(calls: int, concurrency: int, cores: int | None = None, *, warm: bool = False) -> int:
     """The worker processes `workers = "auto"` starts for a run of `calls` requests at most
     `concurrency` at a time: one per core (`os.cpu_count()`) when they pay, else 1 (the caller's own
-    process, or the one worker `assay run` started early). The planner then asks
-    `provider_sets_pace` when earlier runs measured the models."""
-    if calls < AUTO_MIN_CALLS or concurrency < AUTO_MIN_CONCURRENCY:
+    process, or the one worker `assay run` started early). `warm`: the caller has imported litellm
+    already. The planner then asks `provider_sets_pace` when earlier runs measured the models."""
+    if calls < (AUTO_MIN_CALLS_WARM if warm else AUTO_MIN_CALLS) or concurrency < AUTO_MIN_CONCURRENCY:
         return 1
     return max(1, cores if cores is not None else (os.cpu_count() or 1))
 

@@ -28,8 +28,8 @@ from core.run.engine import CancelToken, RunRequest, run, run_sync
 from core.run.events import ResultEvent, RunStarted
 from core.run.plan import plan_run, workers_for
 from core.run.worker_start import StartedWorkers
-from core.run.workers import (AUTO_MIN_CALLS, AUTO_MIN_CONCURRENCY, WorkerLost, WorkerPool, auto_workers,
-                              provider_sets_pace)
+from core.run.workers import (AUTO_MIN_CALLS, AUTO_MIN_CALLS_WARM, AUTO_MIN_CONCURRENCY, WorkerLost, WorkerPool,
+                              auto_workers, provider_sets_pace)
 from store import connect
 from store import runs as store_runs
 
@@ -316,7 +316,13 @@ def test_auto_uses_every_core_only_for_a_run_that_repays_the_workers_start():
     assert not provider_sets_pace(64, latency_ms=50)
 
 
-def test_the_count_is_decided_before_planning_recorded_and_reused_by_a_resume(tmp_path):
+@pytest.fixture
+def cold(monkeypatch):
+    """`auto` as a process that has not imported litellm decides (the suite's may have)."""
+    monkeypatch.setattr("core.run.plan.import_seconds", lambda: None)
+
+
+def test_the_count_is_decided_before_planning_recorded_and_reused_by_a_resume(tmp_path, cold):
     db_path = tmp_path / "a.db"
     make_dataset(db_path, 150)
     cfg = parse_config({"run": {"workers": "auto", "concurrency": 64},
@@ -401,7 +407,7 @@ def test_a_run_stopped_before_its_workers_priced_it_is_settled_by_a_resume_witho
     assert rows(db, "SELECT cost_source FROM runs") == [('{"mapped":"unknown"}',)]
 
 
-def test_auto_goes_by_how_fast_the_models_answered_in_an_earlier_run(tmp_path):
+def test_auto_goes_by_how_fast_the_models_answered_in_an_earlier_run(tmp_path, cold):
     db_path = tmp_path / "a.db"
     make_dataset(db_path, 300)
     cfg = parse_config({"run": {"workers": "auto", "concurrency": 64},
@@ -418,5 +424,22 @@ def test_auto_goes_by_how_fast_the_models_answered_in_an_earlier_run(tmp_path):
                                           "cost_status": "unknown"})
         assert workers_for(db, cfg, both) == cores  # "fast" was never measured: no guess
         assert workers_for(db, cfg, RunRequest(dataset="d", models=["slow"], repeat=2)) == 1  # 160 calls/s
+    finally:
+        db.close()
+
+
+def test_auto_asks_a_process_with_litellm_imported_for_a_longer_run(tmp_path, monkeypatch):
+    """The app after its first run: its own loop starts at once, new workers import litellm first."""
+    make_dataset(tmp_path / "a.db", AUTO_MIN_CALLS_WARM // 2)
+    cfg = parse_config({"run": {"workers": "auto", "concurrency": 64},
+                        "models": {name: {"model": f"openai/{name}"} for name in ("a", "b")}})
+    monkeypatch.setattr("core.run.plan.import_seconds", lambda: 1.7)
+    db = connect(tmp_path / "a.db")
+    try:
+        assert workers_for(db, cfg, RunRequest(dataset="d", models=["a", "b"])) == auto_workers(
+            AUTO_MIN_CALLS_WARM, 64, warm=True) == (os.cpu_count() or 1)
+        assert workers_for(db, cfg, RunRequest(dataset="d", models=["a"])) == 1  # half as many calls
+        assert auto_workers(AUTO_MIN_CALLS_WARM - 1, 64, cores=4, warm=True) == 1
+        assert auto_workers(AUTO_MIN_CALLS_WARM - 1, 64, cores=4) == 4  # the same run from `assay run`
     finally:
         db.close()
