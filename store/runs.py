@@ -295,11 +295,7 @@ def paid_figures(db: sqlite_utils.Database, run_id: str) -> dict[str, dict[str, 
         [run_id],
     ).fetchall():
         out[model] = {"cached": cached, "spend_usd": spend or 0.0, "spend_unknown": unknown, "latencies": []}
-    for model, latency in db.execute(
-        "SELECT model, latency_ms FROM results WHERE run_id = ? AND status = 'ok' AND cached = 0 "
-        "AND latency_ms IS NOT NULL ORDER BY id", [run_id],
-    ).fetchall():
-        out[model]["latencies"].append(latency)
+    _add_paid_latencies(db, run_id, out)
     return out
 
 
@@ -327,12 +323,17 @@ def result_figures(db: sqlite_utils.Database, run_id: str) -> dict[str, dict[str
         "GROUP BY model, error_class", [run_id],
     ).fetchall():
         out[model]["errors_by_class"][cls or "unknown"] = n
+    _add_paid_latencies(db, run_id, out)
+    return out
+
+
+def _add_paid_latencies(db: sqlite_utils.Database, run_id: str, out: dict[str, dict[str, Any]]) -> None:
+    """Append to each model's `latencies` those of its calls paid for (ok, not cached), oldest first."""
     for model, latency in db.execute(
         "SELECT model, latency_ms FROM results WHERE run_id = ? AND status = 'ok' AND cached = 0 "
-        "AND latency_ms IS NOT NULL", [run_id],
+        "AND latency_ms IS NOT NULL ORDER BY id", [run_id],
     ).fetchall():
         out[model]["latencies"].append(latency)
-    return out
 
 
 def error_samples(db: sqlite_utils.Database, run_id: str, per_model: int = 1) -> dict[str, list[tuple[str, str]]]:

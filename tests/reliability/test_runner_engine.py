@@ -157,16 +157,22 @@ def test_unknown_cost_is_null_never_zero(srv, tmp_path):
     assert fin.models[0].cost_usd is None and fin.spend_unknown == 2
 
 
-def test_resume_runs_only_the_missing_and_refuses_changed_conditions(srv, tmp_path):
-    db = tmp_path / "a.db"
-    make_dataset(db, 10)
-    cfg = config(srv.base_url, TWO)
+def _run_missing_two_cases(db, cfg):
+    """A finished run of both models whose rows for two cases are then deleted, marked interrupted."""
     fin = run_engine(db, cfg, ["strong", "fast"])
     conn = connect(db)
     with conn.conn:
         conn.execute("DELETE FROM results WHERE run_id = ? AND case_id IN ('c0003', 'c0007')", [fin.run_id])
         conn.execute("UPDATE runs SET status = 'interrupted'")
     conn.close()
+    return fin
+
+
+def test_resume_runs_only_the_missing_and_refuses_changed_conditions(srv, tmp_path):
+    db = tmp_path / "a.db"
+    make_dataset(db, 10)
+    cfg = config(srv.base_url, TWO)
+    fin = _run_missing_two_cases(db, cfg)
     changed = config(srv.base_url, TWO, temperature=0.7)
     with pytest.raises(ResumeError, match="shared.temperature"):
         run_engine(db, changed, [], dataset=None, resume=fin.run_id)
@@ -184,12 +190,7 @@ def test_a_resumed_runs_live_rows_count_the_whole_run(srv, tmp_path):
     make_dataset(db, 10)
     cfg = config(srv.base_url, {name: {**m, "input_price_per_1m": 1.0, "output_price_per_1m": 2.0}
                                 for name, m in TWO.items()})
-    fin = run_engine(db, cfg, ["strong", "fast"])
-    conn = connect(db)
-    with conn.conn:
-        conn.execute("DELETE FROM results WHERE run_id = ? AND case_id IN ('c0003', 'c0007')", [fin.run_id])
-        conn.execute("UPDATE runs SET status = 'interrupted'")
-    conn.close()
+    fin = _run_missing_two_cases(db, cfg)
     live = LiveRun()
     events: list = []
     run_engine(db, cfg, [], dataset=None, resume=fin.run_id, use_cache=False,
