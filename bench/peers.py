@@ -60,7 +60,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from soak import _rss_mb, _tree, serve_process  # noqa: E402  (process-tree RSS from /proc; the server)
+from demo.serve.process import serve_process  # noqa: E402
+from soak import _rss_mb, _tree  # noqa: E402  (process-tree RSS from /proc)
 
 PYTHON = sys.executable  # the project's venv
 ASSAY = str(Path(PYTHON).parent / "assay")

@@ -41,6 +41,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from demo.serve.process import serve_process
+
 REPO = Path(__file__).resolve().parents[1]
 ASSAY = str(Path(sys.executable).parent / "assay")
 MODELS = {"strong": "openai/demo-strong", "fast": "openai/demo-fast", "flaky": "openai/demo-flaky"}
@@ -153,21 +155,6 @@ def fault_flags(retry_after_s: float) -> list[str]:
         rate = share / (1 - k * share)
         flags += ["--fault", f"{kind}:{rate:.6f}" + (f":{retry_after_s:g}" if kind == "429" else "")]
     return flags
-
-
-def serve_process(work: Path, flags: list[str], env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    """`assay serve` on a free port in its own process (no start-up latency scaling), and its root
-    URL once it is listening. Shared with bench/peers.py."""
-    port_file = work / "port"
-    proc = subprocess.Popen([ASSAY, "serve", "--port", "0", "--port-file", str(port_file), "--latency-scale", "0",
-                             *flags], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not (port_file.exists() and port_file.read_text().strip()):
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError("assay serve did not start")
-        time.sleep(0.05)
-    return proc, f"http://127.0.0.1:{port_file.read_text().strip()}"
 
 
 def start_server(work: Path, s: Settings) -> tuple[subprocess.Popen, str]:

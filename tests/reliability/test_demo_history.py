@@ -3,9 +3,6 @@ first open) is made at the demo server's own latencies, over real HTTP through t
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,32 +13,18 @@ from core.run.history import list_runs
 from core.trends.baselines import list_baselines
 from core.workspace import Workspace
 from demo.serve.demo_models import MODELS
+from demo.serve.process import serve_process
 from demo.workspace import CANDIDATE_MODELS, HISTORY, HISTORY_DATASET, WORKSPACE_MODELS, build_demo_workspace
 
-REPO = Path(__file__).resolve().parents[2]
 SCALE = 0.25  # demo-strong 100 ms, demo-flaky 37.5 ms, demo-fast 20 ms
 
 
-def _serve(tmp_path: Path) -> tuple[subprocess.Popen, str]:
-    """`assay serve` in its own process: an in-process server shares the client's GIL and answers
-    late when the suite loads the machine (demo-fast's p50 came out at 36 ms for its 20 ms), which
-    the kernel then rightly times."""
-    port_file = tmp_path / "port"
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", "0", "--port-file", str(port_file),
-                             "--latency-scale", str(SCALE)], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while not (port_file.exists() and port_file.read_text().strip()):
-        assert proc.poll() is None and time.monotonic() < deadline, "assay serve did not start"
-        time.sleep(0.05)
-    return proc, f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
-
-
 def test_history_is_recorded_at_the_servers_latency_and_feeds_the_run_estimate(tmp_path: Path):
-    proc, base_url = _serve(tmp_path)
+    # In a process of its own: in this one it would answer late on a loaded machine (demo.serve.process).
+    proc, root_url = serve_process(tmp_path, ["--latency-scale", str(SCALE)])
     try:
-        root = build_demo_workspace(tmp_path / "demo", base_url, history=True)
-        assert httpx.get(base_url.removesuffix("/v1") + "/_assay/config").json()["latency_scale"] == SCALE  # kept
+        root = build_demo_workspace(tmp_path / "demo", root_url + "/v1", history=True)
+        assert httpx.get(root_url + "/_assay/config").json()["latency_scale"] == SCALE  # kept
     finally:
         proc.terminate()
         proc.wait(10)
