@@ -43,14 +43,15 @@ def _import_promptfoo(ws: Workspace, args: tuple[str, ...], name: str | None, sk
 @click.option("--name", help="Dataset to create (or to add to, with --append).")
 @click.option("--format", "fmt", type=click.Choice(IMPORT_FORMATS),
               help="File format (default: from the extension; inspect-ai and OpenAI-evals samples are detected).")
-@click.option("--map", "mapping", metavar="FIELD=NAME,...", help="Read a field from another key/column, e.g. input_text=prompt.")
+@click.option("--map", "mapping", metavar="FIELD=NAME,...", multiple=True,
+              help="Read a field from another key/column, e.g. input_text=prompt (repeatable).")
 @click.option("--task-type", help="Task type for records that have none.")
 @click.option("--append", is_flag=True, help="Add the cases to an existing dataset.")
 @click.option("--skip-unsupported", is_flag=True, help="promptfoo: skip what cannot be imported instead of failing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ws
 def import_cmd(
-    ws: Workspace, args: tuple[str, ...], name: str | None, fmt: str | None, mapping: str | None,
+    ws: Workspace, args: tuple[str, ...], name: str | None, fmt: str | None, mapping: tuple[str, ...],
     task_type: str | None, append: bool, skip_unsupported: bool, as_json: bool,
 ) -> None:
     """Import a dataset file (JSON list, JSONL or CSV), all or nothing; or a promptfoo config.
@@ -73,7 +74,7 @@ def import_cmd(
         raise UsageError("--name is required: the dataset to create (or to add to, with --append)")
     from core.datasets.importing import import_file, parse_pairs
 
-    result = import_file(ws.db(), args[0], name, fmt=fmt, mapping=parse_pairs(mapping, FIELDS, "--map"),
+    result = import_file(ws.db(), args[0], name, fmt=fmt, mapping=parse_pairs(",".join(mapping), FIELDS, "--map"),
                          task_type=task_type, append=append, fork_ok=True)
     if as_json:
         print_json({
@@ -147,7 +148,7 @@ def _coverage_table(plan: Any) -> str:
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same sample.")
 @click.option("--name", help="Dataset to create (required unless --dry-run).")
 @click.option("--proportional", is_flag=True, help="Quotas proportional to each stratum (default: equal).")
-@click.option("--field", "field_map", metavar="FIELD=NAME,...",
+@click.option("--field", "field_map", metavar="FIELD=NAME,...", multiple=True,
               help="Log keys for request_id, prompt, verified_output, task_type, difficulty, timestamp.")
 @click.option("--format", "fmt", type=click.Choice(LOG_FORMATS), help="Log format (default: from the extension).")
 @click.option("--dry-run", is_flag=True, help="Print the coverage, write nothing.")
@@ -155,13 +156,13 @@ def _coverage_table(plan: Any) -> str:
 @pass_ws
 def sample_cmd(
     ws: Workspace, logfile: str, size: int, by: str, seed: int, name: str | None, proportional: bool,
-    field_map: str | None, fmt: str | None, dry_run: bool, as_json: bool,
+    field_map: tuple[str, ...], fmt: str | None, dry_run: bool, as_json: bool,
 ) -> None:
     """Build an eval set from production logs: stratified, deduplicated, reproducible."""
     from core.datasets.sampling import check_new_name, parse_fields, plan_sample, write_sample
     from core.errors import UsageError
 
-    fields = parse_fields(field_map)
+    fields = parse_fields(",".join(field_map))
     if not dry_run:
         if not name:
             raise UsageError("--name is required (or use --dry-run to see the coverage only)")

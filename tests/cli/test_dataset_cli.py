@@ -56,6 +56,12 @@ def test_import_options(db: Path) -> None:
     cases = json.loads(ok(db, "cases", "m", "--json").stdout)["cases"]
     assert [c["task_type"] for c in cases] == ["qa", "qa", "qa"]
     assert cases[1]["expected_output"] == {"label": "positive"}
+    # --map given once per field reads the same as one comma-separated list (before, the last won).
+    ok(db, "import", str(GOOD / "mapped.csv"), "--name", "m2", "--map", "input_text=question", "--map",
+       "expected_output=answer")
+    again = json.loads(ok(db, "cases", "m2", "--json").stdout)["cases"]
+    assert [(c["input_text"], c["expected_output"]) for c in again] == [
+        (c["input_text"], c["expected_output"]) for c in cases]
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -187,6 +193,17 @@ def test_sample_dry_run_writes_nothing(db: Path, tmp_path: Path) -> None:
     assert real.stdout == ""
     again = run(db, "sample", str(log), "--size", "10", "--name", "prod")
     assert again.exit_code == 2 and "already exists" in again.stderr
+
+
+def test_sample_reads_log_keys_given_by_repeated_field_options(db: Path, tmp_path: Path) -> None:
+    log = tmp_path / "logs.jsonl"
+    log.write_text("".join(json.dumps({"rid": f"r{i}", "question": f"q{i}", "kind": "ab"[i % 2]}) + "\n"
+                           for i in range(12)))
+    ok(db, "sample", str(log), "--size", "4", "--name", "s", "--field", "request_id=rid", "--field",
+       "prompt=question", "--field", "task_type=kind")
+    cases = json.loads(ok(db, "cases", "s", "--json").stdout)["cases"]
+    assert len(cases) == 4 and all(c["input_text"].startswith("q") for c in cases)
+    assert sorted(c["task_type"] for c in cases) == ["a", "a", "b", "b"]
 
 
 def test_sample_bad_log_line(db: Path, tmp_path: Path) -> None:
