@@ -34,7 +34,9 @@ PLAIN_EVERY_S = 5.0
 
 
 def _spend(usd: float | None, unpriced_calls: int) -> str:
-    """Spend so far: a lower bound (≥) while some calls had no known price."""
+    """Spend so far: a lower bound (≥) while some calls had no known price, unknown while none had."""
+    if unpriced_calls and not usd:
+        return "unknown (no price)"
     return money(usd, "partial" if unpriced_calls else "known", missing="n/a")
 
 

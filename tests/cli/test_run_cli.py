@@ -53,6 +53,7 @@ def test_run_prints_table_on_stdout_progress_on_stderr_and_closes_cleanly(srv, t
     assert "[12/12] 100%" in p.stderr and "\r" not in p.stderr  # not a TTY: plain lines
     last = p.stderr.strip().splitlines()[-1]  # the run states its throughput: 12 calls over its elapsed time
     assert re.search(r"finished: 12/12 calls, .* \(\d+\.\d calls/s\)$", last), last
+    assert "spend unknown (no price)," in last  # no model has a price: not "≥$0.0000"
     assert "Unclosed" not in p.stderr and "ResourceWarning" not in p.stderr, p.stderr
     assert srv.stats()["requests"] == 12
 
