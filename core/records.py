@@ -10,7 +10,7 @@ Difficulty = Literal["easy", "medium", "hard"]
 ExpectedOutput = str | dict[str, Any] | None
 ResultStatus = Literal["ok", "error", "skipped"]
 ErrorClass = Literal[
-    "rate_limited", "quota_exhausted", "auth", "bad_request", "timeout",
+    "rate_limited", "quota_exhausted", "auth", "not_found", "bad_request", "timeout",
     "network", "server", "bad_response", "cancelled", "unknown",
 ]
 CostStatus = Literal["price_map", "config", "unknown", "cached"]

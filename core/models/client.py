@@ -12,13 +12,14 @@ Choices, and why:
 - Failures are classified by `core.models.failures` (litellm's exception types, the HTTP status,
   the body text such as "insufficient_quota"). Transient classes (rate_limited, timeout,
   network, server) are retried `run.retries` times with exponential backoff and full jitter;
-  bad_response at most twice; quota_exhausted, auth and bad_request never.
+  bad_response at most twice; quota_exhausted, auth, not_found and bad_request never.
 - Retry-After (seconds or HTTP-date, also retry-after-ms) is honoured up to `retry_after_cap_s`.
   Above the cap Assay waits the cap and retries: the retry budget bounds the total wait
   (retries x cap), so a provider asking for an hour cannot stall the run. A 429's Retry-After
   pauses every call to that model, not just the one that got it.
-- auth and quota_exhausted errors feed a per-model circuit breaker: after `breaker_threshold`
-  of them with no success in between, every remaining call is `skipped` without a request.
+- auth, quota_exhausted and not_found errors feed a per-model circuit breaker: after
+  `breaker_threshold` of them with no success in between, every remaining call is `skipped`
+  without a request.
 - Latency is the request's own time. For OpenAI-family requests on Linux the kernel times it
   (`core.models.transport`: request's last byte sent to response's last byte received, from
   TCP_INFO), so a CPU-bound loop (litellm's work for 32 calls at once) cannot add its wait.

@@ -4,7 +4,8 @@ when known), and the provider's Retry-After is read here.
 Classes come from litellm's exception types, the HTTP status, the body text ("insufficient_quota")
 and the exception's cause chain. The client's retry policy is stated in these classes: TRANSIENT
 ones are retried, BREAKER_CLASSES feed the per-model circuit breaker, the rest (bad_request,
-unknown) fail at once.
+unknown) fail at once. not_found (a 404: no such model, deployment or endpoint) is a breaker class:
+every later call would get it too.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from core.models.provider import litellm_module
 
 TRANSIENT = frozenset({"rate_limited", "timeout", "network", "server", "bad_response"})
-BREAKER_CLASSES = frozenset({"auth", "quota_exhausted"})
+BREAKER_CLASSES = frozenset({"auth", "quota_exhausted", "not_found"})
 # Body text of a 402/403/429 that means the account is out of quota (not worth retrying), not a
 # passing rate limit.
 _QUOTA_MARKERS = ("insufficient_quota", "quota exceeded", "exceeded your current quota", "quota_exceeded",
@@ -131,6 +132,8 @@ def classify(exc: BaseException) -> tuple[str, int | None]:
         return "auth", status
     if status == 408:
         return "timeout", status
+    if status == 404 or isinstance(exc, litellm.NotFoundError):
+        return "not_found", status
     if (status is not None and status >= 500) or isinstance(
             exc, (litellm.InternalServerError, litellm.ServiceUnavailableError, litellm.BadGatewayError)):
         return "server", status

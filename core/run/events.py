@@ -97,7 +97,7 @@ class Retrying:
 class BreakerOpened:
     run_id: str
     model: str
-    error_class: str  # auth | quota_exhausted
+    error_class: str  # auth | quota_exhausted | not_found
     reason: str  # redacted, untrusted
 
 

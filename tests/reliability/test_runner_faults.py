@@ -79,6 +79,22 @@ def test_quota_attempted_once_and_opens_the_breaker(srv, tmp_path):
     assert [type(e).__name__ for e in events].count("BreakerOpened") == 1
 
 
+def test_a_model_the_server_does_not_have_opens_the_breaker(srv, tmp_path):
+    """A misspelt model name (the server's 404 "does not exist") costs breaker_threshold requests,
+    not one per case."""
+    db = tmp_path / "a.db"
+    make_dataset(db, 10)
+    events: list = []
+    cfg = config(srv.base_url, {"typo": {"model": "openai/demo-stronk", "max_concurrency": 1}}, breaker_threshold=3)
+    fin = run_engine(db, cfg, ["typo"], events=events)
+    assert srv.stats()["requests"] == 3
+    got = rows(db, "SELECT status, error_class, attempts, COUNT(*) FROM results GROUP BY 1, 2, 3 ORDER BY 1")
+    assert got == [("error", "not_found", 1, 3), ("skipped", "not_found", 0, 7)]
+    (reason,), = rows(db, "SELECT error_message FROM results WHERE status = 'error' LIMIT 1")
+    assert "demo-stronk" in reason and "does not exist" in reason
+    assert fin.infra_errors == 10 and [type(e).__name__ for e in events].count("BreakerOpened") == 1
+
+
 @pytest.mark.parametrize("kind, cls", [("401", "auth"), ("400", "bad_request")])
 def test_auth_and_bad_request_are_never_retried(srv, tmp_path, kind, cls):
     db = tmp_path / "a.db"

@@ -56,7 +56,7 @@ def test_classification(litellm):
         (litellm.PermissionDeniedError("no", "openai", "m", response=_resp(403)), "auth"),
         (litellm.BadRequestError("bad", "m", "openai"), "bad_request"),
         (litellm.ContextWindowExceededError("too long", "m", "openai"), "bad_request"),
-        (litellm.NotFoundError("no model", "m", "openai"), "bad_request"),
+        (litellm.NotFoundError("no model", "m", "openai"), "not_found"),
         (litellm.Timeout("slow", "m", "openai"), "timeout"),
         (asyncio.TimeoutError(), "timeout"),
         (litellm.InternalServerError("boom", "openai", "m"), "server"),
