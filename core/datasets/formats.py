@@ -9,6 +9,7 @@ dropped); an undecodable byte or a NUL is reported by line and column, never by 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ FILE_FORMATS = ("json", "jsonl", "csv")
 SAMPLE_FLAVOURS = ("inspect", "openai-evals")
 IMPORT_FORMATS = FILE_FORMATS + SAMPLE_FLAVOURS
 LOG_FORMATS = ("jsonl", "csv")
-EXTENSIONS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+EXTENSIONS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv"}
 # The case fields a record file holds (import and export), and the CSV column order on export.
 FIELDS = ("id", "input_text", "expected_output", "task_type", "difficulty", "metadata", "tags", "excluded")
 CSV_COLUMNS = ("id", "input_text", "expected_output", "task_type", "difficulty", "tags", "metadata", "excluded")
@@ -317,11 +318,23 @@ def _csv_problem(exc: csv.Error, start: int, end: int) -> str:
     return f"malformed CSV: {msg}{where}{hint}"
 
 
+def _delimiter(header_line: str) -> str:
+    """Comma, unless the header has none and is separated by tabs or semicolons (spreadsheets
+    saved in a locale whose decimal mark is a comma write ';')."""
+    if "," in header_line:
+        return ","
+    return next((d for d in ("\t", ";") if d in header_line), ",")
+
+
 def open_csv(f: BinaryIO, display: str) -> CsvFile:
     """Read the header now; rows follow lazily. strict=True so a stray quote raises instead of merging rows."""
     if csv.field_size_limit() < CSV_FIELD_LIMIT:
         csv.field_size_limit(CSV_FIELD_LIMIT)
-    reader = csv.reader((text for _, text in text_lines(f, display)), strict=True)
+    lines = (text for _, text in text_lines(f, display))
+    first = next(lines, None)
+    delimiter = _delimiter(first or "")
+    reader = csv.reader(itertools.chain([first] if first is not None else [], lines), strict=True,
+                        delimiter=delimiter)
     try:
         header = next(reader, None)
     except csv.Error as e:

@@ -137,6 +137,18 @@ def test_csv_object_cells_only_for_objects(db, tmp_path: Path) -> None:
     assert three["expected_output"] == {"a": {"b": [1]}}
 
 
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("semi.csv", 'input_text;expected_output\n"a; b";1,5\nc;2\n', [("a; b", "1,5"), ("c", "2")]),
+    ("tabs.tsv", "input_text\texpected_output\na, b\t1\n", [("a, b", "1")]),
+    ("comma.csv", 'input_text,expected_output\na;b,1\n', [("a;b", "1")]),  # a comma header stays comma
+])
+def test_csv_separated_by_semicolons_or_tabs(db, tmp_path: Path, name: str, text: str, expected: list) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    import_file(db, path, "sep")
+    assert [(c["input_text"], c["expected_output"]) for c in cases(db, "sep")] == expected
+
+
 def test_default_task_type_only_fills_missing(db) -> None:
     import_file(db, GOOD / "cases.jsonl", "seed", task_type="default-task")
     assert [c["task_type"] for c in cases(db, "seed")] == ["math", "summarization", "extraction", "classification"]
