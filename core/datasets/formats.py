@@ -20,7 +20,7 @@ from core.errors import InputError
 
 # Format names live here (not in core.datasets.importing) so the CLI can offer them without importing pydantic.
 FILE_FORMATS = ("json", "jsonl", "csv")
-SAMPLE_FLAVOURS = ("inspect", "openai-evals")
+SAMPLE_FLAVOURS = ("inspect", "openai-evals", "chat")
 IMPORT_FORMATS = FILE_FORMATS + SAMPLE_FLAVOURS
 LOG_FORMATS = ("jsonl", "csv")
 EXTENSIONS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv"}
@@ -390,9 +390,12 @@ def object_cell(text: str) -> str | dict[str, Any]:
 
 
 def detect_flavour(data: Any) -> str | None:
-    """'inspect' for {input, target}, 'openai-evals' for {input, ideal}, else None (our own fields)."""
-    if not isinstance(data, dict) or "input" not in data or "input_text" in data:
+    """'inspect' for {input, target}, 'openai-evals' for {input, ideal}, 'chat' for {messages} (the
+    OpenAI chat and fine-tuning format), else None (our own fields)."""
+    if not isinstance(data, dict) or "input_text" in data:
         return None
+    if "input" not in data:
+        return "chat" if isinstance(data.get("messages"), list) else None
     if "target" in data:
         return "inspect"
     if "ideal" in data:
@@ -407,15 +410,29 @@ def _message_text(content: Any) -> Any:
     return content
 
 
+def _chat_turns(messages: Any) -> tuple[list[Any], Any]:
+    """A chat's messages as (the conversation to answer, the assistant's final answer or None)."""
+    if not isinstance(messages, list):
+        raise ValueError("field 'messages': must be a list of {role, content} messages")
+    if messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "assistant":
+        return messages[:-1], _message_text(messages[-1].get("content"))
+    return messages, None
+
+
 def sample_to_fields(data: Any, flavour: str) -> dict[str, Any]:
-    """An inspect-ai Sample or OpenAI-evals record as our case fields. Raises ValueError for bad shapes."""
+    """An inspect-ai Sample, OpenAI-evals record or chat conversation as our case fields: the last
+    user message is the input (the conversation before it goes to metadata.messages); a chat whose
+    last message is the assistant's has that answer as its expected output. Raises ValueError for
+    bad shapes."""
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object (a sample), got a {type_name(data)}")
-    target_key = "target" if flavour == "inspect" else "ideal"
     rest = dict(data)
-    if "input" not in rest:
-        raise ValueError("missing required field 'input'")
-    raw_input = rest.pop("input")
+    if flavour == "chat":
+        raw_input, target = _chat_turns(rest.pop("messages", None))
+    else:
+        if "input" not in rest:
+            raise ValueError("missing required field 'input'")
+        raw_input, target = rest.pop("input"), rest.pop("target" if flavour == "inspect" else "ideal", None)
     metadata = rest.pop("metadata", None) or {}
     if not isinstance(metadata, dict):
         raise ValueError(f"field 'metadata': must be a JSON object (got a {type_name(metadata)})")
@@ -423,12 +440,12 @@ def sample_to_fields(data: Any, flavour: str) -> dict[str, Any]:
     if isinstance(raw_input, list):
         users = [m for m in raw_input if isinstance(m, dict) and m.get("role") == "user"]
         if not users:
-            raise ValueError("field 'input': the message list has no user message")
+            field = "messages" if flavour == "chat" else "input"
+            raise ValueError(f"field '{field}': the message list has no user message")
         input_text = _message_text(users[-1].get("content"))
         metadata["messages"] = raw_input
     else:
         input_text = raw_input
-    target = rest.pop(target_key, None)
     if isinstance(target, list):
         metadata["targets"] = target
         target = target[0] if target else None

@@ -97,4 +97,6 @@ def test_detect_flavour() -> None:
     assert detect_flavour({"input": "x", "target": "y"}) == "inspect"
     assert detect_flavour({"input": [], "ideal": "y"}) == "openai-evals"
     assert detect_flavour({"input_text": "x", "input": "y", "target": "z"}) is None
+    assert detect_flavour({"messages": [{"role": "user", "content": "x"}]}) == "chat"
+    assert detect_flavour({"messages": "x"}) is None and detect_flavour({"input_text": "x", "messages": []}) is None
     assert detect_flavour(["input", "target"]) is None

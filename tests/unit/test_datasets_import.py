@@ -273,6 +273,29 @@ def test_openai_evals_samples(db) -> None:
     assert add["id"] == case_id_for("3 + 5?")
 
 
+def test_chat_conversations(db, tmp_path: Path) -> None:
+    """The OpenAI chat (fine-tuning) format: the final assistant message is the expected output."""
+    path = tmp_path / "chat.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [
+        {"messages": [{"role": "system", "content": "Classify."}, {"role": "user", "content": "Charged twice"},
+                      {"role": "assistant", "content": "billing"}], "id": "t1"},
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
+                      {"role": "user", "content": [{"type": "text", "text": "App crashes"}]}], "source": "logs"},
+    ]) + "\n")
+    result = import_file(db, path, "chat")
+    assert result.format == "jsonl (chat)" and (result.labeled, result.unlabeled) == (1, 1)
+    labeled, open_ = cases(db, "chat")
+    assert (labeled["id"], labeled["input_text"], labeled["expected_output"]) == ("t1", "Charged twice", "billing")
+    assert [m["role"] for m in labeled["metadata"]["messages"]] == ["system", "user"]  # the answer is not input
+    assert (open_["input_text"], open_["expected_output"], open_["metadata"]["source"]) == ("App crashes", None, "logs")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"messages": [{"role": "user", "content": "a"}]}) + "\n"
+                   + json.dumps({"messages": [{"role": "system", "content": "x"}, {"role": "assistant", "content": "y"}]}) + "\n")
+    with pytest.raises(InputError, match=r"bad.jsonl:2: field 'messages': the message list has no user message"):
+        import_file(db, bad, "bad")
+    assert "bad" not in [d["name"] for d in store_ds.dataset_summaries(db)]  # all or nothing
+
+
 def test_sample_without_user_message(db, tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
     path.write_text('{"input": [{"role": "system", "content": "x"}], "target": "y"}\n')
