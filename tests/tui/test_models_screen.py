@@ -74,6 +74,8 @@ def test_add_test_edit_delete_round_trip(tmp_path, clean_srv, monkeypatch):
             assert (check.ok, check.error_class, check.http_status) == (False, "auth", 401)
             shown = str(screen.query_one("#check").render())
             assert "auth" in shown and "sk-wrong-key" not in shown
+            # The table's Test column is as wide as its cell ("✓ 12 ms" first, now "✗ auth").
+            assert screen.table.columns["test"].get_render_width(screen.table) >= len("✗ auth") + 2
 
             await pilot.press("delete")
             await pilot.click("#yes")

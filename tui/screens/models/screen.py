@@ -435,7 +435,7 @@ class ModelsScreen(AssayScreen):
         if not self._on_models_tab() or name is None or name in self.testing:
             return
         self.testing.add(name)
-        self.table.update_cell(name, "test", _test_cell(None, True))
+        self.table.update_cell(name, "test", _test_cell(None, True), update_width=True)
         self._show_check()
         self._test(name)
 
@@ -448,7 +448,7 @@ class ModelsScreen(AssayScreen):
         self.testing.discard(check.model)
         self.checks[check.model] = check
         if check.model in self.rows:
-            self.table.update_cell(check.model, "test", _test_cell(check, False))
+            self.table.update_cell(check.model, "test", _test_cell(check, False), update_width=True)
         self._show_check()
 
     def action_save_prompt(self) -> None:
