@@ -155,6 +155,11 @@ def test_review_opens_the_run_another_screen_hands_it(qa_ws):
             app.open_screen("datasets")
             app.review_run_id = "r-qa"
             app.open_screen("review")
-            await ready(app, "r-qa")
+            screen = await ready(app, "r-qa")
+            # The same case (c0) in another run: its answers are that run's, not the last run's.
+            db = connect(qa_ws.db_path)
+            qa_ids = {i for (i,) in db.execute("SELECT id FROM results WHERE run_id = 'r-qa' AND case_id = 'c0'")}
+            db.close()
+            await until(lambda: {a.result_id for a in screen._detail.answers if not a.baseline} == qa_ids)
 
     asyncio.run(run())

@@ -255,6 +255,7 @@ class ReviewScreen(AssayScreen):
         if message.token != self._token:
             return
         index = self._index = message.index
+        self._detail = None  # the same case in another run (or with other models) has other answers
         self._run_id, self._baseline, self._models = index.run_id, index.baseline_id, (index.a, index.b)
         self._text_ids = message.text_ids
         self._render_head()
