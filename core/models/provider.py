@@ -9,8 +9,7 @@
   the kernel rather than by the event loop.
 - Model calls are made inside `model_calls()`, which closes litellm's cached aiohttp/httpx clients
   once the process's last loop calling models leaves (otherwise "Unclosed client session" at
-  exit); the transport's connections close too.
-  Between those, litellm reuses one client per
+  exit); the transport's connections close too. Until then, litellm reuses one client per
   api_base and key from its in-memory cache (measured: no client is built per call).
 - `unlogged()` wraps each request: litellm runs its success handler (standard logging payload, a
   second cost calculation, a logging-worker task) on every call even with no callback registered,
