@@ -57,7 +57,9 @@ def import_cmd(
     """Import a dataset file (JSON list, JSONL or CSV), all or nothing; or a promptfoo config.
 
     Fields: id, input_text, expected_output, task_type, difficulty, metadata, tags. Other keys and
-    columns are kept in metadata. The dataset gets a new version after the import.
+    columns are kept in metadata. inspect-ai samples, OpenAI-evals samples and OpenAI chat records
+    ({"messages": [...]}) are detected; a CSV separated by tabs or semicolons too. The dataset
+    gets a new version after the import.
     """
     from core.errors import UsageError
 
