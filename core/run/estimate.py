@@ -12,8 +12,10 @@
   answers at once with config prices only (price_source None = not looked up yet).
 - Duration: each model's rate is the tightest of its rpm, its tpm (at the limiter's tokens per
   call) and, when an earlier run measured its p50 latency, concurrency / latency; the shared
-  concurrency bounds all models together. With neither limits nor a measured latency the duration
-  is unknown (None): nothing honest bounds it.
+  concurrency bounds all models together, and so does the client's own pace
+  (`core.run.workers.client_calls_s`: a fast local model at a high concurrency is sent no faster
+  than the client's CPU allows). With neither limits nor a measured latency the duration is
+  unknown (None): nothing honest bounds it.
 - Start-up: what the run pays before its calls go, from the newest run that paid one the same way
   (`runs.startup_s`): worker processes importing litellm (a run with workers, decided as the run
   will decide it), or this process's own import of litellm (a run without, while this process has
@@ -38,6 +40,7 @@ from core.models.prices import prices_for
 from core.models.provider import import_seconds
 from core.run.history import Measured, measured_figures
 from core.run.plan import RunRequest, workers_for
+from core.run.workers import client_calls_s
 from store import datasets as store_ds
 from store import runs as store_runs
 
@@ -150,7 +153,17 @@ class RunEstimate:
         busy_s = [m.sent * m.measured.latency_p50_ms / 1000 for m in self.models
                   if m.measured is not None and m.measured.latency_p50_ms]
         shared = sum(busy_s) / self.concurrency if len(busy_s) == len(self.models) else 0.0
-        return max(slowest, shared)
+        return max(slowest, shared, self.client_s)
+
+    @property
+    def client_calls_s(self) -> float:
+        """The client's own pace (calls per second) from this run's worker processes."""
+        return client_calls_s(self.workers)
+
+    @property
+    def client_s(self) -> float:
+        """How long the client itself needs to send the calls, at its own pace."""
+        return sum(m.sent for m in self.models) / self.client_calls_s
 
     @property
     def wall_s(self) -> float | None:

@@ -49,7 +49,7 @@ from core.run.lag import LagFigures, LoopLagMonitor
 from core.run.worker_start import STOP_WAIT_S, StartedWorkers
 
 __all__ = ["AUTO_MIN_CALLS", "AUTO_MIN_CALLS_WARM", "AUTO_MIN_CONCURRENCY", "RemoteFailure", "WorkerClient", "WorkerLost", "WorkerPool",
-           "auto_workers", "provider_sets_pace"]
+           "auto_workers", "client_calls_s", "provider_sets_pace"]
 
 _HEADER = struct.Struct("!I")
 _LAG_EVERY_S = 0.25
@@ -82,6 +82,13 @@ AUTO_MIN_CONCURRENCY = 64
 # at 64 in flight a provider answering in 150 ms or more (≤ 427 calls/s) leaves a second worker
 # nothing to do but cost CPU and ≈190 MB.
 ONE_WORKER_CALLS_S = 500
+
+
+def client_calls_s(workers: int) -> float:
+    """The most calls per second the client itself sends from `workers` processes (1: one loop),
+    whatever the provider allows: one served 446-606 here, two 1.59-1.66x one
+    (`bench/runner_workers.py --concurrency 128`, a 50 ms server, 2 cores)."""
+    return ONE_WORKER_CALLS_S * (1.0 if workers <= 1 else 0.8 * workers)
 
 
 def auto_workers(calls: int, concurrency: int, cores: int | None = None, *, warm: bool = False) -> int:

@@ -123,6 +123,27 @@ def test_measured_output_tokens_and_latency_from_an_earlier_run(db):
     assert wide.models[0].concurrency == 6 and wide.duration_s == pytest.approx(2.0)
 
 
+def test_a_fast_model_is_sent_no_faster_than_the_client_sends(db):
+    """A local model answering in 2 ms at 64 in flight allows 32,000 calls/s; the client sends
+    ≈500 per worker process (core.run.workers.client_calls_s): that sets the time."""
+    from tui.screens.run.views import estimate_head
+
+    cfg = parse_config({"run": {"max_tokens": 100, "concurrency": 64, "workers": 1}, "models": {"a": PRICED}})
+    _finished_run(db, cfg, [2, 2, 2], [5, 5, 5])
+    est = estimate_run(db, cfg, dataset="d", models=["a"], repeat=1000)  # 3,000 calls
+    assert est.models[0].duration_s == pytest.approx(3000 / 32_000)  # the model's own bound
+    assert est.client_calls_s == 500 and est.duration_s == pytest.approx(6.0)
+    assert "time set by the client's own pace (≈500 calls/s), not the models'" in estimate_head(est).plain
+    two = estimate_run(db, cfg.model_copy(update={"run": cfg.run.model_copy(update={"workers": 2})}),
+                       dataset="d", models=["a"], repeat=1000)
+    assert two.workers == 2 and two.duration_s == pytest.approx(3000 / 800)
+    assert "(≈800 calls/s from 2 worker processes)" in estimate_head(two).plain
+    paced = parse_config({"run": {"max_tokens": 100, "concurrency": 64, "workers": 1},
+                          "models": {"a": {**PRICED, "rpm": 600}}})
+    slow = estimate_run(db, paced, dataset="d", models=["a"], repeat=1000)  # 10 calls/s: the provider's pace
+    assert slow.duration_s == pytest.approx(300.0) and "client's own pace" not in estimate_head(slow).plain
+
+
 def test_duration_from_rate_limits_and_shared_concurrency(db):
     cfg = _cfg(a={**PRICED, "rpm": 60}, b={**PRICED, "rpm": 30})
     est = estimate_run(db, cfg, dataset="d", models=["a", "b"])

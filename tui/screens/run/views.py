@@ -113,6 +113,10 @@ def estimate_head(est: RunEstimate) -> Text:
         total.append(" (no rpm and no earlier run to measure latency)", style="dim")
     elif (note := _startup_note(est)) is not None:
         total.append(f" ({note})", style="dim")
+    if calls and calls == est.client_s:
+        workers = f" from {est.workers} worker processes" if est.workers > 1 else ""
+        total.append(f"\ntime set by the client's own pace (≈{est.client_calls_s:.0f} calls/s{workers}), "
+                     "not the models'", style="dim")
     measured = sorted({m.measured.run_id for m in est.models if m.measured is not None})
     if measured:
         total.append("\nexpected figures measured on ", style="dim")
