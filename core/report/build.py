@@ -255,7 +255,9 @@ def compare_pairs(a: str, b: str, pairs: Sequence[tuple[tuple[bool, float], tupl
     n_c = sum(y and not x for x, y in zip(pa, pb))
     p = mcnemar_exact(n_b, n_c)
     boot = paired_bootstrap([x[1] - y[1] for x, y in pairs])
-    if pairs and p < ALPHA:
+    if not pairs:  # e.g. every call of one model failed: nothing was compared, so nothing is "no different"
+        verdict = "no graded pairs to compare"
+    elif p < ALPHA:
         verdict = f"{a} better" if n_b > n_c else f"{b} better"
     else:
         verdict = "no significant difference"

@@ -78,6 +78,16 @@ def test_verdict_when_significant(tmp_path):
     assert pair.verdict == "B better"
 
 
+def test_no_pairs_is_not_no_difference():
+    """Every call of one model failed: nothing was compared, and the verdict says so."""
+    from core.report.build import compare_pairs
+
+    none = compare_pairs("A", "B", [])
+    assert (none.pairs, none.verdict) == (0, "no graded pairs to compare")
+    one = compare_pairs("A", "B", [((True, 1.0), (True, 1.0))])
+    assert one.verdict == "no significant difference"
+
+
 def test_confusion_matrix_hand_worked():
     def row(expected, predicted, valid=True):
         return {"status": "ok", "details": {"expected": expected, "predicted": predicted, "valid_label": valid}}

@@ -48,4 +48,4 @@ def test_against_a_baseline_model_by_model(tmp_path):
     add_run(db, vid, ["A"], run_id="r-base")  # a baseline without results: everything is new
     verdicts = paired_verdicts(db, build_index(db, "r-qa", baseline="r-base"))
     assert [(v.a, v.b, v.matched, v.new, v.missing) for v in verdicts] == [("A", "A (baseline)", 0, 13, 0)]
-    assert verdicts[0].comparison.verdict == "no significant difference"
+    assert verdicts[0].comparison.verdict == "no graded pairs to compare"  # nothing matched: nothing compared
