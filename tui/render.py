@@ -15,6 +15,7 @@ from typing import Any
 from rich.text import Text
 
 from core.common.safe_text import safe_text
+from core.datasets.formats import message_text
 
 
 def plain(value: Any, *, style: str = "", max_len: int | None = None, single_line: bool = False) -> Text:
@@ -53,6 +54,23 @@ def short_path(path: Path) -> str:
         return os.path.join("~", path.relative_to(home))
     except ValueError:
         return str(path)
+
+
+def split_conversation(metadata: dict[str, Any]) -> tuple[Text | None, dict[str, Any]]:
+    """The conversation an imported sample or chat record kept in `metadata.messages` (the turns
+    before its input) as readable turns, "role: text" a line each, and the rest of the metadata.
+    (None, metadata) when there is none."""
+    messages = metadata.get("messages")
+    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+        return None, metadata
+    out = Text()
+    for m in messages:
+        if out:
+            out.append("\n")
+        out.append(plain(m.get("role", "?"), single_line=True, max_len=20, style="bold"))
+        out.append(": ")
+        out.append(plain(message_text(m.get("content"))))
+    return out, {k: v for k, v in metadata.items() if k != "messages"}
 
 
 def section(title: str, body: Text | str, *, title_style: str = "bold") -> Text:

@@ -403,7 +403,7 @@ def detect_flavour(data: Any) -> str | None:
     return None
 
 
-def _message_text(content: Any) -> Any:
+def message_text(content: Any) -> Any:
     # inspect-ai content may be a list of parts; the text parts make up the message.
     if isinstance(content, list):
         return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type", "text") == "text")
@@ -415,7 +415,7 @@ def _chat_turns(messages: Any) -> tuple[list[Any], Any]:
     if not isinstance(messages, list):
         raise ValueError("field 'messages': must be a list of {role, content} messages")
     if messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "assistant":
-        return messages[:-1], _message_text(messages[-1].get("content"))
+        return messages[:-1], message_text(messages[-1].get("content"))
     return messages, None
 
 
@@ -442,7 +442,7 @@ def sample_to_fields(data: Any, flavour: str) -> dict[str, Any]:
         if not users:
             field = "messages" if flavour == "chat" else "input"
             raise ValueError(f"field '{field}': the message list has no user message")
-        input_text = _message_text(users[-1].get("content"))
+        input_text = message_text(users[-1].get("content"))
         metadata["messages"] = raw_input
     else:
         input_text = raw_input

@@ -190,6 +190,36 @@ def test_digits_label_a_task_that_lists_labels_but_names_no_kind(tmp_path):
     asyncio.run(run())
 
 
+def test_an_imported_conversation_reads_as_turns_on_label_and_datasets(tmp_path):
+    """A chat record's earlier turns (metadata.messages) show as "role: text" lines before the input,
+    not as JSON in the metadata; the text stays inert."""
+    messages = [{"role": "system", "content": "Classify the ticket. [bold]x[/bold]"},
+                {"role": "user", "content": [{"type": "text", "text": "Hi \x1b[2J"}]},
+                {"role": "assistant", "content": "Hello, how can I help?"}]
+    cases = [{"id": "t1", "input_text": "I was charged twice", "task_type": "sentiment",
+              "metadata": {"messages": messages, "source": "logs"}}]
+    ws = seed(tmp_path / "ws", cases)
+
+    async def run() -> None:
+        app = make_app(ws, start="label", dataset="reviews")
+        async with app.run_test(size=(120, 36)):
+            screen = await label_ready(app)
+            shown = screen.query_one("#lb-input").render().plain
+            assert ("Conversation before the input\nsystem: Classify the ticket. [bold]x[/bold]\n"
+                    "user: Hi \\x1b[2J\nassistant: Hello, how can I help?\n\nInput\nI was charged twice") in shown
+            assert '"source": "logs"' in shown and '"role"' not in shown  # the rest of the metadata, once
+            app.open_screen("datasets")
+
+            def detail() -> str:
+                found = app.screen.query("#detail")
+                return found.first().render().plain if found else ""
+
+            await until(lambda: "Conversation before the input" in detail())
+            assert "assistant: Hello, how can I help?" in detail() and '"role"' not in detail()
+
+    asyncio.run(run())
+
+
 def _add_dataset(ws, name: str, cases: list[dict]) -> None:
     db = connect(ws.db_path)
     with write(db):

@@ -32,7 +32,7 @@ from core.datasets.browse import CaseFilter, CaseRow, count_cases, excluded_case
 from core.datasets.edits import edit_case, from_editor_json, to_editor_json
 from tui import keymap
 from tui.messages import ActionDone, AgreementLoaded, CasesPage, DatasetDetailLoaded, DatasetsLoaded
-from tui.render import one_line, plain, pretty_value, section
+from tui.render import one_line, plain, pretty_value, section, split_conversation
 from tui.screens.base import AssayScreen
 from tui.screens.edit_case_dialog import EditCaseDialog
 from tui.screens.export_dialog import ExportDialog, ExportRequest
@@ -384,6 +384,10 @@ class DatasetsScreen(AssayScreen):
         out = Text()
         out.append(head)
         out.append("\n\n")
+        conversation, metadata = split_conversation(row.metadata or {})
+        if conversation is not None:
+            out.append(section("Conversation before the input", conversation))
+            out.append("\n\n")
         out.append(section("Input", plain(row.input_text)))
         if row.case_id in self._derived:
             out.append("\n\n")
@@ -394,9 +398,9 @@ class DatasetsScreen(AssayScreen):
         elif row.case_id not in self._derived:
             out.append("\n\n")
             out.append(section("Expected output", Text("none yet: press l to label", style="dim")))
-        if row.metadata:
+        if metadata:
             out.append("\n\n")
-            out.append(section("Metadata", plain(pretty_value(row.metadata))))
+            out.append(section("Metadata", plain(pretty_value(metadata))))
         detail.update(out)
 
     # -- actions --------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from core.labeling.session import CaseView, LabelProgress, LabelSession
 from core.common.safe_text import safe_text
 from tui import keymap
 from tui.messages import CaseRendered, LabelSessionFailed, LabelViewReady
-from tui.render import plain, pretty_value
+from tui.render import plain, pretty_value, section, split_conversation
 from tui.screens.base import AssayScreen
 from tui.screens.text_prompt_dialog import TextPromptDialog
 from tui.widgets.extraction_form import ExtractionForm
@@ -377,10 +377,16 @@ class LabelScreen(AssayScreen):
         line.stylize("dim")
         body.append(line)
         body.append("\n\n")
-        body.append(plain(case.input_text))
-        if case.metadata:
+        conversation, metadata = split_conversation(case.metadata or {})
+        if conversation is not None:
+            body.append(section("Conversation before the input", conversation))
+            body.append("\n\n")
+            body.append(section("Input", plain(case.input_text)))
+        else:
+            body.append(plain(case.input_text))
+        if metadata:
             body.append("\n\nMetadata\n", style="bold")
-            body.append(plain(pretty_value(case.metadata)))
+            body.append(plain(pretty_value(metadata)))
         if view.notes:
             body.append("\n\nNotes\n", style="bold")
             for who, note in view.notes:
