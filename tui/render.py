@@ -56,10 +56,10 @@ def short_path(path: Path) -> str:
         return str(path)
 
 
-def split_conversation(metadata: dict[str, Any]) -> tuple[Text | None, dict[str, Any]]:
+def split_conversation(metadata: dict[str, Any], max_len: int | None = None) -> tuple[Text | None, dict[str, Any]]:
     """The conversation an imported sample or chat record kept in `metadata.messages` (the turns
-    before its input) as readable turns, "role: text" a line each, and the rest of the metadata.
-    (None, metadata) when there is none."""
+    before its input) as readable turns, "role: text" a line each (each text cut to `max_len`),
+    and the rest of the metadata. (None, metadata) when there is none."""
     messages = metadata.get("messages")
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
         return None, metadata
@@ -69,7 +69,7 @@ def split_conversation(metadata: dict[str, Any]) -> tuple[Text | None, dict[str,
             out.append("\n")
         out.append(plain(m.get("role", "?"), single_line=True, max_len=20, style="bold"))
         out.append(": ")
-        out.append(plain(message_text(m.get("content"))))
+        out.append(plain(message_text(m.get("content")), max_len=max_len))
     return out, {k: v for k, v in metadata.items() if k != "messages"}
 
 

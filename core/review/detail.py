@@ -97,6 +97,7 @@ class CaseDetail:
     input_text: str
     expected: str | None  # the ground truth the run was scored against, pretty-printed; None = unlabeled
     answers: list[Answer]
+    metadata: dict[str, Any] = field(default_factory=dict)  # the case's, as the run saw it (untrusted)
 
 
 def pretty(value: Any) -> tuple[str, bool]:
@@ -198,7 +199,7 @@ def case_detail(db: sqlite_utils.Database, index: ReviewIndex, case_id: str, rep
         case_id=case_id, repeat=repeat, task_type=case.get("task_type") or "generation",
         difficulty=case.get("difficulty"), input_text=str(case.get("input_text") or ""),
         expected=None if expected is None else pretty(expected)[0],
-        answers=[(theirs if base else mine)[m] for m, base in shown])
+        answers=[(theirs if base else mine)[m] for m, base in shown], metadata=case.get("metadata") or {})
 
 
 # --- word diff -----------------------------------------------------------------------------------

@@ -26,6 +26,22 @@ def test_side_by_side_of_a_scored_case(tmp_path):
     assert bad.verdict == "scorer_error" and "unknown assertion type" in bad.scorers[0].error
 
 
+def test_a_chat_case_shows_its_conversation_before_the_input(tmp_path):
+    from tui.screens.review.view import case_head
+
+    db = new_db(tmp_path)
+    turns = [{"role": "system", "content": "Classify."}, {"role": "user", "content": "Hi " + "x" * 900}]
+    vid = add_dataset(db, [{"id": "t1", "input_text": "charged twice", "expected_output": "billing",
+                            "task_type": "qa", "metadata": {"messages": turns}}])
+    add_run(db, vid, ["A"], run_id="r-chat")
+    add_result(db, "r-chat", "t1", "A", output="billing")
+    d = case_detail(db, build_index(db, "r-chat"), "t1")
+    assert d.metadata == {"messages": turns}
+    head = case_head(d).plain
+    assert "Conversation before the input\nsystem: Classify.\nuser: Hi xxx" in head
+    assert head.index("user: Hi") < head.index("charged twice") and "x" * 600 not in head  # each turn cut
+
+
 def test_override_shows_who_and_why(tmp_path):
     db = new_db(tmp_path)
     build_qa_run(db)
