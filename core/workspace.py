@@ -81,6 +81,8 @@ api_base = "http://127.0.0.1:8765/v1"
 # [prompts.support]
 # system = "You are a support agent for ACME. Answer in one short paragraph."
 # template = "Customer ({metadata.tier}): {input_text}"
+# conversation = false      ## true: send an imported conversation (chat, inspect-ai, OpenAI-evals
+##                             records keep the turns before the input) before the user message
 ## Per task type variants; a key left out keeps the prompt's own value.
 # [prompts.support.tasks.classification]
 # system = "Reply with exactly one label: billing, bug or other."

@@ -15,7 +15,7 @@ from typing import Any
 from rich.text import Text
 
 from core.common.safe_text import safe_text
-from core.datasets.formats import message_text
+from core.common.conversation import message_text, turns_before_input
 
 
 def plain(value: Any, *, style: str = "", max_len: int | None = None, single_line: bool = False) -> Text:
@@ -61,16 +61,20 @@ def split_conversation(metadata: dict[str, Any], max_len: int | None = None) -> 
     before its input) as readable turns, "role: text" a line each (each text cut to `max_len`),
     and the rest of the metadata. (None, metadata) when there is none."""
     messages = metadata.get("messages")
-    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         return None, metadata
+    rest = {k: v for k, v in metadata.items() if k != "messages"}
+    before = turns_before_input(messages)
+    if not before:
+        return None, rest
     out = Text()
-    for m in messages:
+    for m in before:
         if out:
             out.append("\n")
         out.append(plain(m.get("role", "?"), single_line=True, max_len=20, style="bold"))
         out.append(": ")
         out.append(plain(message_text(m.get("content")), max_len=max_len))
-    return out, {k: v for k, v in metadata.items() if k != "messages"}
+    return out, rest
 
 
 def section(title: str, body: Text | str, *, title_style: str = "bold") -> Text:

@@ -15,6 +15,7 @@ import string
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from core.common.conversation import message_text, turns_before_input
 from core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -86,10 +87,30 @@ def fill(text: str, case: dict[str, Any]) -> str:
 
 
 def render_messages(prompt: "PromptConfig", case: dict[str, Any]) -> list[dict[str, str]]:
-    """System (when set and non-empty) + user message for one case, per its task type."""
+    """System (when set and non-empty) + user message for one case, per its task type; with
+    `prompt.conversation`, the case's imported turns before its input in between."""
     system, template = prompt.variant(case.get("task_type") or "generation")
     messages = []
     if system:
         messages.append({"role": "system", "content": fill(system, case)})
+    if prompt.conversation:
+        messages += [m for m in _turns(case) if not (system and m["role"] == "system")]
     messages.append({"role": "user", "content": fill(template, case)})
     return messages
+
+
+_ROLES = ("system", "user", "assistant")
+
+
+def _turns(case: dict[str, Any]) -> list[dict[str, str]]:
+    """The case's imported conversation (`metadata.messages`, as `core.datasets.formats` keeps it)
+    as plain chat messages. Raises PromptError naming the case for a turn that is not one."""
+    turns = (case.get("metadata") or {}).get("messages") or []
+    out = []
+    for i, turn in enumerate(turns_before_input(turns) if isinstance(turns, list) else [turns]):
+        content = message_text(turn.get("content")) if isinstance(turn, dict) else None
+        if not isinstance(turn, dict) or turn.get("role") not in _ROLES or not isinstance(content, str):
+            raise PromptError(f"case '{case.get('id')}': metadata.messages[{i}] is not a system, user or "
+                              "assistant message with text content")
+        out.append({"role": turn["role"], "content": content})
+    return out

@@ -95,6 +95,9 @@ class PromptConfig(_Section):
     system: str | None = None
     template: str = "{input_text}"
     tasks: dict[str, PromptVariant] = Field(default_factory=dict)
+    conversation: bool = Field(default=False, description=(
+        "send a case's imported conversation (metadata.messages: the turns before its input) before "
+        "the user message; the prompt's own system message, when set, replaces the conversation's"))
 
     _placeholders = field_validator("system", "template")(_known_placeholders)
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from core.common.conversation import message_text
 from core.errors import InputError
 
 # Format names live here (not in core.datasets.importing) so the CLI can offer them without importing pydantic.
@@ -401,13 +402,6 @@ def detect_flavour(data: Any) -> str | None:
     if "ideal" in data:
         return "openai-evals"
     return None
-
-
-def message_text(content: Any) -> Any:
-    # inspect-ai content may be a list of parts; the text parts make up the message.
-    if isinstance(content, list):
-        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type", "text") == "text")
-    return content
 
 
 def _chat_turns(messages: Any) -> tuple[list[Any], Any]:

@@ -91,7 +91,9 @@ def conditions(cfg: WorkspaceConfig, models: Sequence[str], prompt_name: str, re
     """The hashed part of a run's config."""
     prompt = cfg.prompt(prompt_name)
     cond: dict[str, Any] = {
-        "prompt": {"name": prompt_name, **prompt.model_dump(mode="json")},
+        # `conversation` only when on: runs from before it keep their hash (resumable, same series).
+        "prompt": {"name": prompt_name, **prompt.model_dump(mode="json", exclude=set() if prompt.conversation
+                                                              else {"conversation"})},
         "shared": {p: getattr(cfg.run, p) for p in SHARED_PARAMS},
         "models": {
             name: {

@@ -195,7 +195,8 @@ def test_an_imported_conversation_reads_as_turns_on_label_and_datasets(tmp_path)
     not as JSON in the metadata; the text stays inert."""
     messages = [{"role": "system", "content": "Classify the ticket. [bold]x[/bold]"},
                 {"role": "user", "content": [{"type": "text", "text": "Hi \x1b[2J"}]},
-                {"role": "assistant", "content": "Hello, how can I help?"}]
+                {"role": "assistant", "content": "Hello, how can I help?"},
+                {"role": "user", "content": "I was charged twice"}]  # the input ends what the import keeps
     cases = [{"id": "t1", "input_text": "I was charged twice", "task_type": "sentiment",
               "metadata": {"messages": messages, "source": "logs"}}]
     ws = seed(tmp_path / "ws", cases)

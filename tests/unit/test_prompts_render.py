@@ -45,3 +45,41 @@ def test_missing_value_is_a_clear_error(template, missing):
 def test_bad_templates_rejected(template):
     with pytest.raises(ValueError):
         check_template(template)
+
+
+# As the import keeps them: the conversation up to and including the input (the last user message).
+TURNS = [{"role": "system", "content": "You triage tickets."},
+         {"role": "user", "content": [{"type": "text", "text": "Hi"}]},
+         {"role": "assistant", "content": "Hello, what happened?"},
+         {"role": "user", "content": "Where is my refund?"}]
+CHAT = {**CASE, "metadata": {"messages": TURNS}}
+
+
+def test_conversation_sends_the_imported_turns_before_the_input():
+    sent = render_messages(PromptConfig(conversation=True), CHAT)
+    assert sent == [{"role": "system", "content": "You triage tickets."}, {"role": "user", "content": "Hi"},
+                    {"role": "assistant", "content": "Hello, what happened?"},
+                    {"role": "user", "content": "Where is my refund?"}]
+    # The prompt's own system message replaces the conversation's.
+    assert [m["content"] for m in render_messages(PromptConfig(system="Be brief.", conversation=True), CHAT)] == [
+        "Be brief.", "Hi", "Hello, what happened?", "Where is my refund?"]
+    # Off (the default): the input alone; a case without a conversation: the prompt alone.
+    assert render_messages(PromptConfig(), CHAT) == [{"role": "user", "content": "Where is my refund?"}]
+    assert render_messages(PromptConfig(conversation=True), CASE) == [{"role": "user", "content": "Where is my refund?"}]
+
+
+def test_a_turn_that_is_not_a_chat_message_is_a_clear_error():
+    bad = {**CASE, "metadata": {"messages": [{"role": "tool", "content": "{}"}, {"role": "user", "content": "x"}]}}
+    with pytest.raises(PromptError, match=r"case 'c1': metadata.messages\[0\] is not a system, user or assistant"):
+        render_messages(PromptConfig(conversation=True), bad)
+
+
+def test_the_conditions_hash_of_a_prompt_without_conversation_is_unchanged():
+    from core.config.schema import parse_config
+    from core.run.plan import conditions
+
+    cfg = parse_config({"prompts": {"p": {"system": "S"}, "c": {"system": "S", "conversation": True}},
+                        "models": {"m": {"model": "openai/x"}}})
+    assert conditions(cfg, ["m"], "p", 1)["prompt"] == {"name": "p", "system": "S", "template": "{input_text}",
+                                                        "tasks": {}}
+    assert conditions(cfg, ["m"], "c", 1)["prompt"]["conversation"] is True

@@ -30,7 +30,8 @@ def test_a_chat_case_shows_its_conversation_before_the_input(tmp_path):
     from tui.screens.review.view import case_head
 
     db = new_db(tmp_path)
-    turns = [{"role": "system", "content": "Classify."}, {"role": "user", "content": "Hi " + "x" * 900}]
+    turns = [{"role": "system", "content": "Classify."}, {"role": "user", "content": "Hi " + "x" * 900},
+             {"role": "assistant", "content": "What happened?"}, {"role": "user", "content": "charged twice"}]
     vid = add_dataset(db, [{"id": "t1", "input_text": "charged twice", "expected_output": "billing",
                             "task_type": "qa", "metadata": {"messages": turns}}])
     add_run(db, vid, ["A"], run_id="r-chat")

@@ -1,0 +1,21 @@
+"""Conversations as imported samples and chat records carry them (`metadata.messages`): a list
+of {role, content} messages, content a string or a list of typed parts, kept up to and including
+the case's input (its last user message). Read by the importer, the prompts and the screens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def message_text(content: Any) -> Any:
+    """A message's text: inspect-ai and OpenAI content may be a list of parts, whose text parts make it up."""
+    if isinstance(content, list):
+        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type", "text") == "text")
+    return content
+
+
+def turns_before_input(messages: list[Any]) -> list[Any]:
+    """An imported conversation (`metadata.messages`, kept whole up to the input) without the input:
+    the turns before its last user message, which is the case's input_text."""
+    users = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"]
+    return messages[:users[-1]] if users else list(messages)
