@@ -69,3 +69,19 @@ def test_progress_is_kept():
                  spend_usd=0.1, spend_unknown=0, elapsed_s=1.0, eta_s=2.3)
     live(p)
     assert live.snapshot().progress == p
+
+
+def test_the_spend_shown_is_unknown_while_no_call_had_a_price():
+    from dataclasses import replace
+
+    from tui.screens.run.views import live_head
+
+    live = LiveRun()
+    live(RunStarted(run_id="r", dataset="d", dataset_version=1, models=("a",), prompt="default", repeat=1,
+                    total=4, already_done=0, resumed=False, concurrency=2))
+    progress = Progress(run_id="r", done=2, total=4, ok=2, errors=0, skipped=0, cached=0, retries=0, in_flight=2,
+                        spend_usd=0.0, spend_unknown=2, elapsed_s=1.0, eta_s=1.0)
+    live(progress)
+    assert "spend unknown (2 unpriced)" in live_head(live.snapshot(), stable=True, cancel_level=0).plain
+    live(replace(progress, spend_usd=0.0123))
+    assert "spend $0.0123 (+2 unpriced)" in live_head(live.snapshot(), stable=True, cancel_level=0).plain

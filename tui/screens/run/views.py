@@ -148,6 +148,13 @@ def live_cells(m: LiveModel, *, stable: bool) -> dict[str, Text | str]:
     }
 
 
+def _spend(usd: float, unpriced: int) -> str:
+    """What calls cost so far; unknown while none had a price (never "$0.0000")."""
+    if unpriced and not usd:
+        return f"unknown ({unpriced} unpriced)"
+    return money(usd) + (f" (+{unpriced} unpriced)" if unpriced else "")
+
+
 def live_head(snap: LiveSnapshot, *, stable: bool, cancel_level: int) -> Text:
     started = snap.started
     out = Text("Run ", style="bold")
@@ -164,9 +171,7 @@ def live_head(snap: LiveSnapshot, *, stable: bool, cancel_level: int) -> Text:
     if p is None:
         out.append("\nwaiting for the first results…", style="dim")
     else:
-        out.append(f"\n{p.done}/{p.total} done · {p.in_flight} in flight · spend {money(p.spend_usd)}")
-        if p.spend_unknown:
-            out.append(f" (+{p.spend_unknown} unpriced)")
+        out.append(f"\n{p.done}/{p.total} done · {p.in_flight} in flight · spend {_spend(p.spend_usd, p.spend_unknown)}")
         if started.resumed:
             out.append(" this session")
         if not stable:
@@ -205,9 +210,7 @@ def summary_text(done: RunFinished, *, stable: bool, resume_hint: bool) -> Text:
     style = {"finished": "bold green", "interrupted": "bold yellow"}.get(done.status, "bold red")
     out = Text(f"Run {done.status}", style=style)
     out.append(f"  {done.done}/{done.total} · ok {done.ok} · errors {done.errors} · skipped {done.skipped}"
-               f" · retries {done.retries} · spend {money(done.spend_usd)}")
-    if done.spend_unknown:
-        out.append(f" (+{done.spend_unknown} unpriced)")
+               f" · retries {done.retries} · spend {_spend(done.spend_usd, done.spend_unknown)}")
     if not stable:
         out.append(f" · {duration(done.elapsed_s)}")
     if done.over_error_rate:
