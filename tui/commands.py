@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 # (title, help, screen, action on that screen or None)
 _ACTIONS: list[tuple[str, str, str, str | None]] = [
-    ("Import a file as a dataset", "JSON, JSONL, CSV, inspect-ai or OpenAI-evals samples, chat conversations", "datasets", "import_file"),
+    ("Import a file as a dataset", "JSON, JSONL, CSV, inspect-ai or OpenAI-evals samples, chat conversations",
+     "datasets", "import_file"),
     ("Sample a dataset from production logs", "stratified, deduplicated, with a coverage report first", "datasets", "sample_logs"),
     ("Export the selected dataset", "JSON, JSONL or CSV with current ground truth", "datasets", "export"),
     ("Show dataset versions", "immutable snapshots; take one now", "datasets", "versions"),

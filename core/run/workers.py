@@ -48,8 +48,8 @@ from core.models.transport import timed
 from core.run.lag import LagFigures, LoopLagMonitor
 from core.run.worker_start import STOP_WAIT_S, StartedWorkers
 
-__all__ = ["AUTO_MIN_CALLS", "AUTO_MIN_CALLS_WARM", "AUTO_MIN_CONCURRENCY", "RemoteFailure", "WorkerClient", "WorkerLost", "WorkerPool",
-           "auto_workers", "client_calls_s", "provider_sets_pace"]
+__all__ = ["AUTO_MIN_CALLS", "AUTO_MIN_CALLS_WARM", "AUTO_MIN_CONCURRENCY", "RemoteFailure", "WorkerClient",
+           "WorkerLost", "WorkerPool", "auto_workers", "client_calls_s", "provider_sets_pace"]
 
 _HEADER = struct.Struct("!I")
 _LAG_EVERY_S = 0.25

@@ -197,7 +197,8 @@ def test_a_resumed_runs_live_rows_count_the_whole_run(srv, tmp_path):
                sink=lambda e: (events.append(e), live(e)))
 
     (started,) = [e for e in events if isinstance(e, RunStarted)]
-    assert {(m.model, m.done, m.ok, len(m.latencies)) for m in started.so_far} == {("strong", 8, 8, 8), ("fast", 8, 8, 8)}
+    so_far = {(m.model, m.done, m.ok, len(m.latencies)) for m in started.so_far}
+    assert so_far == {("strong", 8, 8, 8), ("fast", 8, 8, 8)}
     expected = {model: (passed, spend) for model, passed, spend in rows(
         db, "SELECT r.model, SUM(s.passed), SUM(r.cost_usd) FROM scores s JOIN results r ON r.id = s.result_id "
             "GROUP BY r.model")}

@@ -289,8 +289,9 @@ def test_chat_conversations(db, tmp_path: Path) -> None:
     assert [m["role"] for m in labeled["metadata"]["messages"]] == ["system", "user"]  # the answer is not input
     assert (open_["input_text"], open_["expected_output"], open_["metadata"]["source"]) == ("App crashes", None, "logs")
     bad = tmp_path / "bad.jsonl"
+    no_user = [{"role": "system", "content": "x"}, {"role": "assistant", "content": "y"}]
     bad.write_text(json.dumps({"messages": [{"role": "user", "content": "a"}]}) + "\n"
-                   + json.dumps({"messages": [{"role": "system", "content": "x"}, {"role": "assistant", "content": "y"}]}) + "\n")
+                   + json.dumps({"messages": no_user}) + "\n")
     with pytest.raises(InputError, match=r"bad.jsonl:2: field 'messages': the message list has no user message"):
         import_file(db, bad, "bad")
     assert "bad" not in [d["name"] for d in store_ds.dataset_summaries(db)]  # all or nothing

@@ -65,7 +65,8 @@ def test_conversation_sends_the_imported_turns_before_the_input():
         "Be brief.", "Hi", "Hello, what happened?", "Where is my refund?"]
     # Off (the default): the input alone; a case without a conversation: the prompt alone.
     assert render_messages(PromptConfig(), CHAT) == [{"role": "user", "content": "Where is my refund?"}]
-    assert render_messages(PromptConfig(conversation=True), CASE) == [{"role": "user", "content": "Where is my refund?"}]
+    alone = render_messages(PromptConfig(conversation=True), CASE)
+    assert alone == [{"role": "user", "content": "Where is my refund?"}]
 
 
 def test_a_turn_that_is_not_a_chat_message_is_a_clear_error():

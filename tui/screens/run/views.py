@@ -171,7 +171,8 @@ def live_head(snap: LiveSnapshot, *, stable: bool, cancel_level: int) -> Text:
     if p is None:
         out.append("\nwaiting for the first results…", style="dim")
     else:
-        out.append(f"\n{p.done}/{p.total} done · {p.in_flight} in flight · spend {_spend(p.spend_usd, p.spend_unknown)}")
+        out.append(f"\n{p.done}/{p.total} done · {p.in_flight} in flight · "
+                   f"spend {_spend(p.spend_usd, p.spend_unknown)}")
         if started.resumed:
             out.append(" this session")
         if not stable:
