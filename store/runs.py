@@ -22,7 +22,8 @@ from store.timeutil import now_iso
 
 # Error classes that say the provider or the network failed, not the case: they count toward
 # `max_error_rate` (exit 3). Rows skipped by an open circuit breaker count too.
-INFRA_CLASSES = ("auth", "quota_exhausted", "not_found", "rate_limited", "network", "server", "timeout")
+INFRA_CLASSES = ("auth", "quota_exhausted", "not_found", "rate_limited", "network", "unreachable", "server",
+                 "timeout")
 
 # A run's cost source for a model priced from litellm's price map while no process here had read it
 # yet (workers import litellm as the run is planned); `settle_cost_sources` replaces it.

@@ -17,9 +17,9 @@ Choices, and why:
   Above the cap Assay waits the cap and retries: the retry budget bounds the total wait
   (retries x cap), so a provider asking for an hour cannot stall the run. A 429's Retry-After
   pauses every call to that model, not just the one that got it.
-- auth, quota_exhausted and not_found errors feed a per-model circuit breaker: after
-  `breaker_threshold` of them with no success in between, every remaining call is `skipped`
-  without a request.
+- auth, quota_exhausted and not_found errors feed a per-model circuit breaker, and so does a call
+  that ends unreachable after its retries: after `breaker_threshold` of them with no success in
+  between, every remaining call is `skipped` without a request.
 - Latency is the request's own time. For OpenAI-family requests on Linux the kernel times it
   (`core.models.transport`: request's last byte sent to response's last byte received, from
   TCP_INFO), so a CPU-bound loop (litellm's work for 32 calls at once) cannot add its wait.
@@ -67,7 +67,8 @@ from typing import TYPE_CHECKING, Any
 
 from core.config.schema import ModelConfig, RunConfig, model_params, model_stream
 from core.common.hashing import content_hash
-from core.models.failures import BREAKER_CLASSES, TRANSIENT, classify, retry_after_s
+from core.models.failures import (BREAKER_AFTER_RETRIES, BREAKER_CLASSES, TRANSIENT, classify, retry_after_s,
+                                  unreachable_reason)
 from core.models.prices import Prices, litellm_price_kwargs, prices_for
 from core.models.provider import (NO_KEY, inline_setup, litellm_module, litellm_prices_this_call, pure_setup,
                                   unlogged)
@@ -326,7 +327,8 @@ class ModelClient:
             message = (f"timeout: the stream did not finish within {self.timeout_s:g} s" if self.stream
                        else f"timeout: no response within {self.timeout_s:g} s")
         else:
-            message = (self._redact(f"{type(exc).__name__}: {exc}") or "")[:_MAX_MESSAGE]
+            text = (unreachable_reason(exc) if error_class == "unreachable" else None) or f"{type(exc).__name__}: {exc}"
+            message = (self._redact(text) or "")[:_MAX_MESSAGE]
         return error_class, status, message, retry_after_s(exc)
 
     async def _wait(self, seconds: float, hooks: CallHooks | None) -> None:
@@ -442,7 +444,7 @@ class ModelClient:
                 bad_responses += 1
             retry = (error_class in TRANSIENT and attempt < max_attempts
                      and (error_class != "bad_response" or bad_responses <= BAD_RESPONSE_RETRIES))
-            if error_class in BREAKER_CLASSES:
+            if error_class in BREAKER_CLASSES or (error_class in BREAKER_AFTER_RETRIES and not retry):
                 self._strike(error_class, message)
             if not retry:
                 return CallOutcome(status="error", error_class=error_class, error_message=message,

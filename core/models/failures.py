@@ -5,7 +5,10 @@ Classes come from litellm's exception types, the HTTP status, the body text ("in
 and the exception's cause chain. The client's retry policy is stated in these classes: TRANSIENT
 ones are retried, BREAKER_CLASSES feed the per-model circuit breaker, the rest (bad_request,
 unknown) fail at once. not_found (a 404: no such model, deployment or endpoint) is a breaker class:
-every later call would get it too.
+every later call would get it too. unreachable (the connection refused, or the host name does not
+resolve) is retried like any network failure, but a call that ends on it after its retries counts
+toward the breaker (BREAKER_AFTER_RETRIES): a server that is not running stops the model's calls
+after a few, while one still starting up is given the retries' backoff.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ import asyncio
 import email.utils
 import json
 import math
+import socket
 import time
 from typing import Any
 
 from core.models.provider import litellm_module
 
-TRANSIENT = frozenset({"rate_limited", "timeout", "network", "server", "bad_response"})
+TRANSIENT = frozenset({"rate_limited", "timeout", "network", "unreachable", "server", "bad_response"})
 BREAKER_CLASSES = frozenset({"auth", "quota_exhausted", "not_found"})
+BREAKER_AFTER_RETRIES = frozenset({"unreachable"})
 # Body text of a 402/403/429 that means the account is out of quota (not worth retrying), not a
 # passing rate limit.
 _QUOTA_MARKERS = ("insufficient_quota", "quota exceeded", "exceeded your current quota", "quota_exceeded",
@@ -84,11 +89,26 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return out
 
 
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why nothing answered, in words a user can act on: the connection was refused (nothing is
+    listening) or the host name does not resolve; None for any other failure."""
+    chain = _chain(exc)
+    host, port = next(((e.host, getattr(e, "port", None)) for e in chain if getattr(e, "host", None)), (None, None))
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        target = f"{host}:{port}" if host else "the server"
+        return f"connection refused by {target}: nothing is listening there (is the server running? check api_base)"
+    if any(isinstance(e, socket.gaierror) for e in chain):
+        return f"cannot resolve the host name {host or '(unknown)'} (check api_base and the network)"
+    return None
+
+
 def _transport_failure(chain: list[BaseException]) -> str | None:
     """litellm reports a dropped connection, a truncated body and a 200 with invalid JSON all as
     InternalServerError(500); the cause chain tells them apart from a real 500."""
     if any(isinstance(e, json.JSONDecodeError) for e in chain):
         return "bad_response"
+    if any(isinstance(e, (ConnectionRefusedError, socket.gaierror)) for e in chain):
+        return "unreachable"
     for e in chain:
         cls = type(e)
         module = cls.__module__.split(".")[0]

@@ -97,7 +97,7 @@ class Retrying:
 class BreakerOpened:
     run_id: str
     model: str
-    error_class: str  # auth | quota_exhausted | not_found
+    error_class: str  # auth | quota_exhausted | not_found | unreachable
     reason: str  # redacted, untrusted
 
 

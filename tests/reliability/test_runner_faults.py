@@ -95,6 +95,28 @@ def test_a_model_the_server_does_not_have_opens_the_breaker(srv, tmp_path):
     assert fin.infra_errors == 10 and [type(e).__name__ for e in events].count("BreakerOpened") == 1
 
 
+def test_a_server_that_is_not_running_opens_the_breaker_after_the_retries(tmp_path):
+    """Connection refused: each call is retried (a server still starting gets the backoff), and
+    once breaker_threshold calls end that way the rest are skipped, with words a user can act on."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db = tmp_path / "a.db"
+    make_dataset(db, 10)
+    events: list = []
+    cfg = config(f"http://127.0.0.1:{port}/v1", {"down": {"model": "openai/demo-strong", "max_concurrency": 1}},
+                 retries=1, breaker_threshold=3)
+    fin = run_engine(db, cfg, ["down"], events=events)
+    got = rows(db, "SELECT status, error_class, attempts, COUNT(*) FROM results GROUP BY 1, 2, 3 ORDER BY 1")
+    assert got == [("error", "unreachable", 2, 3), ("skipped", "unreachable", 0, 7)]
+    (message,), = rows(db, "SELECT DISTINCT error_message FROM results WHERE status = 'error'")
+    assert message == (f"connection refused by 127.0.0.1:{port}: nothing is listening there "
+                       "(is the server running? check api_base)")
+    assert fin.infra_errors == 10 and [type(e).__name__ for e in events].count("BreakerOpened") == 1
+
+
 @pytest.mark.parametrize("kind, cls", [("401", "auth"), ("400", "bad_request")])
 def test_auth_and_bad_request_are_never_retried(srv, tmp_path, kind, cls):
     db = tmp_path / "a.db"
