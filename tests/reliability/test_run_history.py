@@ -24,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("clean_srv")
 MODELS = {
     "strong": {"model": "openai/demo-strong"},
     "priced": {"model": "openai/demo-fast", "input_price_per_1m": 1.0, "output_price_per_1m": 2.0},
-    "down": {"model": "openai/demo-strong", "api_base": "http://127.0.0.1:9/v1"},  # nothing listens: errors
+    "down": {"model": "openai/demo-strong", "api_base": "http://127.0.0.1:9/v1"},  # nothing listens: unreachable
 }
 
 
@@ -109,7 +109,9 @@ def test_listing_newest_first_with_outcomes_that_agree_with_the_report(history_d
         assert (strong.scored, strong.passed, strong.pass_rate) == (10, 4, 0.4)
         assert strong.cost_usd is None and strong.cost_unknown == 16  # the demo models have no price
         assert priced.cost_usd and priced.cost_usd > 0 and priced.cost_unknown == 0
-        assert (down.errors, down.scored, down.pass_rate, down.cost_usd) == (16, 0, None, 0.0)
+        # Unreachable: errors until its breaker opens, then skipped.
+        assert (down.errors + down.skipped, down.scored, down.pass_rate, down.cost_usd) == (16, 0, None, 0.0)
+        assert down.errors >= 3 and down.skipped
         assert list_runs(db)[0].outcomes == ()  # only when asked for
         assert [r.id for r in list_runs(db, 1)] == [newer]
     finally:
@@ -139,7 +141,8 @@ def test_error_samples_name_the_class_and_the_message(history_db):
         db.close()
     assert list(samples) == ["down"]
     (sample,) = samples["down"]
-    assert isinstance(sample, ErrorSample) and sample.error_class == "network" and sample.message
+    assert isinstance(sample, ErrorSample) and sample.error_class == "unreachable"
+    assert "connection refused by 127.0.0.1:9" in sample.message
 
 
 def test_mark_interrupted_quickly_marks_only_a_running_run_and_never_waits_long(history_db):
