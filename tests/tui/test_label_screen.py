@@ -59,6 +59,9 @@ def test_pressing_1_right_after_open_records_a_label(reviews):
         async with app.run_test(size=(120, 36)) as pilot:
             screen = await label_ready(app)
             first = screen._view.case.case_id
+            # Digits are labels here, so the tab bar shows no screen numbers (the others do).
+            tabs = [str(t.render()) for t in screen.query("ScreenTab")]
+            assert tabs[:2] == [" Datasets ", " Label "] and not any(c.isdigit() for c in "".join(tabs))
             await pilot.press("1")
             await until(lambda: _labels(reviews) == {first: "positive"})
 

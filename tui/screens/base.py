@@ -28,7 +28,9 @@ class AssayScreen(Screen, inherit_bindings=False):
         return self.app  # type: ignore[return-value]
 
     def chrome(self) -> tuple[ScreenTabs, StatusLine, Footer]:
-        return ScreenTabs(self.MODE), StatusLine(), Footer()
+        # A screen that hides the screen-switching digits (Label: they are label keys) shows no
+        # numbers on its tabs either, so the bar does not promise what the keys do there.
+        return ScreenTabs(self.MODE, numbered="app.screen." not in self.HIDDEN_IN_HELP), StatusLine(), Footer()
 
     def help_rows(self) -> list[tuple[str, str]]:
         """Keys that are not bindings (e.g. label keys from assay.toml): (key, what it does)."""

@@ -15,8 +15,9 @@ from tui.keymap import SCREEN_TITLES, SCREENS
 
 
 class ScreenTab(Static):
-    def __init__(self, number: int, name: str, active: bool) -> None:
-        super().__init__(f" {number} {SCREEN_TITLES[name]} ", classes="-active" if active else "", markup=False)
+    def __init__(self, number: int | None, name: str, active: bool) -> None:
+        label = SCREEN_TITLES[name] if number is None else f"{number} {SCREEN_TITLES[name]}"
+        super().__init__(f" {label} ", classes="-active" if active else "", markup=False)
         self.target = name
 
     def on_click(self, event: events.Click) -> None:
@@ -30,12 +31,15 @@ class ScreenTabs(Horizontal):
     ScreenTabs ScreenTab { width: auto; color: $text-muted; margin-right: 1; }
     ScreenTabs ScreenTab:hover { color: $text; }
     ScreenTabs ScreenTab.-active { background: $primary; color: $text; text-style: bold; }
+    ScreenTabs .-hint { width: auto; color: $text-muted; text-style: italic; }
     """
 
-    def __init__(self, current: str) -> None:
+    def __init__(self, current: str, *, numbered: bool = True) -> None:
         super().__init__()
-        self.current = current
+        self.current, self.numbered = current, numbered
 
     def compose(self) -> ComposeResult:
         for i, name in enumerate(SCREENS, 1):
-            yield ScreenTab(i, name, name == self.current)
+            yield ScreenTab(i if self.numbered else None, name, name == self.current)
+        if not self.numbered:
+            yield Static("digits are this screen's keys here; d goes back", classes="-hint", markup=False)
