@@ -241,7 +241,7 @@ def estimate_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, *, dataset: st
             measured=measured.get(name), price_source=source, input_price=price_in, output_price=price_out,
         ))
     workers = workers_for(db, cfg, RunRequest(dataset=dataset, models=list(models), version=version,
-                                              repeat=repeat, concurrency=concurrency))
+                                              repeat=repeat, concurrency=concurrency), measured)
     if workers > 1:  # they start (and import litellm) whatever the cache answers
         startup = store_runs.newest_startup(db, workers=True)
     elif import_seconds() is not None or all(m.sent == 0 for m in out):

@@ -18,7 +18,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,7 +36,7 @@ from core.config.schema import (
 from core.errors import ConfigError, NotFoundError, ResumeError, UsageError
 from core.common.hashing import canonical_json, content_hash
 from core.run.liveness import owner_alive, this_process
-from core.run.history import measured_figures
+from core.run.history import Measured, measured_figures
 from core.models.provider import import_seconds
 from core.run.workers import auto_workers, provider_sets_pace
 from core.records import RunRecord
@@ -226,12 +226,14 @@ def _planned_cases(db: sqlite_utils.Database, dataset: str, version: int | None)
     return row["n_cases"] if row is not None else 0
 
 
-def workers_for(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest) -> int:
+def workers_for(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest,
+                measured: Mapping[str, Measured] | None = None) -> int:
     """The worker processes a run uses, decided before planning (they start first, so their
     litellm import overlaps it): `req.workers`, else a resumed run's own count (1 for a run from
     before workers), else `[run] workers`, "auto" judged on the new run's calls and concurrency
     (the bar higher in a process that has imported litellm already: its own loop starts at once)
-    and on how fast its models answered in earlier runs of the dataset (when every one was measured)."""
+    and on how fast its models answered in earlier runs of the dataset (when every one was
+    measured; `measured`: those figures, when the caller has read them already)."""
     if req.workers is not None:
         return req.workers
     if req.resume:
@@ -247,7 +249,9 @@ def workers_for(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest
     workers = auto_workers(calls, concurrency, warm=import_seconds() is not None)
     if workers == 1:
         return 1  # decided without reading the history
-    latencies = [m.latency_p50_ms for m in measured_figures(db, req.dataset, req.models).values() if m.latency_p50_ms]
+    if measured is None:
+        measured = measured_figures(db, req.dataset, req.models)
+    latencies = [m.latency_p50_ms for m in measured.values() if m.latency_p50_ms]
     if len(latencies) == len(set(req.models)) and provider_sets_pace(concurrency, min(latencies)):
         return 1
     return workers
