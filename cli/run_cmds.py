@@ -89,6 +89,8 @@ class ProgressPrinter:
                 self.on_started(event)
             what = "resuming" if event.resumed else "run"
             done = f", {event.already_done} already done" if event.resumed else ""
+            if event.reopened:
+                done += f", {event.reopened} failed call{'s' if event.reopened > 1 else ''} sent again"
             self.line(f"{what} {event.run_id}: dataset {safe(event.dataset)} v{event.dataset_version}, "
                       f"{len(event.models)} model(s) x {event.total // max(1, len(event.models) * event.repeat)} "
                       f"case(s) x {event.repeat} repeat(s) = {event.total} calls{done}, "
@@ -233,6 +235,9 @@ def register(cli: click.Group) -> None:
     @click.option("--max-error-rate", type=click.FloatRange(0, 1),
                   help="Exit 3 when infrastructure errors exceed this share of calls (default: [run]).")
     @click.option("--resume", "resume", metavar="RUN_ID", help="Finish an interrupted run (same id, same conditions).")
+    @click.option("--retry-errors", is_flag=True,
+                  help="With --resume: send again the calls that ended in an error or were skipped by a breaker "
+                       "(each call keeps one row: the one it ends with).")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
     @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
                   help="Label the run (repeatable), e.g. --tag git=$(git rev-parse --short HEAD); shown in runs and trends.")
@@ -242,14 +247,15 @@ def register(cli: click.Group) -> None:
     @pass_ws
     def run_cmd(ws: Workspace, dataset: str | None, version: int | None, models: str | None, prompt: str | None,
                 concurrency: int | None, workers: int | None, repeat: int | None, no_cache: bool, stream: bool | None,
-                max_error_rate: float | None, resume: str | None, as_json: bool, tags: tuple[str, ...],
-                baseline: str | None, alert: bool) -> None:
+                max_error_rate: float | None, resume: str | None, retry_errors: bool, as_json: bool,
+                tags: tuple[str, ...], baseline: str | None, alert: bool) -> None:
         """Run models on a dataset under identical conditions, or resume a run.
 
         \b
         assay run --dataset support --models gpt,claude
         assay run --dataset support --models gpt,claude --stream   # time to first token too
         assay run --resume r-20261128-193512-a1b2
+        assay run --resume r-20261128-193512-a1b2 --retry-errors   # after an outage
         assay run --dataset support --models gpt --baseline --alert   # vs the pinned baseline
         Exit codes: 0 ok, 1 a regression alert (--alert), 2 config/input error, 3 infrastructure errors above
         --max-error-rate, 130 interrupted (the resume command is printed).
@@ -259,6 +265,8 @@ def register(cli: click.Group) -> None:
 
         if resume and (dataset or version or models or prompt or repeat):
             raise UsageError("--resume takes the dataset, version, models, prompt and repeat from the run; drop them")
+        if retry_errors and not resume:
+            raise UsageError("--retry-errors sends a finished run's failed calls again: give the run with --resume RUN_ID")
         if resume and tags:
             raise UsageError("--tag labels a new run; a resumed run keeps the tags it started with")
         # Before this process's own imports: the workers' litellm import (seconds) starts now.
@@ -278,7 +286,7 @@ def register(cli: click.Group) -> None:
             request = RunRequest(dataset=dataset, version=version, models=names, prompt=prompt,
                                  concurrency=concurrency, workers=workers, repeat=repeat,
                                  use_cache=False if no_cache else None, max_error_rate=max_error_rate,
-                                 resume=resume, tags=parse_tags(tags))
+                                 resume=resume, retry_errors=retry_errors, tags=parse_tags(tags))
             printer = ProgressPrinter()
             printer.stream_flag = stream
             finished = _run(ws, request, printer, stream, started)
@@ -295,7 +303,7 @@ def register(cli: click.Group) -> None:
             print_json(out)
         else:
             click.echo(_summary_table(finished))
-        _print_error_samples(ws, finished)
+        _print_error_samples(ws, finished, stream)
         if finished.status == "interrupted":
             echo_err(f"interrupted; resume with: {safe(resume_hint(ws, finished.run_id, stream))}")
             _exit_interrupted()
@@ -336,7 +344,7 @@ def register(cli: click.Group) -> None:
                           "llllllll"))
 
 
-def _print_error_samples(ws: Workspace, finished: ev.RunFinished) -> None:
+def _print_error_samples(ws: Workspace, finished: ev.RunFinished, stream: bool | None) -> None:
     if not (finished.errors or finished.skipped):
         return
     from core.run.history import error_samples
@@ -347,3 +355,7 @@ def _print_error_samples(ws: Workspace, finished: ev.RunFinished) -> None:
         echo_err(f"{safe(model)}: {summary}")
         for sample in samples:
             echo_err(f"  e.g. {sample.error_class}: {safe(sample.message, 300)}")
+    if finished.status != "interrupted":
+        failed = finished.errors + finished.skipped
+        echo_err(f"to send the {failed} failed call{'s' if failed > 1 else ''} again once the cause is fixed: "
+                 f"{safe(resume_hint(ws, finished.run_id, stream))} --retry-errors")

@@ -167,6 +167,18 @@ def mark_interrupted_now(db_path: str | os.PathLike[str], run_id: str, timeout_s
         conn.close()
 
 
+def reopen_failed(db: sqlite_utils.Database, run_id: str, owner: str) -> int:
+    """Delete the run's error and skipped rows and mark it running (one transaction), so that a
+    resume sends those calls again: the call keeps one terminal row, the one it ends with. What
+    each failed attempt met stays in `attempts` (class, HTTP status, wait). Returns the calls
+    reopened."""
+    with write(db):
+        reopened = db.execute("DELETE FROM results WHERE run_id = ? AND status IN ('error', 'skipped')",
+                              [run_id]).rowcount
+        set_status(db, run_id, "running", owner=owner)
+    return reopened
+
+
 def done_keys(db: sqlite_utils.Database, run_id: str) -> set[tuple[str, str, int]]:
     """(case_id, model, repeat) of every terminal row already written."""
     return {

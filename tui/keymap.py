@@ -91,6 +91,7 @@ RUN = [
     Binding("c", "cancel_run", "Cancel run", id="run.cancel"),
     Binding("v", "review", "Open in Review", id="run.review"),
     Binding("r", "resume", "Resume", id="run.resume"),
+    Binding("e", "retry_errors", "Retry errors", id="run.retry_errors"),
     Binding("h", "focus_history", "History", id="run.history"),
     Binding("f", "focus_form", "Form", id="run.form"),
 ]

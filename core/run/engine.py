@@ -400,7 +400,7 @@ class _Engine:
             run_id=plan.run_id, dataset=plan.dataset, dataset_version=plan.dataset_version,
             models=tuple(plan.models), prompt=plan.prompt_name, repeat=plan.repeat, total=plan.total,
             already_done=plan.already_done, resumed=plan.resumed, concurrency=plan.concurrency,
-            workers=plan.workers, remote=self.pool is not None,
+            workers=plan.workers, remote=self.pool is not None, reopened=plan.reopened,
             so_far=rows_so_far(self.db, plan.run_id) if plan.already_done else (),
         ))
         if self.token is not None and self.token._attach(loop, self.on_cancel) > 0:

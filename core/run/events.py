@@ -44,6 +44,7 @@ class RunStarted:
     workers: int = 1  # processes sending the requests
     remote: bool = False  # they are worker processes (else the runner's own)
     so_far: tuple[ModelSoFar, ...] = ()  # a resumed run's rows in place, per model
+    reopened: int = 0  # failed calls a resume sends again (their rows deleted first)
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ from core.run.workers import auto_workers, provider_sets_pace
 from core.records import RunRecord
 from core.config.prompts import PromptError, render_messages
 from core.datasets.versions import VersionHasher, snapshot
+from store import baselines as store_baselines
 from store import datasets as store_ds
 from store import runs as store_runs
 from store import trends as store_trends
@@ -63,6 +64,7 @@ class RunRequest:
     use_cache: bool | None = None
     max_error_rate: float | None = None
     resume: str | None = None
+    retry_errors: bool = False  # with `resume`: send the calls that ended in an error or were skipped again
     tags: dict[str, str] = field(default_factory=dict)  # KEY=VALUE labels stored on a new run
 
 
@@ -85,6 +87,7 @@ class RunPlan:
     max_error_rate: float
     cost_sources: dict[str, str] = field(default_factory=dict)
     workers: int = 1  # processes sending the requests (1: this one)
+    reopened: int = 0  # a resume's failed calls sent again (`RunRequest.retry_errors`)
 
 
 def conditions(cfg: WorkspaceConfig, models: Sequence[str], prompt_name: str, repeat: int) -> dict[str, Any]:
@@ -349,6 +352,7 @@ def _plan_resume(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunReques
     check_models(cfg, models, config_file)
     cases = [c for c in version_cases if not c.get("excluded")]
     messages = _render_all(cfg.prompt(prompt_name), prompt_name, cases, config_file)
+    reopened = _reopen_failed(db, run) if req.retry_errors else 0
     done = store_runs.done_keys(db, run_id)
     op = run["config"].get("operational", {}).get("run", {})
     # Operational choices made at start (flags included) carry over unless given again.
@@ -356,7 +360,8 @@ def _plan_resume(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunReques
     use_cache = op.get("cache", cfg.run.cache) if req.use_cache is None else req.use_cache
     max_error_rate = (op.get("max_error_rate", cfg.run.max_error_rate) if req.max_error_rate is None
                       else req.max_error_rate)
-    store_runs.set_status(db, run_id, "running", owner=this_process())
+    if not reopened:
+        store_runs.set_status(db, run_id, "running", owner=this_process())
     sources = _cost_sources(cfg, models, priced_later)
     store_runs.settle_cost_sources(db, run_id, sources)  # what an earlier start left pending, if priced now
     todo = _todo(models, cases, repeat, done)
@@ -366,5 +371,19 @@ def _plan_resume(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunReques
         repeat=repeat, cases=cases, messages=messages, todo=todo, total=total,
         already_done=total - sum(len(v) for v in todo.values()), resumed=True, concurrency=concurrency,
         use_cache=use_cache, max_error_rate=max_error_rate, cost_sources=sources,
-        workers=req.workers or 1,
+        workers=req.workers or 1, reopened=reopened,
     )
+
+
+def _reopen_failed(db: sqlite_utils.Database, run: dict[str, Any]) -> int:
+    """Delete the run's error and skipped rows (the resume then sends those calls again); refused
+    for a pinned baseline, whose figures are what candidates were compared with."""
+    run_id = run["id"]
+    pinned = [b for b in store_baselines.in_force(db) if b.run_id == run_id]
+    if pinned:
+        b = pinned[0]
+        scope = f"model '{b.model}' on" if b.model else "every model of"
+        raise ResumeError(f"cannot retry the failed calls of {run_id}: it is the pinned baseline for {scope} dataset "
+                          f"'{b.dataset}', so its figures must stay what candidates were compared with; run the "
+                          "dataset again, or clear the baseline (assay baseline clear) first")
+    return store_runs.reopen_failed(db, run_id, this_process())

@@ -128,6 +128,23 @@ def test_infrastructure_errors_above_the_rate_exit_3(srv, tmp_path):
     assert p.returncode == 0, p.stderr
 
 
+def test_after_an_outage_the_failed_calls_are_sent_again_with_retry_errors(srv, tmp_path):
+    ws = _ws(tmp_path, srv.base_url, n=8, breaker_threshold=2)
+    p = assay(ws, "run", "--retry-errors")
+    assert p.returncode == 2 and "give the run with --resume RUN_ID" in p.stderr
+    srv.configure(faults=[{"kind": "quota", "model": "demo-fast"}])
+    p = assay(ws, "run", "-d", "d", "-m", "strong,fast", "--max-error-rate", "0.2", "--json")
+    assert p.returncode == 3, p.stderr
+    run_id = json.loads(p.stdout)["run_id"]
+    hint = f"to send the 8 failed calls again once the cause is fixed: assay run --resume {run_id} --retry-errors"
+    assert hint in p.stderr
+    srv.configure(faults=[])
+    p = assay(ws, "run", "--resume", run_id, "--retry-errors", "--max-error-rate", "0.2")
+    assert p.returncode == 0, p.stderr
+    assert "8 already done, 8 failed calls sent again" in p.stderr and "failed call" not in p.stderr.split("\n", 1)[1]
+    assert rows(ws / "assay.db", "SELECT status, COUNT(*) FROM results GROUP BY status") == [("ok", 16)]
+
+
 def test_resume_refuses_changed_config_with_exit_2(srv, tmp_path):
     ws = _ws(tmp_path, srv.base_url, n=3)
     out = json.loads(assay(ws, "run", "-d", "d", "-m", "strong", "--json").stdout)

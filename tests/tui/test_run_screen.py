@@ -123,6 +123,41 @@ def test_cancel_gracefully_then_resume_from_the_history_list(ws, server):
     assert summary.status == "finished" and summary.n_results == 24
 
 
+def test_the_failed_calls_of_a_finished_run_are_sent_again_from_the_history_list(ws, server):
+    server.configure(faults=[{"kind": "quota", "model": "demo-fast"}])  # an outage on one model
+
+    async def run() -> None:
+        from tui.screens.models.confirm_dialog import ConfirmDialog
+
+        app = make_app(ws, start="run")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await _form_ready(app)
+            screen = app.screen
+            await pilot.press("s")
+            await until(lambda: screen.last_run_id is not None and not screen.running, timeout=60)
+            history = screen.query_one("#history")
+            await until(lambda: history.row_count == 1 and screen.runs)
+            assert str(history.get_cell(screen.last_run_id, "status")) == "finished · 12 failed"
+
+            server.configure(faults=[])
+            before = screen.live
+            await pilot.press("h", "e")
+            await until(lambda: isinstance(app.screen, ConfirmDialog))
+            assert "Send the 12 failed calls of run" in str(app.screen.query_one("Static").render())
+            await pilot.click("#yes")
+            await until(lambda: screen.live is not before and not screen.running, timeout=60)
+            started = screen.live.snapshot().started
+            assert (started.resumed, started.already_done, started.reopened) == (True, 12, 12)
+            assert "Run finished  24/24 · ok 24 · errors 0" in str(screen.query_one("#live-head").render())
+            await until(lambda: str(history.get_cell(screen.last_run_id, "status")) == "finished")
+            await pilot.press("e")  # nothing left to send
+            await until(lambda: any("no failed call" in n.message for n in app._notifications))
+
+    asyncio.run(run())
+    [summary] = _runs(ws)
+    assert summary.status == "finished" and {o.model: o.ok for o in summary.outcomes} == {"strong": 12, "fast": 12}
+
+
 def test_immediate_cancel_needs_a_second_confirmed_press(ws, server):
     server.configure(latency_ms=2000)  # calls stay on the wire: only an immediate stop ends them
 

@@ -85,3 +85,16 @@ def test_the_spend_shown_is_unknown_while_no_call_had_a_price():
     assert "spend unknown (2 unpriced)" in live_head(live.snapshot(), stable=True, cancel_level=0).plain
     live(replace(progress, spend_usd=0.0123))
     assert "spend $0.0123 (+2 unpriced)" in live_head(live.snapshot(), stable=True, cancel_level=0).plain
+
+
+def test_the_head_of_a_resume_says_what_it_found_done_and_what_it_sends_again():
+    from tui.screens.run.views import live_head
+
+    def head(**kw) -> str:
+        live = LiveRun()
+        live(RunStarted(run_id="r", dataset="d", dataset_version=1, models=("a",), prompt="default", repeat=1,
+                        total=10, resumed=True, concurrency=2, **kw))
+        return live_head(live.snapshot(), stable=True, cancel_level=0).plain
+
+    assert "· resumed (7 already done)" in head(already_done=7)
+    assert "· resumed (4 already done, 6 failed sent again)" in head(already_done=4, reopened=6)

@@ -1,5 +1,5 @@
 """The Run screen: choose what to run, see what it will cost, start it, watch it, stop it, and find
-every earlier run (resume an interrupted one, open any in Review).
+every earlier run (resume an interrupted one, send a run's failed calls again, open any in Review).
 
 Form: dataset (+ version), models, prompt, repeat, concurrency, all Selects and a SelectionList,
 so digits still switch screens. Every change re-estimates in a worker (core.run.estimate): first
@@ -143,7 +143,8 @@ class RunScreen(AssayScreen):
                 yield Static(id="live-head")
                 yield DataTable(id="live", cursor_type="row", zebra_stripes=True)
                 yield Static(id="error-log")
-        yield Static("Run history: v open in Review · r resume an interrupted or stale run", classes="muted hint")
+        yield Static("Run history: v open in Review · r resume an interrupted or stale run · "
+                     "e send its failed calls again", classes="muted hint")
         yield DataTable(id="history", cursor_type="row", zebra_stripes=True)
         yield status
         yield footer
@@ -487,6 +488,32 @@ class RunScreen(AssayScreen):
             self.notify("A run is already going: wait for it or cancel it (c).", severity="warning")
             return
         self._start(RunRequest(resume=run.id))
+
+    def action_retry_errors(self) -> None:
+        run = self.runs.get(self._highlighted_run() or "")
+        if run is None:
+            self.notify("Select a run in the history list (h) first.", severity="information")
+            return
+        failed = sum(o.errors + o.skipped for o in run.outcomes)
+        if not failed:
+            self.notify(f"Run {run.id} has no failed call to send again.", severity="information", markup=False)
+            return
+        if run.status == "running":
+            self.notify(f"Run {run.id} is still going: wait for it, or stop it first.", severity="warning",
+                        markup=False)
+            return
+        if self.running:
+            self.notify("A run is already going: wait for it or cancel it (c).", severity="warning")
+            return
+        question = (f"Send the {failed} failed call{'s' if failed > 1 else ''} of run {run.id} again (errors, and "
+                    "calls a breaker skipped)? Each one's error row is replaced by its new outcome; the answered "
+                    "calls stay as they are.")
+
+        def answered(yes: bool | None) -> None:
+            if yes and not self.running:
+                self._start(RunRequest(resume=run.id, retry_errors=True))
+
+        self.app.push_screen(ConfirmDialog(question, action="Send again"), answered)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "history":

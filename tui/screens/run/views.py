@@ -166,7 +166,8 @@ def live_head(snap: LiveSnapshot, *, stable: bool, cancel_level: int) -> Text:
     out.append(plain(started.dataset, single_line=True, max_len=30))
     out.append(f" v{started.dataset_version}")
     if started.resumed:
-        out.append(f" · resumed ({started.already_done} already done)")
+        out.append(f" · resumed ({started.already_done} already done")
+        out.append(f", {started.reopened} failed sent again)" if started.reopened else ")")
     p: Progress | None = snap.progress
     if p is None:
         out.append("\nwaiting for the first results…", style="dim")
@@ -248,4 +249,13 @@ def history_cells(run: RunSummary, *, stable: bool) -> tuple[Text | str, ...]:
     dataset.append(f" v{run.dataset_version}")
     return (started, plain(run.id, single_line=True), dataset,
             plain(", ".join(run.models), single_line=True, max_len=20), _pass_rates(run), _run_cost(run),
-            Text(run.status, style=_STATUS_STYLE.get(run.status, "")))
+            _status(run))
+
+
+def _status(run: RunSummary) -> Text:
+    """The run's status, and how many of its calls failed (errors and breaker skips: `e` sends them again)."""
+    out = Text(run.status, style=_STATUS_STYLE.get(run.status, ""))
+    failed = sum(o.errors + o.skipped for o in run.outcomes)
+    if failed:
+        out.append(f" · {failed} failed", style="yellow")
+    return out
