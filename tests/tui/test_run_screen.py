@@ -87,6 +87,20 @@ def test_start_a_run_watch_it_finish_and_open_it_in_review(ws):
     assert {o.model: o.ok for o in summary.outcomes} == {"strong": 12, "fast": 12}
 
 
+def test_the_model_checklist_shows_its_state_without_colour(ws):
+    async def run() -> None:
+        app = make_app(ws, start="run")
+        async with app.run_test(size=(120, 36)):
+            await _form_ready(app)
+            models = app.screen.query_one("#models")
+            models.deselect("fast")
+            await until(lambda: list(models.selected) == ["strong"])
+            lines = [models.render_line(y).text for y in range(2)]
+            assert lines[0].startswith("▐X▌ strong") and lines[1].startswith("▐ ▌ fast"), lines
+
+    asyncio.run(run())
+
+
 def test_cancel_gracefully_then_resume_from_the_history_list(ws, server):
     server.configure(latency_ms=2000)  # 3 rounds of 8 calls: slow enough to stop part way even on a loaded machine
 

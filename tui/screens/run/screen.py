@@ -44,6 +44,7 @@ from tui.render import plain
 from tui.screens.base import AssayScreen
 from tui.screens.models.confirm_dialog import ConfirmDialog
 from tui.screens.run import views
+from tui.widgets.check_list import CheckList
 from tui.workers import background
 
 POLL_S = 0.15  # how often a running run's figures are pulled (100-250 ms: fresh, yet cheap)
@@ -136,7 +137,7 @@ class RunScreen(AssayScreen):
                         yield Select(_choices(CONCURRENCIES, cfg.run.concurrency), id="concurrency",
                                      value=cfg.run.concurrency, compact=True, allow_blank=False)
                 yield Label("Models (space toggles)", classes="field-label")
-                yield SelectionList[str](*self._model_choices(), id="models")
+                yield CheckList(*self._model_choices(), id="models")
                 yield Button("Start (s)", id="start", variant="primary")
             with Vertical(id="run-main"):
                 yield Static(id="estimate")
