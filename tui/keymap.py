@@ -61,7 +61,9 @@ LABEL = [
     Binding("enter", "accept", "Accept", show=False, id="label.accept"),
     Binding("ctrl+s", "accept", "Accept", show=False, id="label.accept_anywhere"),
     Binding("a", "toggle_adjudication", "Adjudicate", id="label.adjudication"),
-    Binding("d", "datasets", "Datasets", id="label.datasets"),
+    # priority: handled as it is typed, so a digit typed right after it reaches Datasets, not this
+    # screen's label keys (a focused text field still takes `d` as a letter: check_consume_key)
+    Binding("d", "datasets", "Datasets", priority=True, id="label.datasets"),
     Binding("escape", "leave_field", "Leave field", show=False, id="label.leave_field"),
     Binding("pagedown", "scroll_case(1)", "Scroll case down", show=False, id="label.scroll_down"),
     Binding("pageup", "scroll_case(-1)", "Scroll case up", show=False, id="label.scroll_up"),

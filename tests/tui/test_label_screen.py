@@ -68,6 +68,25 @@ def test_pressing_1_right_after_open_records_a_label(reviews):
     asyncio.run(run())
 
 
+def test_keys_typed_right_after_d_go_to_the_screen_they_were_typed_for(reviews):
+    """`d` then `3` typed faster than the screen switches: both keys reach the Label screen's queue
+    before it handles the `d`. The `3` must open Models, not label a case."""
+    from textual import events
+
+    async def run() -> None:
+        app = make_app(reviews, start="label", dataset="reviews")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await label_ready(app)
+            for key in "d3":
+                app.post_message(events.Key(key, key))
+            await until(lambda: app.current_mode == "models")
+            await pilot.pause(0.3)
+            assert app.current_mode == "models"
+
+    asyncio.run(run())
+    assert _labels(reviews) == {}
+
+
 def test_skip_flag_note_and_navigation(reviews):
     async def run() -> None:
         app = make_app(reviews, start="label", dataset="reviews")
@@ -112,16 +131,16 @@ def test_extraction_form_and_free_text_editor(tmp_path):
                 if app.focused is None:  # after accepting from a field, the next form is entered already
                     await pilot.press("e")
                 if view.schema.kind == "extraction":
-                    await pilot.press(*"ACME", "tab", *"12.50")
+                    await pilot.press(*"ACME Ltd", "tab", *"12.50")  # `d` is a letter in a field
                     await press_and_render(pilot, "enter")
                 else:
-                    await pilot.press(*"4 (four)")
+                    await pilot.press(*"4 (four, d)")
                     await press_and_render(pilot, "ctrl+s")
             assert sorted(kinds) == ["extraction", "free_text"]
             assert screen._view.case is None
 
     asyncio.run(run())
-    assert _labels(ws) == {"inv1": {"vendor": "ACME", "total": "12.50"}, "ans1": "4 (four)"}
+    assert _labels(ws) == {"inv1": {"vendor": "ACME Ltd", "total": "12.50"}, "ans1": "4 (four, d)"}
 
 
 def test_adjudication_mode_shows_labels_side_by_side(tmp_path):
