@@ -87,6 +87,24 @@ def test_start_a_run_watch_it_finish_and_open_it_in_review(ws):
     assert {o.model: o.ok for o in summary.outcomes} == {"strong": 12, "fast": 12}
 
 
+def test_the_history_cursor_moves_to_a_run_started_here(ws):
+    async def run() -> None:
+        app = make_app(ws, start="run")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await _form_ready(app)
+            screen = app.screen
+            history = screen.query_one("#history")
+            started: list[str] = []
+            for n in (1, 2):
+                await pilot.press("s")
+                await until(lambda: screen.last_run_id not in (None, *started) and not screen.running, timeout=60)
+                started.append(screen.last_run_id)
+                await until(lambda: history.row_count == n)
+                assert screen._highlighted_run() == started[-1]  # the new top row, not the one below it
+
+    asyncio.run(run())
+
+
 def test_the_model_checklist_shows_its_state_without_colour(ws):
     async def run() -> None:
         app = make_app(ws, start="run")

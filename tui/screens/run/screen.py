@@ -435,12 +435,16 @@ class RunScreen(AssayScreen):
 
     def on_run_screen_history_loaded(self, message: HistoryLoaded) -> None:
         """Same runs in the same order: only cells change. Otherwise (a new run on top) the short
-        list is rebuilt and the cursor put back on the run it was on."""
+        list is rebuilt and the cursor put back on the run it was on, or on the run just started
+        here when it is new to the list (what `r`, `e` and `v` then act on)."""
         table = self.query_one("#history", DataTable)
+        shown = [k.value for k in table.rows]
         selected = self._highlighted_run()
+        if self.last_run_id not in shown:
+            selected = self.last_run_id
         stable = self.assay.stable_display
         self.runs = {r.id: r for r in message.runs}
-        same_rows = [k.value for k in table.rows] == [r.id for r in message.runs]
+        same_rows = shown == [r.id for r in message.runs]
         if not same_rows:
             table.clear()
         for run in message.runs:
