@@ -299,15 +299,18 @@ def model_outcomes(db: sqlite_utils.Database, run_ids: list[str]) -> dict[str, l
 
 
 def paid_figures(db: sqlite_utils.Database, run_id: str) -> dict[str, dict[str, Any]]:
-    """Per model with rows: cached rows, and of the calls paid for (ok, not cached) the summed
-    cost, how many have no price and their latencies, oldest first (a resumed run's live rows)."""
+    """Per model with rows: cached rows, retries, and of the calls paid for (ok, not cached) the
+    summed cost, how many have no price and their latencies, oldest first (a resumed run's live
+    rows)."""
     out: dict[str, dict[str, Any]] = {}
-    for model, cached, spend, unknown in db.execute(
-        "SELECT model, SUM(cached), FSUM(CASE WHEN status = 'ok' AND cached = 0 THEN cost_usd END), "
+    for model, cached, retries, spend, unknown in db.execute(
+        "SELECT model, SUM(cached), SUM(MAX(attempts - 1, 0)), "
+        "FSUM(CASE WHEN status = 'ok' AND cached = 0 THEN cost_usd END), "
         "SUM(status = 'ok' AND cached = 0 AND cost_usd IS NULL) FROM results WHERE run_id = ? GROUP BY model",
         [run_id],
     ).fetchall():
-        out[model] = {"cached": cached, "spend_usd": spend or 0.0, "spend_unknown": unknown, "latencies": []}
+        out[model] = {"cached": cached, "retries": retries, "spend_usd": spend or 0.0, "spend_unknown": unknown,
+                      "latencies": []}
     _add_paid_latencies(db, run_id, out)
     return out
 

@@ -40,8 +40,8 @@ from typing import Any
 import sqlite_utils
 
 from core.config.schema import ModelConfig, WorkspaceConfig, load_config
-from core.run.events import (BreakerOpened, ModelFigures, Progress, ResultEvent, Retrying, RunFinished, RunStarted,
-                         Sink)
+from core.run.events import (BreakerOpened, ModelFigures, ModelSoFar, Progress, ResultEvent, Retrying, RunFinished,
+                             RunStarted, Sink)
 from core.models.client import CallCancelled, CallHooks, CallOutcome, ModelClient
 from core.models.prices import Prices, needs_price_map
 from core.models.provider import import_seconds, model_calls
@@ -184,6 +184,17 @@ class _Engine:
             skipped=self.skipped, cached=self.cached, retries=self.retries, in_flight=self.on_the_wire(),
             spend_usd=self.spend, spend_unknown=self.spend_unknown, elapsed_s=elapsed, eta_s=eta,
         ))
+
+    def _count_in(self, so_far: tuple[ModelSoFar, ...]) -> None:
+        """A resumed run's rows in place: its figures count the whole run, as `done` does."""
+        for m in so_far:
+            self.ok += m.ok
+            self.errors += m.errors
+            self.skipped += m.skipped
+            self.cached += m.cached
+            self.retries += m.retries
+            self.spend += m.spend_usd
+            self.spend_unknown += m.spend_unknown
 
     # --- cancellation ---------------------------------------------------------------------------
 
@@ -396,12 +407,13 @@ class _Engine:
         except BaseException:
             store_runs.set_status(self.db, plan.run_id, "failed")
             raise
+        so_far = rows_so_far(self.db, plan.run_id) if plan.already_done else ()
+        self._count_in(so_far)
         self.emit(RunStarted(
             run_id=plan.run_id, dataset=plan.dataset, dataset_version=plan.dataset_version,
             models=tuple(plan.models), prompt=plan.prompt_name, repeat=plan.repeat, total=plan.total,
             already_done=plan.already_done, resumed=plan.resumed, concurrency=plan.concurrency,
-            workers=plan.workers, remote=self.pool is not None, reopened=plan.reopened,
-            so_far=rows_so_far(self.db, plan.run_id) if plan.already_done else (),
+            workers=plan.workers, remote=self.pool is not None, reopened=plan.reopened, so_far=so_far,
         ))
         if self.token is not None and self.token._attach(loop, self.on_cancel) > 0:
             self.stop.set()

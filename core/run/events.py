@@ -27,6 +27,7 @@ class ModelSoFar:
     spend_usd: float  # the calls paid for (ok, not cached) with a price
     spend_unknown: int  # ...and without one
     latencies: tuple[float, ...]  # of the calls paid for, oldest first
+    retries: int = 0  # attempts after each row's first
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,6 +176,6 @@ def rows_so_far(db: sqlite_utils.Database, run_id: str) -> tuple[ModelSoFar, ...
         ModelSoFar(model=o["model"], done=o["n"], ok=o["ok"], errors=o["errors"], skipped=o["skipped"],
                    cached=paid[o["model"]]["cached"], graded=o["scored"], passed=o["passed"],
                    spend_usd=paid[o["model"]]["spend_usd"], spend_unknown=paid[o["model"]]["spend_unknown"],
-                   latencies=tuple(paid[o["model"]]["latencies"]))
+                   latencies=tuple(paid[o["model"]]["latencies"]), retries=paid[o["model"]]["retries"])
         for o in store_runs.model_outcomes(db, [run_id])[run_id]
     )

@@ -8,7 +8,7 @@ import pytest
 from runner_helpers import TWO, config, make_dataset, rows, run_engine
 
 from core.errors import ResumeError
-from core.run.events import RunStarted
+from core.run.events import Progress, RunStarted
 from core.trends.baselines import set_baseline
 from store import connect
 
@@ -37,6 +37,9 @@ def test_the_failed_calls_are_sent_again_and_each_call_keeps_one_row(srv, tmp_pa
     (started,) = [e for e in events if isinstance(e, RunStarted)]
     assert (started.reopened, started.already_done, started.total) == (6, 6, 12)
     assert (fin.status, fin.ok, fin.errors, fin.skipped, fin.done) == ("finished", 12, 0, 0, 12)
+    # The run's figures are the whole run's, as `done` is: no model here has a price.
+    last = [e for e in events if isinstance(e, Progress)][-1]
+    assert (last.done, last.ok, last.errors, last.skipped, last.spend_unknown, fin.spend_unknown) == (12, 12, 0, 0, 12, 12)
     assert srv.stats()["requests"] == 6  # only the failed calls went out
     assert rows(db, "SELECT model, status, COUNT(*) FROM results GROUP BY model, status ORDER BY model") == [
         ("fast", "ok", 6), ("strong", "ok", 6)]
