@@ -328,20 +328,20 @@ def register(cli: click.Group) -> None:
         from core.run.history import list_runs
         from core.run.tags import format_tags, run_tags
 
-        runs = list_runs(ws.db(), limit)
+        runs = list_runs(ws.db(), limit, outcomes=True)
         tags = run_tags(ws.db(), [r.id for r in runs])
         if as_json:
-            print_json([{**{k: v for k, v in asdict(r).items() if k != "outcomes"}, "tags": tags.get(r.id, {})}
-                        for r in runs])
+            print_json([{**{k: v for k, v in asdict(r).items() if k != "outcomes"}, "failed": r.failed,
+                         "tags": tags.get(r.id, {})} for r in runs])
             return
         if not runs:
             echo_err("no runs yet (assay run --dataset NAME --models a,b)")
             return
         listed = [[r.id, safe(r.dataset), f"v{r.dataset_version}", safe(",".join(r.models), 40),
-                  r.status, r.created_at[:19].replace("T", " "), str(r.n_results),
+                  r.status, r.created_at[:19].replace("T", " "), str(r.n_results), str(r.failed),
                   safe(format_tags(tags.get(r.id, {})), 40)] for r in runs]
-        click.echo(table(["run", "dataset", "version", "models", "status", "created (UTC)", "results", "tags"], listed,
-                          "llllllll"))
+        click.echo(table(["run", "dataset", "version", "models", "status", "created (UTC)", "results", "failed", "tags"],
+                         listed, "llllllrrl"))
 
 
 def _print_error_samples(ws: Workspace, finished: ev.RunFinished, stream: bool | None) -> None:

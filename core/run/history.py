@@ -60,6 +60,12 @@ class RunSummary:
     models: tuple[str, ...]
     outcomes: tuple[ModelOutcome, ...] = ()  # per model, run order; filled when list_runs asks for them
 
+    @property
+    def failed(self) -> int:
+        """Calls that ended in an error or that a breaker skipped (what `--retry-errors` sends
+        again); counted from `outcomes`."""
+        return sum(o.errors + o.skipped for o in self.outcomes)
+
 
 @dataclass(frozen=True, slots=True)
 class ErrorSample:

@@ -68,7 +68,7 @@ def test_json_output_and_runs_listing(srv, tmp_path):
     listed = json.loads(assay(ws, "runs", "--json").stdout)
     assert listed[0]["id"] == out["run_id"] and listed[0]["n_results"] == 12 and listed[0]["models"] == ["strong"]
     assert list(listed[0]) == ["id", "dataset", "dataset_version", "prompt_name", "repeats", "status", "created_at",
-                               "finished_at", "n_results", "models", "tags"]
+                               "finished_at", "n_results", "models", "failed", "tags"]
     table = assay(ws, "runs").stdout
     assert out["run_id"] in table and "finished" in table
 
@@ -138,11 +138,14 @@ def test_after_an_outage_the_failed_calls_are_sent_again_with_retry_errors(srv, 
     run_id = json.loads(p.stdout)["run_id"]
     hint = f"to send the 8 failed calls again once the cause is fixed: assay run --resume {run_id} --retry-errors"
     assert hint in p.stderr
+    assert json.loads(assay(ws, "runs", "--json").stdout)[0]["failed"] == 8
+    assert re.search(rf"{run_id} .* 16 +8$", assay(ws, "runs").stdout, re.M)
     srv.configure(faults=[])
     p = assay(ws, "run", "--resume", run_id, "--retry-errors", "--max-error-rate", "0.2")
     assert p.returncode == 0, p.stderr
     assert "8 already done, 8 failed calls sent again" in p.stderr and "failed call" not in p.stderr.split("\n", 1)[1]
     assert rows(ws / "assay.db", "SELECT status, COUNT(*) FROM results GROUP BY status") == [("ok", 16)]
+    assert json.loads(assay(ws, "runs", "--json").stdout)[0]["failed"] == 0
 
 
 def test_resume_refuses_changed_config_with_exit_2(srv, tmp_path):

@@ -499,7 +499,7 @@ class RunScreen(AssayScreen):
         if run is None:
             self.notify("Select a run in the history list (h) first.", severity="information")
             return
-        failed = sum(o.errors + o.skipped for o in run.outcomes)
+        failed = run.failed
         if not failed:
             self.notify(f"Run {run.id} has no failed call to send again.", severity="information", markup=False)
             return

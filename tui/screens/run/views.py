@@ -255,7 +255,6 @@ def history_cells(run: RunSummary, *, stable: bool) -> tuple[Text | str, ...]:
 def _status(run: RunSummary) -> Text:
     """The run's status, and how many of its calls failed (errors and breaker skips: `e` sends them again)."""
     out = Text(run.status, style=_STATUS_STYLE.get(run.status, ""))
-    failed = sum(o.errors + o.skipped for o in run.outcomes)
-    if failed:
-        out.append(f" · {failed} failed", style="yellow")
+    if run.failed:
+        out.append(f" · {run.failed} failed", style="yellow")
     return out
