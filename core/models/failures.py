@@ -4,8 +4,8 @@ when known), and the provider's Retry-After is read here.
 Classes come from litellm's exception types, the HTTP status, the body text ("insufficient_quota")
 and the exception's cause chain. The client's retry policy is stated in these classes: TRANSIENT
 ones are retried, BREAKER_CLASSES feed the per-model circuit breaker, the rest (bad_request,
-unknown) fail at once. not_found (a 404: no such model, deployment or endpoint) is a breaker class:
-every later call would get it too. unreachable (the connection refused, or the host name does not
+unknown) fail at once. not_found (a 404: no such model, deployment or endpoint; or a 400 whose
+body says the model is unknown) is a breaker class: every later call would get it too. unreachable (the connection refused, or the host name does not
 resolve) is retried like any network failure, but a call that ends on it after its retries counts
 toward the breaker (BREAKER_AFTER_RETRIES): a server that is not running stops the model's calls
 after a few, while one still starting up is given the retries' backoff.
@@ -30,6 +30,14 @@ BREAKER_AFTER_RETRIES = frozenset({"unreachable"})
 # passing rate limit.
 _QUOTA_MARKERS = ("insufficient_quota", "quota exceeded", "exceeded your current quota", "quota_exceeded",
                   "billing", "credit balance", "out of credits", "resource_exhausted")
+
+# Body text of a 400 that names the model as unknown: some servers answer a wrong model name with a
+# 400, not a 404 (LiteLLM proxy "Invalid model name passed in model=x", Mistral "Invalid model",
+# OpenRouter "is not a valid model ID", Bedrock "The provided model identifier is invalid"). Every
+# later call would get it too: not_found. Model-specific wording only: a 400 about one case's
+# content (too long, a bad parameter value) stays bad_request.
+_MODEL_MISSING_MARKERS = ("invalid model", "not a valid model", "model_not_found", "model not found",
+                          "unknown model", "no such model", "model identifier is invalid")
 
 
 def _headers(exc: BaseException) -> Any:
@@ -153,6 +161,8 @@ def classify(exc: BaseException) -> tuple[str, int | None]:
     if status == 408:
         return "timeout", status
     if status == 404 or isinstance(exc, litellm.NotFoundError):
+        return "not_found", status
+    if status == 400 and any(m in text for m in _MODEL_MISSING_MARKERS):
         return "not_found", status
     if (status is not None and status >= 500) or isinstance(
             exc, (litellm.InternalServerError, litellm.ServiceUnavailableError, litellm.BadGatewayError)):

@@ -57,6 +57,18 @@ def test_classification(litellm):
         (litellm.BadRequestError("bad", "m", "openai"), "bad_request"),
         (litellm.ContextWindowExceededError("too long", "m", "openai"), "bad_request"),
         (litellm.NotFoundError("no model", "m", "openai"), "not_found"),
+        # A 400 that names the model as unknown (LiteLLM proxy, Mistral, OpenRouter wording)...
+        (litellm.BadRequestError("/chat/completions: Invalid model name passed in model=nosuch. Call `/v1/models` "
+                                 "to view available models for your key.", "m", "openai", response=_resp(400)),
+         "not_found"),
+        (litellm.BadRequestError("Invalid model: mistral-huge", "m", "mistral", response=_resp(400)), "not_found"),
+        (litellm.BadRequestError("foo/bar is not a valid model ID", "m", "openrouter", response=_resp(400)),
+         "not_found"),
+        # ...but one about the case's content stays a bad request.
+        (litellm.BadRequestError("This model's maximum context length is 8192 tokens", "m", "openai",
+                                 response=_resp(400)), "bad_request"),
+        (litellm.BadRequestError("Invalid value for 'temperature': must be <= 2", "m", "openai",
+                                 response=_resp(400)), "bad_request"),
         (litellm.Timeout("slow", "m", "openai"), "timeout"),
         (asyncio.TimeoutError(), "timeout"),
         (litellm.InternalServerError("boom", "openai", "m"), "server"),
