@@ -160,7 +160,10 @@ def sample_cmd(
     ws: Workspace, logfile: str, size: int, by: str, seed: int, name: str | None, proportional: bool,
     field_map: tuple[str, ...], fmt: str | None, dry_run: bool, as_json: bool,
 ) -> None:
-    """Build an eval set from production logs: stratified, deduplicated, reproducible."""
+    """Build an eval set from production logs: stratified, deduplicated, reproducible.
+
+    JSONL or CSV records with a prompt key (see --field), or chat logs ({"messages": [...]}): the
+    last user message is then the prompt and production's answer is kept in the metadata."""
     from core.datasets.sampling import check_new_name, parse_fields, plan_sample, write_sample
     from core.errors import UsageError
 

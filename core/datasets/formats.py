@@ -404,7 +404,7 @@ def detect_flavour(data: Any) -> str | None:
     return None
 
 
-def _chat_turns(messages: Any) -> tuple[list[Any], Any]:
+def chat_turns(messages: Any) -> tuple[list[Any], Any]:
     """A chat's messages as (the conversation to answer, the assistant's final answer or None)."""
     if not isinstance(messages, list):
         raise ValueError("field 'messages': must be a list of {role, content} messages")
@@ -422,7 +422,7 @@ def sample_to_fields(data: Any, flavour: str) -> dict[str, Any]:
         raise ValueError(f"expected a JSON object (a sample), got a {type_name(data)}")
     rest = dict(data)
     if flavour == "chat":
-        raw_input, target = _chat_turns(rest.pop("messages", None))
+        raw_input, target = chat_turns(rest.pop("messages", None))
     else:
         if "input" not in rest:
             raise ValueError("missing required field 'input'")

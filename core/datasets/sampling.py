@@ -9,6 +9,12 @@ seed gives the same sample whatever the file order. Pass 2 re-reads only the cho
 
 Quotas: equal per stratum by default, or proportional to what each stratum has (largest-remainder
 rounding). With equal quotas, what a small stratum cannot fill goes to the others.
+
+Chat logs ({"messages": [...]}, the OpenAI chat format, when the record has no prompt key): the
+last user message is the prompt, the turns up to it go to metadata.messages (the Label screen shows
+them; `[prompts.X] conversation = true` sends them) and a final assistant message, what production
+answered, to metadata.production_output: never the verified output, which only experts give.
+Duplicates are then whole conversations, not equal last messages ("yes" ends many).
 """
 
 from __future__ import annotations
@@ -110,11 +116,15 @@ class _LogReader:
     fmt: str
     sources: dict[str, str]  # log key -> our log field
 
+    @property
+    def prompt_key(self) -> str:
+        return next(src for src, fld in self.sources.items() if fld == "prompt")
+
     def records(self, f: BinaryIO) -> Iterator[formats.RawRecord]:
         if self.fmt == "jsonl":
             return formats.read_jsonl(f, self.display)
         table = formats.open_csv(f, self.display)
-        prompt_col = next(src for src, fld in self.sources.items() if fld == "prompt")
+        prompt_col = self.prompt_key
         if prompt_col not in table.header:
             raise InputError(self.display, 1, f"no {prompt_col!r} column for the prompt; the header has: "
                                               f"{', '.join(table.header)} (use --field prompt=COLUMN)")
@@ -123,10 +133,14 @@ class _LogReader:
     def case(self, rec: formats.RawRecord) -> tuple[dict[str, Any], dict[str, Any]]:
         """(validated case dict, the record's log fields). Raises InputError naming the line."""
         try:
-            mapped, extra = self._split(rec.data)
+            data = rec.data
+            if isinstance(data, dict) and self.prompt_key not in data and isinstance(data.get("messages"), list):
+                data = self._from_chat(data)
+            mapped, extra = self._split(data)
             if mapped.get("prompt") is None:
-                src = next(s for s, fld in self.sources.items() if fld == "prompt")
-                raise ValueError(f"missing required field {src!r}")
+                keys = ", ".join(repr(k) for k in data) if isinstance(data, dict) else ""
+                raise ValueError(f"missing required field {self.prompt_key!r}; the record has keys {keys} "
+                                 "(use --field prompt=KEY)")
             meta = dict(extra)
             nested = meta.pop("metadata", None)
             if isinstance(nested, dict):
@@ -146,6 +160,19 @@ class _LogReader:
             raise InputError(self.display, rec.line, self._log_names(str(e)), column=rec.column) from None
         return case, mapped
 
+    def _from_chat(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A chat record as a log record: its prompt, and the conversation and production's answer
+        in its metadata."""
+        rest = dict(data)
+        turns, answer = formats.chat_turns(rest.pop("messages"))
+        prompt = formats.sample_to_fields({"messages": turns}, "chat")["input_text"]
+        meta = rest.get("metadata")
+        meta = dict(meta) if isinstance(meta, dict) else ({} if meta is None else {"metadata": meta})
+        meta["messages"] = turns
+        if answer is not None:
+            meta["production_output"] = answer
+        return {**rest, self.prompt_key: prompt, "metadata": meta}
+
     def _split(self, data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         if not isinstance(data, dict):
             raise ValueError(f"expected a JSON object (a log record), got a {formats.type_name(data)}")
@@ -159,6 +186,12 @@ class _LogReader:
         for ours, theirs in _CASE_TO_LOG.items():
             message = message.replace(f"field '{ours}'", f"field '{log_name.get(theirs, theirs)}'")
         return message
+
+
+def _dedup_text(case: dict[str, Any]) -> str:
+    """What makes two records the same: the input, or a chat's whole conversation up to it."""
+    turns = case["metadata"].get("messages")
+    return canonical_json(turns) if isinstance(turns, list) else case["input_text"]
 
 
 def _stratum_of(by: str, case: dict[str, Any], mapped: dict[str, Any]) -> str | None:
@@ -247,7 +280,8 @@ def plan_sample(
             name = NONE_STRATUM if value is None else value
             cov = strata.setdefault(name, StratumCoverage(name))
             cov.seen += 1
-            norm, exact = _digest(normalise(case["input_text"])), _digest(case["input_text"])
+            text = _dedup_text(case)
+            norm, exact = _digest(normalise(text)), _digest(text)
             kept = first_exact.get(norm)
             if kept is not None:
                 cov.duplicates += 1
@@ -295,7 +329,7 @@ def _chosen_cases(f: BinaryIO, plan: SamplePlan) -> Iterator[dict[str, Any]]:
         if norm is None:
             continue
         case, _ = reader.case(rec)
-        if _digest(normalise(case["input_text"])) != norm:
+        if _digest(normalise(_dedup_text(case))) != norm:
             raise UsageError(f"{plan.file} changed while it was being sampled; run the command again")
         yield case
     if left:

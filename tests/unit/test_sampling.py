@@ -177,7 +177,10 @@ def test_csv_logs_with_field_mapping(tmp_path: Path, db) -> None:
 
 
 @pytest.mark.parametrize(("lines", "fields", "where", "message"), [
-    (['{"prompt": "a"}', '{"task_type": "qa"}'], None, ":2: ", "missing required field 'prompt'"),
+    (['{"prompt": "a"}', '{"task_type": "qa"}'], None, ":2: ",
+     "missing required field 'prompt'; the record has keys 'task_type' (use --field prompt=KEY)"),
+    (['{"messages": [{"role": "system", "content": "s"}]}'], None, ":1: ",
+     "field 'messages': the message list has no user message"),
     (['{"question": "a"}', '{"question": "  "}'], "prompt=question", ":2: ", "field 'question': must not be blank"),
     (['{"prompt": "a", "difficulty": "extreme"}'], None, ":1: ", "field 'difficulty'"),
     (['{"prompt": "a", "request_id": 5}', '{"prompt": "b", "request_id": "5"}'], None, ":2: ",
@@ -190,6 +193,40 @@ def test_bad_log_lines(tmp_path: Path, db, lines: list[str], fields: str | None,
     with pytest.raises(InputError) as exc:
         plan_sample(path, size=5, fields=parse_fields(fields))
     assert f"{path}{where}" in str(exc.value) and message in str(exc.value)
+
+
+def test_chat_logs_give_the_last_user_message_as_prompt_and_keep_the_conversation(tmp_path: Path, db) -> None:
+    def chat(*turns: tuple[str, str], **rest) -> dict:
+        return {"messages": [{"role": r, "content": c} for r, c in turns], **rest}
+
+    log = write_log(tmp_path / "chat.jsonl", [
+        chat(("system", "You route tickets."), ("user", "I was charged twice"), ("assistant", "billing"),
+             request_id="a", metadata={"intent": "billing"}),
+        # Same last message, other conversations: not duplicates of each other.
+        chat(("user", "Can I get a refund?"), ("assistant", "Which order?"), ("user", "yes"), request_id="b",
+             metadata={"intent": "billing"}),
+        chat(("user", "Is the app down?"), ("assistant", "For you?"), ("user", "yes"), request_id="c",
+             metadata={"intent": "bug"}),
+        # The very same conversation again (production answered it differently): a duplicate.
+        chat(("user", "Is the app down?"), ("assistant", "For you?"), ("user", "yes"), ("assistant", "No."),
+             request_id="d", metadata={"intent": "bug"}),
+        # A conversation content given as parts, with no answer logged.
+        chat(("user", "hello"), request_id="e", metadata={"intent": "other"}) | {
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "Export fails with 500"}]}]},
+    ])
+    plan = plan_sample(log, size=10, by="intent")
+    assert figures(plan) == {"billing": (2, 0, 2, 4, 2), "bug": (2, 1, 1, 3, 1), "other": (1, 0, 1, 3, 1)}
+    write_sample(db, plan, "chats")
+    cases = {c.case_id: c for c in store_ds.iter_cases(db, store_ds.dataset_id(db, "chats"))}
+    assert sorted(cases) == ["a", "b", "c", "e"]
+    a = cases["a"]
+    assert (a.input_text, a.expected) == ("I was charged twice", None)  # production's answer is not ground truth
+    assert a.metadata == {"intent": "billing", "source": "production", "request_id": "a",
+                          "messages": [{"role": "system", "content": "You route tickets."},
+                                       {"role": "user", "content": "I was charged twice"}],
+                          "production_output": "billing"}
+    assert cases["b"].input_text == cases["c"].input_text == "yes"
+    assert cases["e"].input_text == "Export fails with 500" and "production_output" not in cases["e"].metadata
 
 
 def test_existing_dataset_name_is_refused(log: Path, db) -> None:
