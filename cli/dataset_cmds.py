@@ -151,7 +151,8 @@ def _coverage_table(plan: Any) -> str:
 @click.option("--name", help="Dataset to create (required unless --dry-run).")
 @click.option("--proportional", is_flag=True, help="Quotas proportional to each stratum (default: equal).")
 @click.option("--field", "field_map", metavar="FIELD=NAME,...", multiple=True,
-              help="Log keys for request_id, prompt, verified_output, task_type, difficulty, timestamp.")
+              help="Log keys for request_id, prompt, verified_output, task_type, difficulty, timestamp, "
+                   "production_output; a dotted path reaches into nested objects (prompt=request.messages).")
 @click.option("--format", "fmt", type=click.Choice(LOG_FORMATS), help="Log format (default: from the extension).")
 @click.option("--dry-run", is_flag=True, help="Print the coverage, write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the coverage report as JSON.")
@@ -163,7 +164,12 @@ def sample_cmd(
     """Build an eval set from production logs: stratified, deduplicated, reproducible.
 
     JSONL or CSV records with a prompt key (see --field), or chat logs ({"messages": [...]}): the
-    last user message is then the prompt and production's answer is kept in the metadata."""
+    last user message is then the prompt and production's answer is kept in the metadata.
+
+    \b
+    assay sample logs.jsonl --size 300 --by task_type --name support
+    assay sample gateway.jsonl --by properties.task --name support \\
+        --field prompt=request.messages,production_output=response.choices.0.message.content"""
     from core.datasets.sampling import check_new_name, parse_fields, plan_sample, write_sample
     from core.errors import UsageError
 

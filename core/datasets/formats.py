@@ -12,7 +12,7 @@ import csv
 import itertools
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -402,6 +402,49 @@ def detect_flavour(data: Any) -> str | None:
     if "ideal" in data:
         return "openai-evals"
     return None
+
+
+def lift_paths(data: dict[str, Any], paths: Iterable[str]) -> dict[str, Any]:
+    """`data` with each dotted path (`request.messages`, `response.choices.0.message.content`) that
+    is not a key of its own lifted to a top-level key of that name and removed from where it was
+    (from objects only: a list keeps its items), so what was not mapped stays as it was."""
+    out = data
+    for path in paths:
+        if path in data:
+            continue
+        parts = path.split(".")
+        found, value = dig(data, parts)
+        if found:
+            out = {**_without(out, parts), path: value}
+    return out
+
+
+def dig(obj: Any, parts: list[str]) -> tuple[bool, Any]:
+    """(found, the value at `parts`: object keys, or list indexes as digits)."""
+    for part in parts:
+        if isinstance(obj, dict) and part in obj:
+            obj = obj[part]
+        elif isinstance(obj, list) and part.isdigit() and int(part) < len(obj):
+            obj = obj[int(part)]
+        else:
+            return False, None
+    return True, obj
+
+
+def _without(obj: dict[str, Any], parts: list[str]) -> dict[str, Any]:
+    """A copy of `obj` without the value at `parts`; an object left empty goes too."""
+    head, rest = parts[0], parts[1:]
+    child = obj.get(head)
+    if rest and not isinstance(child, dict):
+        return obj  # under a list (or missing): left whole
+    out = dict(obj)
+    if rest:
+        child = _without(child, rest)
+        if child:
+            out[head] = child
+            return out
+    out.pop(head, None)
+    return out
 
 
 def chat_turns(messages: Any) -> tuple[list[Any], Any]:

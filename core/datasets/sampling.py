@@ -23,6 +23,7 @@ import hashlib
 import random
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -38,7 +39,7 @@ from core.records import DatasetVersion
 from store import datasets as store_ds
 from store.db import write
 
-LOG_FIELDS = ("request_id", "prompt", "verified_output", "task_type", "difficulty", "timestamp")
+LOG_FIELDS = ("request_id", "prompt", "verified_output", "task_type", "difficulty", "timestamp", "production_output")
 NONE_STRATUM = "(none)"
 # Our case fields named as the log names them, for messages.
 _CASE_TO_LOG = {"input_text": "prompt", "expected_output": "verified_output", "id": "request_id"}
@@ -133,26 +134,27 @@ class _LogReader:
     def case(self, rec: formats.RawRecord) -> tuple[dict[str, Any], dict[str, Any]]:
         """(validated case dict, the record's log fields). Raises InputError naming the line."""
         try:
-            data = rec.data
-            if isinstance(data, dict) and self.prompt_key not in data and isinstance(data.get("messages"), list):
-                data = self._from_chat(data)
-            mapped, extra = self._split(data)
-            if mapped.get("prompt") is None:
-                keys = ", ".join(repr(k) for k in data) if isinstance(data, dict) else ""
-                raise ValueError(f"missing required field {self.prompt_key!r}; the record has keys {keys} "
-                                 "(use --field prompt=KEY)")
+            mapped, extra = self._split(rec.data)
+            prompt = mapped.get("prompt")
+            if prompt is None and isinstance(extra.get("messages"), list):  # a chat log
+                prompt = extra.pop("messages")
+            if prompt is None:
+                raise ValueError(f"missing required field {self.prompt_key!r}; the record has keys "
+                                 f"{', '.join(map(repr, rec.data))} (use --field prompt=KEY)")
             meta = dict(extra)
             nested = meta.pop("metadata", None)
             if isinstance(nested, dict):
                 meta.update(nested)
             elif nested is not None:
                 meta["metadata"] = nested
+            if isinstance(prompt, list):
+                prompt = self._conversation(prompt, meta)
             meta["source"] = "production"
-            for key in ("timestamp", "request_id"):
+            for key in ("timestamp", "request_id", "production_output"):
                 if mapped.get(key) is not None:
                     meta[key] = mapped[key]
             case = to_case({
-                "id": mapped.get("request_id"), "input_text": mapped["prompt"],
+                "id": mapped.get("request_id"), "input_text": prompt,
                 "expected_output": mapped.get("verified_output"), "task_type": mapped.get("task_type"),
                 "difficulty": mapped.get("difficulty"), "metadata": meta,
             }, None)
@@ -160,22 +162,26 @@ class _LogReader:
             raise InputError(self.display, rec.line, self._log_names(str(e)), column=rec.column) from None
         return case, mapped
 
-    def _from_chat(self, data: dict[str, Any]) -> dict[str, Any]:
-        """A chat record as a log record: its prompt, and the conversation and production's answer
-        in its metadata."""
-        rest = dict(data)
-        turns, answer = formats.chat_turns(rest.pop("messages"))
-        prompt = formats.sample_to_fields({"messages": turns}, "chat")["input_text"]
-        meta = rest.get("metadata")
-        meta = dict(meta) if isinstance(meta, dict) else ({} if meta is None else {"metadata": meta})
+    @staticmethod
+    def _conversation(messages: list[Any], meta: dict[str, Any]) -> str:
+        """A chat's prompt (its last user message); the turns up to it and production's answer go
+        to `meta`."""
+        turns, answer = formats.chat_turns(messages)
         meta["messages"] = turns
         if answer is not None:
             meta["production_output"] = answer
-        return {**rest, self.prompt_key: prompt, "metadata": meta}
+        return formats.sample_to_fields({"messages": turns}, "chat")["input_text"]
+
+    @cached_property
+    def paths(self) -> tuple[str, ...]:
+        """Mapped keys that are dotted paths into nested objects (`--field prompt=request.messages`)."""
+        return tuple(k for k in self.sources if "." in k) if self.fmt == "jsonl" else ()
 
     def _split(self, data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         if not isinstance(data, dict):
             raise ValueError(f"expected a JSON object (a log record), got a {formats.type_name(data)}")
+        if self.paths:
+            data = formats.lift_paths(data, self.paths)
         mapped, extra = split_record(data, self.sources, csv=self.fmt == "csv")
         if self.fmt == "csv" and "verified_output" in mapped:
             mapped["verified_output"] = formats.object_cell(mapped["verified_output"])
@@ -201,6 +207,8 @@ def _stratum_of(by: str, case: dict[str, Any], mapped: dict[str, Any]) -> str | 
         value = mapped.get(by)
     else:
         value = case["metadata"].get(by)
+        if value is None and "." in by:  # --by properties.task: a key of a nested object
+            value = formats.dig(case["metadata"], by.split("."))[1]
     if value is None:
         return None
     return value if isinstance(value, str) else canonical_json(value)

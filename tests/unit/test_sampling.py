@@ -229,6 +229,44 @@ def test_chat_logs_give_the_last_user_message_as_prompt_and_keep_the_conversatio
     assert cases["e"].input_text == "Export fails with 500" and "production_output" not in cases["e"].metadata
 
 
+def test_nested_logs_are_mapped_by_dotted_paths(tmp_path: Path, db) -> None:
+    """A gateway's log (request and response objects): --field takes paths into them, --by too."""
+    log = write_log(tmp_path / "gateway.jsonl", [
+        {"id": f"req-{i}", "request": {"model": "gpt-4o", "messages": [
+            {"role": "system", "content": "Route it."}, {"role": "user", "content": f"ticket {i}"}]},
+         "response": {"choices": [{"message": {"role": "assistant", "content": kind}}]},
+         "properties": {"task": kind, "team": "support"}}
+        for i, kind in enumerate(["billing", "bug", "billing", "bug"])
+    ])
+    fields = parse_fields("request_id=id,prompt=request.messages,production_output=response.choices.0.message.content,"
+                          "task_type=properties.task")
+    plan = plan_sample(log, size=4, by="properties.team", fields=fields)
+    assert figures(plan) == {"support": (4, 0, 4, 4, 4)}
+    plan = plan_sample(log, size=4, fields=fields)
+    assert figures(plan) == {"billing": (2, 0, 2, 2, 2), "bug": (2, 0, 2, 2, 2)}
+    write_sample(db, plan, "gateway")
+    case = next(c for c in store_ds.iter_cases(db, store_ds.dataset_id(db, "gateway")) if c.case_id == "req-1")
+    assert (case.input_text, case.task_type, case.expected) == ("ticket 1", "bug", None)
+    # What was mapped left its place; the rest of the record stays as it was (a list keeps its items).
+    assert case.metadata == {
+        "request": {"model": "gpt-4o"},
+        "response": {"choices": [{"message": {"role": "assistant", "content": "bug"}}]},
+        "properties": {"team": "support"},
+        "messages": [{"role": "system", "content": "Route it."}, {"role": "user", "content": "ticket 1"}],
+        "source": "production", "request_id": "req-1", "production_output": "bug",
+    }
+
+
+def test_lift_paths() -> None:
+    from core.datasets.formats import lift_paths
+
+    data = {"a": {"b": 1, "c": {"d": 2}}, "x.y": 3, "l": [{"k": 4}]}
+    assert lift_paths(data, ["a.c.d", "x.y", "l.0.k", "a.zz", "l.5"]) == {
+        "a": {"b": 1}, "x.y": 3, "l": [{"k": 4}], "a.c.d": 2, "l.0.k": 4}
+    assert lift_paths(data, ["a.b", "a.c.d"]) == {"x.y": 3, "l": [{"k": 4}], "a.b": 1, "a.c.d": 2}
+    assert data == {"a": {"b": 1, "c": {"d": 2}}, "x.y": 3, "l": [{"k": 4}]}  # not changed in place
+
+
 def test_existing_dataset_name_is_refused(log: Path, db) -> None:
     plan = plan_sample(log, size=5)
     write_sample(db, plan, "prod")
