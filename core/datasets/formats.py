@@ -404,6 +404,11 @@ def detect_flavour(data: Any) -> str | None:
     return None
 
 
+# The metadata key of what production answered (`assay sample`): a model output, never ground
+# truth, so the Label screen keeps it hidden with the other model outputs in blind mode.
+PRODUCTION_OUTPUT = "production_output"
+
+
 def lift_paths(data: dict[str, Any], paths: Iterable[str]) -> dict[str, Any]:
     """`data` with each dotted path (`request.messages`, `response.choices.0.message.content`) that
     is not a key of its own lifted to a top-level key of that name and removed from where it was

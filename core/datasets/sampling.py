@@ -150,7 +150,7 @@ class _LogReader:
             if isinstance(prompt, list):
                 prompt = self._conversation(prompt, meta)
             meta["source"] = "production"
-            for key in ("timestamp", "request_id", "production_output"):
+            for key in ("timestamp", "request_id", formats.PRODUCTION_OUTPUT):
                 if mapped.get(key) is not None:
                     meta[key] = mapped[key]
             case = to_case({
@@ -169,7 +169,7 @@ class _LogReader:
         turns, answer = formats.chat_turns(messages)
         meta["messages"] = turns
         if answer is not None:
-            meta["production_output"] = answer
+            meta[formats.PRODUCTION_OUTPUT] = answer
         return formats.sample_to_fields({"messages": turns}, "chat")["input_text"]
 
     @cached_property

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import sqlite_utils
 
 from core.config.schema import WorkspaceConfig
+from core.datasets.formats import PRODUCTION_OUTPUT
 from core.datasets.ground_truth import STANCE_KINDS, CaseLabels, case_states
 from core.labeling.queue import build_queue
 from core.labeling.schema import Guidelines, LabelSchema, build_schema, load_guidelines
@@ -234,7 +235,7 @@ class LabelSession:
             others = tuple(others_list)
         schema = self.schema_for(case.task_type)
         if revealed or schema.judges_outputs:
-            outputs = tuple(latest_ok_outputs(self.db, self.dataset_id, case.case_id))
+            outputs = tuple(latest_ok_outputs(self.db, self.dataset_id, case.case_id)) + _logged_answer(case)
         return CaseView(
             mode=self.mode, dataset_name=self.dataset_name, annotator=self.annotator, case=case,
             position=st.cursor + 1, total=len(st.order), progress=progress,
@@ -410,3 +411,11 @@ def _short(value: Any, limit: int = 40) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
     text = " ".join(text.split())
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _logged_answer(case: CaseRow) -> tuple[tuple[str, str], ...]:
+    """What production answered (a sampled log's metadata.production_output), as a model output."""
+    value = (case.metadata or {}).get(PRODUCTION_OUTPUT)
+    if value is None:
+        return ()
+    return (("production (logged)", value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)),)

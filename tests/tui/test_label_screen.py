@@ -220,10 +220,12 @@ def test_an_imported_conversation_reads_as_turns_on_label_and_datasets(tmp_path)
                 {"role": "assistant", "content": "Hello, how can I help?"},
                 {"role": "user", "content": "I was charged twice"}]  # the input ends what the import keeps
     cases = [{"id": "t1", "input_text": "I was charged twice", "task_type": "sentiment",
-              "metadata": {"messages": messages, "source": "logs"}}]
+              "metadata": {"messages": messages, "source": "logs", "production_output": "PRODANSWER"}}]
     ws = seed(tmp_path / "ws", cases)
 
     async def run() -> None:
+        from tui.screens.label import others_text
+
         app = make_app(ws, start="label", dataset="reviews")
         async with app.run_test(size=(120, 36)):
             screen = await label_ready(app)
@@ -231,6 +233,8 @@ def test_an_imported_conversation_reads_as_turns_on_label_and_datasets(tmp_path)
             assert ("Conversation before the input\nsystem: Classify the ticket. [bold]x[/bold]\n"
                     "user: Hi \\x1b[2J\nassistant: Hello, how can I help?\n\nInput\nI was charged twice") in shown
             assert '"source": "logs"' in shown and '"role"' not in shown  # the rest of the metadata, once
+            # Production's logged answer is a model output: not in the metadata, hidden until a decision.
+            assert "PRODANSWER" not in shown and "PRODANSWER" not in others_text(screen._view).plain
             app.open_screen("datasets")
 
             def detail() -> str:

@@ -264,6 +264,19 @@ def test_blind_mode_hides_other_labels_and_model_outputs_until_decided(tmp_path)
     assert session(db, ds, "cy", cfg=seeing).open().others is not None
 
 
+def test_production_s_logged_answer_is_a_model_output_hidden_in_blind_mode(tmp_path):
+    db, ds = seed(tmp_path, n=0, more=[{"id": "log-1", "input_text": "I was charged twice", "task_type": "sentiment",
+                                        "metadata": {"production_output": "neg", "source": "production"}}])
+    ana = session(db, ds, "ana")
+    view = ana.open()
+    assert view.blind and view.model_outputs is None and view.prefill is None
+    ana.decide("pos")
+    view = ana.step(-1)
+    assert view.model_outputs == (("production (logged)", "neg"),)
+    seeing = parse_config({**CFG.model_dump(), "labeling": {"blind": False, "required_labels": 2}})
+    assert session(db, ds, "bo", cfg=seeing).open().model_outputs == (("production (logged)", "neg"),)
+
+
 def test_adjudication_queue_records_who_decided(tmp_path):
     db, ds = seed(tmp_path, n=4)
     two = parse_config({**CFG.model_dump(), "labeling": {"required_labels": 2}})

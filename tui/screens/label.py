@@ -33,6 +33,7 @@ from textual.widgets import Input, Markdown, Static, TextArea
 from textual.worker import get_current_worker
 
 from core.common.figures import duration
+from core.datasets.formats import PRODUCTION_OUTPUT
 from core.labeling.overview import DatasetRef, first_dataset_to_label
 from core.labeling.session import CaseView, LabelProgress, LabelSession
 from core.common.safe_text import safe_text
@@ -378,6 +379,8 @@ class LabelScreen(AssayScreen):
         body.append(line)
         body.append("\n\n")
         conversation, metadata = split_conversation(case.metadata or {})
+        # Production's logged answer is a model output: shown with them, when blind mode allows.
+        metadata = {k: v for k, v in metadata.items() if k != PRODUCTION_OUTPUT}
         if conversation is not None:
             body.append(section("Conversation before the input", conversation))
             body.append("\n\n")
