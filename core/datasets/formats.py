@@ -412,7 +412,8 @@ PRODUCTION_OUTPUT = "production_output"
 def lift_paths(data: dict[str, Any], paths: Iterable[str]) -> dict[str, Any]:
     """`data` with each dotted path (`request.messages`, `response.choices.0.message.content`) that
     is not a key of its own lifted to a top-level key of that name and removed from where it was
-    (from objects only: a list keeps its items), so what was not mapped stays as it was."""
+    (a list keeps its length), so what was not mapped stays as it was and what was mapped is not
+    shown twice (production's answer, say, which blind labeling hides)."""
     out = data
     for path in paths:
         if path in data:
@@ -436,18 +437,25 @@ def dig(obj: Any, parts: list[str]) -> tuple[bool, Any]:
     return True, obj
 
 
-def _without(obj: dict[str, Any], parts: list[str]) -> dict[str, Any]:
-    """A copy of `obj` without the value at `parts`; an object left empty goes too."""
+def _without(obj: Any, parts: list[str]) -> Any:
+    """A copy of `obj` without the value at `parts`: an object left empty goes too, a list keeps
+    its length (an item the path ends on stays)."""
     head, rest = parts[0], parts[1:]
-    child = obj.get(head)
-    if rest and not isinstance(child, dict):
-        return obj  # under a list (or missing): left whole
+    if isinstance(obj, list):
+        index = int(head)
+        if not rest or not isinstance(obj[index], (dict, list)):
+            return obj
+        out_list = list(obj)
+        out_list[index] = _without(obj[index], rest)
+        return out_list
     out = dict(obj)
-    if rest:
-        child = _without(child, rest)
-        if child:
+    if rest and isinstance(obj.get(head), (dict, list)):
+        child = _without(obj[head], rest)
+        if child or isinstance(child, list):
             out[head] = child
             return out
+    elif rest:
+        return obj
     out.pop(head, None)
     return out
 

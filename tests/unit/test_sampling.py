@@ -247,10 +247,11 @@ def test_nested_logs_are_mapped_by_dotted_paths(tmp_path: Path, db) -> None:
     write_sample(db, plan, "gateway")
     case = next(c for c in store_ds.iter_cases(db, store_ds.dataset_id(db, "gateway")) if c.case_id == "req-1")
     assert (case.input_text, case.task_type, case.expected) == ("ticket 1", "bug", None)
-    # What was mapped left its place; the rest of the record stays as it was (a list keeps its items).
+    # What was mapped left its place (production's answer too, which blind labeling hides); the rest
+    # of the record stays as it was.
     assert case.metadata == {
         "request": {"model": "gpt-4o"},
-        "response": {"choices": [{"message": {"role": "assistant", "content": "bug"}}]},
+        "response": {"choices": [{"message": {"role": "assistant"}}]},
         "properties": {"team": "support"},
         "messages": [{"role": "system", "content": "Route it."}, {"role": "user", "content": "ticket 1"}],
         "source": "production", "request_id": "req-1", "production_output": "bug",
@@ -262,7 +263,8 @@ def test_lift_paths() -> None:
 
     data = {"a": {"b": 1, "c": {"d": 2}}, "x.y": 3, "l": [{"k": 4}]}
     assert lift_paths(data, ["a.c.d", "x.y", "l.0.k", "a.zz", "l.5"]) == {
-        "a": {"b": 1}, "x.y": 3, "l": [{"k": 4}], "a.c.d": 2, "l.0.k": 4}
+        "a": {"b": 1}, "x.y": 3, "l": [{}], "a.c.d": 2, "l.0.k": 4}
+    assert lift_paths({"l": [1, 2]}, ["l.0"]) == {"l": [1, 2], "l.0": 1}  # a list keeps its length
     assert lift_paths(data, ["a.b", "a.c.d"]) == {"x.y": 3, "l": [{"k": 4}], "a.b": 1, "a.c.d": 2}
     assert data == {"a": {"b": 1, "c": {"d": 2}}, "x.y": 3, "l": [{"k": 4}]}  # not changed in place
 
