@@ -42,7 +42,8 @@ def _import_promptfoo(ws: Workspace, args: tuple[str, ...], name: str | None, sk
 @click.argument("args", nargs=-1, required=True, metavar="FILE | promptfoo CONFIG.yaml")
 @click.option("--name", help="Dataset to create (or to add to, with --append).")
 @click.option("--format", "fmt", type=click.Choice(IMPORT_FORMATS),
-              help="File format (default: from the extension; inspect-ai and OpenAI-evals samples are detected).")
+              help="File format (default: from the extension; inspect-ai and OpenAI-evals samples, OpenAI chat "
+                   "and prompt-completion records are detected).")
 @click.option("--map", "mapping", metavar="FIELD=NAME,...", multiple=True,
               help="Read a field from another key/column, e.g. input_text=prompt (repeatable).")
 @click.option("--task-type", help="Task type for records that have none.")

@@ -21,7 +21,7 @@ from core.errors import InputError
 
 # Format names live here (not in core.datasets.importing) so the CLI can offer them without importing pydantic.
 FILE_FORMATS = ("json", "jsonl", "csv")
-SAMPLE_FLAVOURS = ("inspect", "openai-evals", "chat")
+SAMPLE_FLAVOURS = ("inspect", "openai-evals", "chat", "prompt-completion")
 IMPORT_FORMATS = FILE_FORMATS + SAMPLE_FLAVOURS
 LOG_FORMATS = ("jsonl", "csv")
 EXTENSIONS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv"}
@@ -392,11 +392,14 @@ def object_cell(text: str) -> str | dict[str, Any]:
 
 def detect_flavour(data: Any) -> str | None:
     """'inspect' for {input, target}, 'openai-evals' for {input, ideal}, 'chat' for {messages} (the
-    OpenAI chat and fine-tuning format), else None (our own fields)."""
+    OpenAI chat and fine-tuning format), 'prompt-completion' for {prompt, completion} (OpenAI's
+    legacy fine-tuning format and TRL's, standard or conversational), else None (our own fields)."""
     if not isinstance(data, dict) or "input_text" in data:
         return None
     if "input" not in data:
-        return "chat" if isinstance(data.get("messages"), list) else None
+        if isinstance(data.get("messages"), list):
+            return "chat"
+        return "prompt-completion" if "prompt" in data and "completion" in data else None
     if "target" in data:
         return "inspect"
     if "ideal" in data:
@@ -469,6 +472,14 @@ def chat_turns(messages: Any) -> tuple[list[Any], Any]:
     return messages, None
 
 
+def _completion_text(completion: Any) -> Any:
+    """A completion as the expected output: its text, or a conversational one's assistant message."""
+    if isinstance(completion, list):
+        answers = [m for m in completion if isinstance(m, dict) and m.get("role") == "assistant"]
+        return message_text(answers[-1].get("content")) if answers else None
+    return completion
+
+
 def sample_to_fields(data: Any, flavour: str) -> dict[str, Any]:
     """An inspect-ai Sample, OpenAI-evals record or chat conversation as our case fields: the last
     user message is the input (the conversation before it goes to metadata.messages); a chat whose
@@ -479,6 +490,10 @@ def sample_to_fields(data: Any, flavour: str) -> dict[str, Any]:
     rest = dict(data)
     if flavour == "chat":
         raw_input, target = chat_turns(rest.pop("messages", None))
+    elif flavour == "prompt-completion":
+        if "prompt" not in rest:
+            raise ValueError("missing required field 'prompt'")
+        raw_input, target = rest.pop("prompt"), _completion_text(rest.pop("completion", None))
     else:
         if "input" not in rest:
             raise ValueError("missing required field 'input'")
@@ -490,7 +505,7 @@ def sample_to_fields(data: Any, flavour: str) -> dict[str, Any]:
     if isinstance(raw_input, list):
         users = [m for m in raw_input if isinstance(m, dict) and m.get("role") == "user"]
         if not users:
-            field = "messages" if flavour == "chat" else "input"
+            field = {"chat": "messages", "prompt-completion": "prompt"}.get(flavour, "input")
             raise ValueError(f"field '{field}': the message list has no user message")
         input_text = message_text(users[-1].get("content"))
         metadata["messages"] = raw_input

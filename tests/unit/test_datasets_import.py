@@ -297,6 +297,30 @@ def test_chat_conversations(db, tmp_path: Path) -> None:
     assert "bad" not in [d["name"] for d in store_ds.dataset_summaries(db)]  # all or nothing
 
 
+def test_prompt_completion_records(db, tmp_path: Path) -> None:
+    """OpenAI's legacy fine-tuning format and TRL's prompt-completion datasets, standard and
+    conversational: the prompt is the input, the completion the expected output."""
+    path = tmp_path / "pc.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [
+        {"prompt": "Capital of France?", "completion": "Paris", "id": "p1"},
+        {"prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}],
+         "completion": [{"role": "assistant", "content": "4"}], "id": "p2", "source": "trl"},
+        {"prompt": "Open question", "completion": None, "id": "p3"},
+    ]) + "\n")
+    result = import_file(db, path, "pc")
+    assert result.format == "jsonl (prompt-completion)" and (result.labeled, result.unlabeled) == (2, 1)
+    got = {c["id"]: c for c in cases(db, "pc")}
+    assert (got["p1"]["input_text"], got["p1"]["expected_output"]) == ("Capital of France?", "Paris")
+    assert (got["p2"]["input_text"], got["p2"]["expected_output"]) == ("2+2?", "4")
+    assert [m["role"] for m in got["p2"]["metadata"]["messages"]] == ["system", "user"]
+    assert got["p2"]["metadata"]["source"] == "trl" and got["p3"]["expected_output"] is None
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "a", "completion": "b"}\n{"prompt": [{"role": "system", "content": "x"}], '
+                   '"completion": "y"}\n')
+    with pytest.raises(InputError, match=r"bad.jsonl:2: field 'prompt': the message list has no user message"):
+        import_file(db, bad, "bad")
+
+
 def test_sample_without_user_message(db, tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
     path.write_text('{"input": [{"role": "system", "content": "x"}], "target": "y"}\n')
