@@ -513,6 +513,8 @@ class RunScreen(AssayScreen):
         question = (f"Send the {failed} failed call{'s' if failed > 1 else ''} of run {run.id} again (errors, and "
                     "calls a breaker skipped)? Each one's error row is replaced by its new outcome; the answered "
                     "calls stay as they are.")
+        if run.status in RESUMABLE:
+            question += f" The run is {run.status}: the calls it never made are made too."
 
         def answered(yes: bool | None) -> None:
             if yes and not self.running:
