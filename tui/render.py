@@ -15,7 +15,7 @@ from typing import Any
 from rich.text import Text
 
 from core.common.safe_text import safe_text
-from core.common.conversation import message_text, turns_before_input
+from core.common.conversation import message_text, turns_after_input, turns_before_input
 
 
 def plain(value: Any, *, style: str = "", max_len: int | None = None, single_line: bool = False) -> Text:
@@ -67,14 +67,39 @@ def split_conversation(metadata: dict[str, Any], max_len: int | None = None) -> 
     before = turns_before_input(messages)
     if not before:
         return None, rest
+    return _turns_text(before, max_len), rest
+
+
+# The title of what a tool-using chat did after its input (`after_input`).
+AFTER_INPUT_TITLE = "After the input: tool calls and results (not sent to the model)"
+
+
+def after_input(metadata: dict[str, Any], max_len: int | None = None) -> Text | None:
+    """The turns a tool-using chat kept after its input (tool calls, tool results) as readable
+    turns; None when there are none."""
+    messages = metadata.get("messages")
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        return None
+    after = turns_after_input(messages)
+    return _turns_text(after, max_len) if after else None
+
+
+def _turns_text(turns: list[dict[str, Any]], max_len: int | None) -> Text:
+    """"role: text" a line each; an assistant turn that only calls tools shows the calls."""
     out = Text()
-    for m in before:
+    for m in turns:
         if out:
             out.append("\n")
         out.append(plain(m.get("role", "?"), single_line=True, max_len=20, style="bold"))
         out.append(": ")
-        out.append(plain(message_text(m.get("content")), max_len=max_len))
-    return out, rest
+        text = message_text(m.get("content"))
+        calls = m.get("tool_calls")
+        if not text and isinstance(calls, list):
+            text = "calls " + ", ".join(
+                f"{(c.get('function') or {}).get('name', '?')}({(c.get('function') or {}).get('arguments', '')})"
+                for c in calls if isinstance(c, dict))
+        out.append(plain(text, max_len=max_len))
+    return out
 
 
 def section(title: str, body: Text | str, *, title_style: str = "bold") -> Text:

@@ -1,6 +1,7 @@
 """Conversations as imported samples and chat records carry them (`metadata.messages`): a list
 of {role, content} messages, content a string or a list of typed parts, kept up to and including
-the case's input (its last user message). Read by the importer, the prompts and the screens."""
+the case's input (its last user message), and in a tool-using chat the tool calls and results
+that followed it before the final answer. Read by the importer, the prompts and the screens."""
 
 from __future__ import annotations
 
@@ -19,3 +20,11 @@ def turns_before_input(messages: list[Any]) -> list[Any]:
     the turns before its last user message, which is the case's input_text."""
     users = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"]
     return messages[:users[-1]] if users else list(messages)
+
+
+def turns_after_input(messages: list[Any]) -> list[Any]:
+    """The turns after the input (its last user message): in a tool-using chat, the assistant's tool
+    calls and the tools' results that production's final answer drew on. A prompt does not send
+    them (`core.config.prompts`); the screens show them."""
+    users = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"]
+    return messages[users[-1] + 1:] if users else []

@@ -43,6 +43,30 @@ def test_a_chat_case_shows_its_conversation_before_the_input(tmp_path):
     assert head.index("user: Hi") < head.index("charged twice") and "x" * 600 not in head  # each turn cut
 
 
+def test_a_tool_using_chat_shows_what_followed_its_input(tmp_path):
+    """The tool calls and results production's answer drew on: shown after the input, never sent."""
+    from core.config.prompts import render_messages
+    from core.config.schema import PromptConfig
+    from tui.screens.review.view import case_head
+
+    db = new_db(tmp_path)
+    turns = [{"role": "system", "content": "You are a travel agent."}, {"role": "user", "content": "Weather in Paris?"},
+             {"role": "assistant", "content": None, "tool_calls": [
+                 {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+             {"role": "tool", "tool_call_id": "c1", "content": '{"temp": 12} [bold]x[/bold] \x1b[2J'}]
+    case = {"id": "t1", "input_text": "Weather in Paris?", "expected_output": "It is 12°C.", "task_type": "qa",
+            "metadata": {"messages": turns}}
+    vid = add_dataset(db, [case])
+    add_run(db, vid, ["A"], run_id="r-tools")
+    add_result(db, "r-tools", "t1", "A", output="I cannot check.")
+    head = case_head(case_detail(db, build_index(db, "r-tools"), "t1")).plain
+    assert ("Weather in Paris?\n\nAfter the input: tool calls and results (not sent to the model)\n"
+            'assistant: calls get_weather({"city": "Paris"})\ntool: {"temp": 12} [bold]x[/bold] \\x1b[2J') in head
+    # A prompt sends the conversation up to the input, not what followed it.
+    assert render_messages(PromptConfig(conversation=True), case) == [
+        {"role": "system", "content": "You are a travel agent."}, {"role": "user", "content": "Weather in Paris?"}]
+
+
 def test_override_shows_who_and_why(tmp_path):
     db = new_db(tmp_path)
     build_qa_run(db)

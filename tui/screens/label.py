@@ -39,7 +39,7 @@ from core.labeling.session import CaseView, LabelProgress, LabelSession
 from core.common.safe_text import safe_text
 from tui import keymap
 from tui.messages import CaseRendered, LabelSessionFailed, LabelViewReady
-from tui.render import plain, pretty_value, section, split_conversation
+from tui.render import AFTER_INPUT_TITLE, after_input, plain, pretty_value, section, split_conversation
 from tui.screens.base import AssayScreen
 from tui.screens.text_prompt_dialog import TextPromptDialog
 from tui.widgets.extraction_form import ExtractionForm
@@ -387,6 +387,10 @@ class LabelScreen(AssayScreen):
             body.append(section("Input", plain(case.input_text)))
         else:
             body.append(plain(case.input_text))
+        after = after_input(case.metadata or {})
+        if after is not None:
+            body.append("\n\n")
+            body.append(section(AFTER_INPUT_TITLE, after))
         if metadata:
             body.append("\n\nMetadata\n", style="bold")
             body.append(plain(pretty_value(metadata)))
