@@ -168,6 +168,8 @@ class _LogReader:
         to `meta`."""
         turns, answer = formats.chat_turns(messages)
         meta["messages"] = turns
+        if answer is None and len(turns) < len(messages):  # production answered with tool calls only
+            answer = messages[-1].get("tool_calls")
         if answer is not None:
             meta[formats.PRODUCTION_OUTPUT] = answer
         return formats.sample_to_fields({"messages": turns}, "chat")["input_text"]

@@ -210,15 +210,21 @@ def test_chat_logs_give_the_last_user_message_as_prompt_and_keep_the_conversatio
         # The very same conversation again (production answered it differently): a duplicate.
         chat(("user", "Is the app down?"), ("assistant", "For you?"), ("user", "yes"), ("assistant", "No."),
              request_id="d", metadata={"intent": "bug"}),
+        # Production answered with a tool call: that is its output (hidden in blind labeling), not a turn.
+        chat(("user", "Book a flight"), request_id="f", metadata={"intent": "other"}) | {"messages": [
+            {"role": "user", "content": "Book a flight"},
+            {"role": "assistant", "content": None, "tool_calls": [{"id": "c", "function": {"name": "book"}}]}]},
         # A conversation content given as parts, with no answer logged.
         chat(("user", "hello"), request_id="e", metadata={"intent": "other"}) | {
             "messages": [{"role": "user", "content": [{"type": "text", "text": "Export fails with 500"}]}]},
     ])
     plan = plan_sample(log, size=10, by="intent")
-    assert figures(plan) == {"billing": (2, 0, 2, 4, 2), "bug": (2, 1, 1, 3, 1), "other": (1, 0, 1, 3, 1)}
+    assert figures(plan) == {"billing": (2, 0, 2, 4, 2), "bug": (2, 1, 1, 3, 1), "other": (2, 0, 2, 3, 2)}
     write_sample(db, plan, "chats")
     cases = {c.case_id: c for c in store_ds.iter_cases(db, store_ds.dataset_id(db, "chats"))}
-    assert sorted(cases) == ["a", "b", "c", "e"]
+    assert sorted(cases) == ["a", "b", "c", "e", "f"]
+    assert cases["f"].metadata["messages"] == [{"role": "user", "content": "Book a flight"}]
+    assert cases["f"].metadata["production_output"] == [{"id": "c", "function": {"name": "book"}}]
     a = cases["a"]
     assert (a.input_text, a.expected) == ("I was charged twice", None)  # production's answer is not ground truth
     assert a.metadata == {"intent": "billing", "source": "production", "request_id": "a",
