@@ -11,7 +11,7 @@ ExpectedOutput = str | dict[str, Any] | None
 ResultStatus = Literal["ok", "error", "skipped"]
 ErrorClass = Literal[
     "rate_limited", "quota_exhausted", "auth", "not_found", "bad_request", "timeout",
-    "network", "unreachable", "server", "bad_response", "cancelled", "unknown",
+    "network", "unreachable", "server", "bad_response", "cancelled", "not_logged", "unknown",
 ]
 CostStatus = Literal["price_map", "config", "unknown", "cached"]
 LabelKind = Literal["label", "skip", "flag", "undo", "adjudicate", "note"]

@@ -7,6 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+# The metadata key of what production answered (`assay sample`): a model output, never ground
+# truth, so the Label screen keeps it hidden with the other model outputs in blind mode, and a
+# `logged` model (core.models.logged) answers with it.
+PRODUCTION_OUTPUT = "production_output"
+
 
 def message_text(content: Any) -> Any:
     """A message's text: inspect-ai and OpenAI content may be a list of parts, whose text parts make it up."""

@@ -19,9 +19,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from core.common.conversation import PRODUCTION_OUTPUT
 from core.errors import ConfigError
 
 SHARED_PARAMS = ("temperature", "max_tokens", "top_p", "seed")
+# The model id of answers production already gave (`ModelConfig.logged_key`).
+LOGGED = "logged"
 # Every key of [run] a model may override when allow_overrides lists it.
 OVERRIDABLE = (*SHARED_PARAMS, "stream")
 
@@ -66,6 +69,17 @@ class ModelConfig(_Section):
         if (self.input_price_per_1m is None) != (self.output_price_per_1m is None):
             raise ValueError("set both input_price_per_1m and output_price_per_1m, or neither")
         return self
+
+    @property
+    def logged_key(self) -> str | None:
+        """For `model = "logged"` (or `"logged/KEY"`): the case metadata key holding the answer
+        production gave (core.models.logged), which the model answers with, making no call. None
+        for a model that is called."""
+        if self.model == LOGGED:
+            return PRODUCTION_OUTPUT
+        if self.model.startswith(LOGGED + "/"):
+            return self.model[len(LOGGED) + 1:] or PRODUCTION_OUTPUT
+        return None
 
 
 def _known_placeholders(v: str | None) -> str | None:
@@ -276,6 +290,9 @@ def _check_cross_references(cfg: WorkspaceConfig, file: str) -> None:
         raise ConfigError(f"no [prompts.{cfg.run.prompt}] section", file=file, key="run.prompt")
     if cfg.judge.model is not None and cfg.judge.model not in cfg.models:
         raise ConfigError(f"no [models.{cfg.judge.model}] section", file=file, key="judge.model")
+    if cfg.judge.model is not None and cfg.models[cfg.judge.model].logged_key:
+        raise ConfigError(f"[models.{cfg.judge.model}] answers with logged outputs and cannot judge",
+                          file=file, key="judge.model")
 
 
 def parse_config(data: dict[str, Any], *, file: str = "assay.toml") -> WorkspaceConfig:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from core.common.conversation import message_text
+from core.common.conversation import PRODUCTION_OUTPUT, message_text
 from core.errors import InputError
 
 # Format names live here (not in core.datasets.importing) so the CLI can offer them without importing pydantic.
@@ -405,11 +405,6 @@ def detect_flavour(data: Any) -> str | None:
     if "ideal" in data:
         return "openai-evals"
     return None
-
-
-# The metadata key of what production answered (`assay sample`): a model output, never ground
-# truth, so the Label screen keeps it hidden with the other model outputs in blind mode.
-PRODUCTION_OUTPUT = "production_output"
 
 
 def lift_paths(data: dict[str, Any], paths: Iterable[str]) -> dict[str, Any]:

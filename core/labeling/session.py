@@ -19,7 +19,7 @@ from typing import Any, Literal
 import sqlite_utils
 
 from core.config.schema import WorkspaceConfig
-from core.datasets.formats import PRODUCTION_OUTPUT
+from core.common.conversation import PRODUCTION_OUTPUT
 from core.datasets.ground_truth import STANCE_KINDS, CaseLabels, case_states
 from core.labeling.queue import build_queue
 from core.labeling.schema import Guidelines, LabelSchema, build_schema, load_guidelines

@@ -48,12 +48,15 @@ Prices = tuple[str, float | None, float | None]  # (cost source, $ per input tok
 
 
 def needs_price_map(model: ModelConfig) -> bool:
-    """Whether pricing this model reads litellm's price map (and so imports litellm)."""
-    return model.input_price_per_1m is None or model.output_price_per_1m is None
+    """Whether pricing this model reads litellm's price map (and so imports litellm); never for
+    logged answers, which cost nothing known."""
+    return model.logged_key is None and (model.input_price_per_1m is None or model.output_price_per_1m is None)
 
 
 def prices_for(model: ModelConfig) -> Prices:
     """(cost source, $ per input token, $ per output token)."""
+    if model.logged_key is not None:
+        return "unknown", None, None
     if not needs_price_map(model):
         assert model.input_price_per_1m is not None and model.output_price_per_1m is not None
         return "config", model.input_price_per_1m / 1e6, model.output_price_per_1m / 1e6

@@ -38,6 +38,7 @@ class ConnectionCheck:
     error_class: str | None = None  # auth, rate_limited, network, timeout, ... (core.models.failures)
     error_message: str | None = None  # redacted (untrusted: it can quote the provider's body)
     http_status: int | None = None
+    logged: str | None = None  # a logged-answers model's metadata key: nothing was sent
 
 
 def check_connection(config: WorkspaceConfig, model_name: str, *, timeout_s: float | None = None) -> ConnectionCheck:
@@ -45,6 +46,8 @@ def check_connection(config: WorkspaceConfig, model_name: str, *, timeout_s: flo
     model = config.models.get(model_name)
     if model is None:
         raise ConfigError(f"no [models.{model_name}] section")
+    if model.logged_key is not None:
+        return ConnectionCheck(model=model_name, ok=True, logged=model.logged_key)
     # One attempt: a connection test reports the first failure instead of waiting out backoffs.
     run = config.run.model_copy(update={"retries": 0, "max_tokens": PROBE_MAX_TOKENS})
     # The probe's own max_tokens, even for a model allowed to override [run]'s.

@@ -199,6 +199,9 @@ async def run_probe(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: ProbeR
     _check(req)
     models = list(req.models)
     check_models(cfg, models, config_file)
+    for name in models:
+        if cfg.models[name].logged_key is not None:
+            raise UsageError(f"model '{name}' answers with what production logged: there is nothing to probe")
     ds_id, version = dataset_version(db, cfg, req.dataset, req.version, "probe")
     cases = [c for c in store_ds.iter_version_cases(db, version["id"]) if not c.get("excluded")]
     calls, too_short = _calls(req.dataset, cases, req.split)

@@ -43,6 +43,7 @@ from core.config.schema import ModelConfig, WorkspaceConfig, load_config
 from core.run.events import (BreakerOpened, ModelFigures, ModelSoFar, Progress, ResultEvent, Retrying, RunFinished,
                              RunStarted, Sink)
 from core.models.client import CallCancelled, CallHooks, CallOutcome, ModelClient
+from core.models.logged import LoggedAnswers
 from core.models.prices import Prices, needs_price_map
 from core.models.provider import import_seconds, model_calls
 from core.records import ResultRecord
@@ -262,7 +263,8 @@ class _Engine:
             return ()
         return tuple(verdict) if isinstance(verdict, list) else (verdict,)
 
-    async def _worker(self, model: str, client: ModelClient, queue: deque[tuple[int, int]], session: Any) -> None:
+    async def _worker(self, model: str, client: ModelClient | LoggedAnswers, queue: deque[tuple[int, int]],
+                      session: Any) -> None:
         task = asyncio.current_task()
         assert task is not None
         plan = self.plan
@@ -281,8 +283,11 @@ class _Engine:
                                   before_release=self.group.open)
                 self.hooks[task] = hooks
                 try:
-                    outcome = await client.complete(plan.messages[idx], repeat=repeat, use_cache=plan.use_cache,
-                                                    hooks=hooks)
+                    if isinstance(client, LoggedAnswers):
+                        outcome = client.answer(plan.cases[idx])
+                    else:
+                        outcome = await client.complete(plan.messages[idx], repeat=repeat, use_cache=plan.use_cache,
+                                                        hooks=hooks)
                 except CallCancelled:
                     return
                 hooks.in_request = True  # writing, scoring and their commit finish within the grace period
@@ -379,14 +384,18 @@ class _Engine:
         # Every configured secret, not just this run's models' (a provider may echo any of them).
         redactor: Redactor = from_env(m.api_key_env for m in cfg.models.values())
         clients: dict[str, ModelClient] = {}
+        logged = {name: LoggedAnswers(key) for name in plan.models
+                  if (key := cfg.models[name].logged_key) is not None}  # answered without a call
         # A model without its own max_concurrency may use the run's whole concurrency: the one asked
         # for (`--concurrency`), not just the config's default.
         run_cfg = cfg.run.model_copy(update={"concurrency": plan.concurrency})
         if self.pool is not None:
             self.pool.on_lost = self.on_worker_lost
-            self.pool.configure({name: cfg.models[name] for name in plan.models}, run_cfg,
+            self.pool.configure({name: cfg.models[name] for name in plan.models if name not in logged}, run_cfg,
                                 (m.api_key_env for m in cfg.models.values()))
         for name in plan.models:
+            if name in logged:
+                continue
             if self.pool is None:
                 client = ModelClient(name, cfg.models[name], run_cfg, self.db, global_slots=global_slots,
                                      redactor=redactor)
@@ -420,14 +429,15 @@ class _Engine:
         tasks = []
         lag = LoopLagMonitor()
         try:
-            if self.pool is not None:
+            if self.pool is not None and clients:
                 await self._workers_ready(clients)
             lag.start()  # after the workers' import: the idle wait would dilute the figures
             self._calls_t0 = time.monotonic()
             for name in plan.models:
                 queue = deque(plan.todo[name])
-                for _ in range(min(clients[name].concurrency, len(queue))):
-                    tasks.append(asyncio.create_task(self._worker(name, clients[name], queue, session)))
+                client = logged.get(name) or clients[name]
+                for _ in range(min(client.concurrency, len(queue))):
+                    tasks.append(asyncio.create_task(self._worker(name, client, queue, session)))
             if tasks:
                 await asyncio.gather(*tasks)
         except BaseException:

@@ -58,10 +58,11 @@ class ModelEstimate:
     input_price: float | None  # $ per token
     output_price: float | None
     cached: int = 0  # calls the response cache answers: no tokens, no cost, no time
+    logged: bool = False  # answers production logged (`model = "logged"`): no call at all
 
     @property
     def sent(self) -> int:
-        return self.calls - self.cached
+        return 0 if self.logged else self.calls - self.cached
 
     @property
     def output_tokens_max(self) -> int | None:
@@ -74,6 +75,8 @@ class ModelEstimate:
         return round(self.measured.mean_output_tokens * self.sent)
 
     def _cost(self, output_tokens: int | None) -> float | None:
+        if self.sent == 0:
+            return 0.0
         if self.input_price is None or self.output_price is None or output_tokens is None:
             return None
         return self.input_tokens * self.input_price + output_tokens * self.output_price
@@ -229,16 +232,22 @@ def estimate_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, *, dataset: st
     for name in models:
         model = cfg.models[name]
         source, price_in, price_out = None, None, None
-        if prices or model.input_price_per_1m is not None:  # config prices need no price map
+        logged = model.logged_key is not None
+        if prices or model.input_price_per_1m is not None or logged:  # these need no price map
             source, price_in, price_out = prices_for(model)
         params = model_params(model, cfg.run)
-        sent = _to_send(db, model, params, model_stream(model, cfg.run), messages, repeat) if cfg.run.cache \
-            else [(i, r) for r in range(repeat) for i in range(len(messages))]
+        if logged:
+            sent: list[tuple[int, int]] = []
+        elif cfg.run.cache:
+            sent = _to_send(db, model, params, model_stream(model, cfg.run), messages, repeat)
+        else:
+            sent = [(i, r) for r in range(repeat) for i in range(len(messages))]
         out.append(ModelEstimate(
-            model=name, calls=len(cases) * repeat, cached=len(cases) * repeat - len(sent),
+            model=name, calls=len(cases) * repeat, cached=0 if logged else len(cases) * repeat - len(sent),
             input_tokens=sum(tokens[i] for i, _ in sent), max_tokens=params.get("max_tokens"),
             concurrency=min(concurrency, model.max_concurrency or concurrency), rpm=model.rpm, tpm=model.tpm,
             measured=measured.get(name), price_source=source, input_price=price_in, output_price=price_out,
+            logged=logged,
         ))
     workers = workers_for(db, cfg, RunRequest(dataset=dataset, models=list(models), version=version,
                                               repeat=repeat, concurrency=concurrency), measured)

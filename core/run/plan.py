@@ -245,17 +245,18 @@ def workers_for(db: sqlite_utils.Database, cfg: WorkspaceConfig, req: RunRequest
         return stored if isinstance(stored, int) else 1
     if cfg.run.workers != "auto":
         return cfg.run.workers
-    if not req.dataset:
+    called = [m for m in req.models if m in cfg.models and cfg.models[m].logged_key is None]
+    if not req.dataset or not called:
         return 1
-    calls = _planned_cases(db, req.dataset, req.version) * len(req.models) * (req.repeat or cfg.run.repeat)
+    calls = _planned_cases(db, req.dataset, req.version) * len(called) * (req.repeat or cfg.run.repeat)
     concurrency = req.concurrency or cfg.run.concurrency
     workers = auto_workers(calls, concurrency, warm=import_seconds() is not None)
     if workers == 1:
         return 1  # decided without reading the history
     if measured is None:
-        measured = measured_figures(db, req.dataset, req.models)
-    latencies = [m.latency_p50_ms for m in measured.values() if m.latency_p50_ms]
-    if len(latencies) == len(set(req.models)) and provider_sets_pace(concurrency, min(latencies)):
+        measured = measured_figures(db, req.dataset, called)
+    latencies = [measured[m].latency_p50_ms for m in called if m in measured and measured[m].latency_p50_ms]
+    if len(latencies) == len(set(called)) and provider_sets_pace(concurrency, min(latencies)):
         return 1
     return workers
 

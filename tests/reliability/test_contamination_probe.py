@@ -24,7 +24,8 @@ from store import datasets as store_ds
 pytestmark = pytest.mark.usefixtures("clean_srv")
 
 MODELS = {"memo": {"model": "openai/demo-memo"}, "fast": {"model": "openai/demo-fast"},
-          "strong": {"model": "openai/demo-strong", "input_price_per_1m": 1.0, "output_price_per_1m": 2.0}}
+          "strong": {"model": "openai/demo-strong", "input_price_per_1m": 1.0, "output_price_per_1m": 2.0},
+          "production": {"model": "logged"}}
 
 
 def _workspace(root: Path, base_url: str) -> Path:
@@ -84,6 +85,8 @@ def test_bad_input_is_refused_before_any_call(tmp_path, srv):
         _probe(root, srv, "faq", models=["nope"])
     with pytest.raises(NotFoundError, match="no dataset named 'missing'"):
         _probe(root, srv, "missing", models=["memo"])
+    with pytest.raises(UsageError, match="model 'production' answers with what production logged"):
+        _probe(root, srv, "faq", models=["memo", "production"])
     assert srv.stats()["requests"] == 0
 
 

@@ -66,3 +66,15 @@ def test_a_server_that_is_not_running_is_unreachable_and_says_so():
 def test_unknown_model_name_is_a_config_error(clean_srv):
     with pytest.raises(ConfigError, match=r"models\.nope"):
         check_connection(_config(clean_srv.base_url), "nope")
+
+
+def test_a_logged_answers_model_has_nothing_to_call(clean_srv):
+    from tui.screens.models.screen import _test_cell, describe_check
+
+    cfg = parse_config({"models": {"production": {"model": "logged/answer"}}})
+    check = check_connection(cfg, "production")
+    assert (check.ok, check.logged, check.latency_ms) == (True, "answer", None)
+    assert clean_srv.stats()["requests"] == 0
+    assert _test_cell(check, False).plain == "✓ logged"
+    assert "nothing to call: answers are what production logged, read from each case's metadata.answer" in \
+        describe_check(check).plain

@@ -201,3 +201,31 @@ def test_calls_the_cache_answers_are_shown_and_take_no_time(db):
     console = Console(width=120, record=True)
     console.print(estimate_table(cached))
     assert "3 (2 cached)" in console.export_text()
+
+
+def test_logged_answers_cost_nothing_and_take_no_time(db):
+    """`model = "logged"`: production's answers, read from the cases: no call, no price lookup."""
+    from tui.screens.run.views import estimate_table
+
+    cfg = _cfg(a=PRICED, production={"model": "logged"})
+    est = estimate_run(db, cfg, dataset="d", models=["a", "production"], prices=False)
+    a, production = est.models
+    assert (production.calls, production.sent, production.cached, production.input_tokens) == (3, 0, 0, 0)
+    assert (production.price_source, production.cost_max_usd, production.duration_s) == ("unknown", 0.0, 0.0)
+    assert est.cost_max_usd == pytest.approx(a.cost_max_usd) and est.cached == 0
+    from rich.console import Console
+
+    console = Console(width=120, record=True)
+    console.print(estimate_table(est))
+    row = next(line for line in console.export_text().splitlines() if line.startswith("production"))
+    assert row.split() == ["production", "3", "logged", "0", "-", "none", "(no", "calls)", "0:00"]
+
+
+def test_workers_are_judged_on_the_calls_made(db):
+    from core.run.plan import workers_for
+
+    cfg = parse_config({"run": {"workers": "auto", "concurrency": 64},
+                        "models": {"p": {"model": "logged"}, "q": {"model": "logged/answer"}}})
+    with write(db):
+        store_ds.insert_cases(db, store_ds.dataset_id(db, "d"), [{"id": f"m{i}", "input_text": "y"} for i in range(400)])
+    assert workers_for(db, cfg, RunRequest(dataset="d", models=["p", "q"])) == 1  # 806 answers, no call

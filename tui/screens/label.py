@@ -33,7 +33,7 @@ from textual.widgets import Input, Markdown, Static, TextArea
 from textual.worker import get_current_worker
 
 from core.common.figures import duration
-from core.datasets.formats import PRODUCTION_OUTPUT
+from core.common.conversation import PRODUCTION_OUTPUT
 from core.labeling.overview import DatasetRef, first_dataset_to_label
 from core.labeling.session import CaseView, LabelProgress, LabelSession
 from core.common.safe_text import safe_text

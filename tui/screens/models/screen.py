@@ -97,6 +97,8 @@ def _test_cell(check: ConnectionCheck | None, running: bool) -> Text:
         return Text("testing…", style="italic")
     if check is None:
         return Text("")
+    if check.logged:
+        return Text("✓ logged", style="green")
     if check.ok:
         return Text(f"✓ {check.latency_ms:.0f} ms" if check.latency_ms is not None else "✓", style="green")
     return Text(f"✗ {check.error_class or 'error'}", style="bold red")
@@ -105,6 +107,12 @@ def _test_cell(check: ConnectionCheck | None, running: bool) -> Text:
 def describe_check(check: ConnectionCheck) -> Text:
     """The full result of a connection test, for the panel under the table."""
     out = Text("test: ")
+    if check.logged:
+        out.append("nothing to call", style="green")
+        out.append(": answers are what production logged, read from each case's metadata.")
+        out.append(plain(check.logged, single_line=True, max_len=60))
+        out.append(" (assay sample keeps them)")
+        return out
     if check.ok:
         out.append("connection ok", style="green")
         figures = [f"{check.latency_ms:.0f} ms" if check.latency_ms is not None else None,

@@ -56,11 +56,15 @@ def bar(done: int, total: int, width: int = BAR_WIDTH) -> Text:
 
 
 def _output(m: ModelEstimate) -> str:
+    if m.logged:
+        return "-"
     bound = f"≤{_count(m.output_tokens_max)}" if m.max_tokens else "no bound"
     return f"{bound} / {_count(m.output_tokens_expected)}"
 
 
 def _cost(m: ModelEstimate) -> str:
+    if m.logged:
+        return "none (no calls)"
     if m.price_source is None:
         return "looking up…"
     if m.price_source == "unknown":
@@ -74,7 +78,7 @@ def estimate_table(est: RunEstimate) -> Table:
                            ("Output tok max / exp.", "right"), ("Cost max / exp.", "right"), ("Time", "right")):
         table.add_column(title, justify=justify)  # type: ignore[arg-type]
     for m in est.models:
-        calls = f"{m.calls} ({m.cached} cached)" if m.cached else str(m.calls)
+        calls = f"{m.calls} logged" if m.logged else f"{m.calls} ({m.cached} cached)" if m.cached else str(m.calls)
         table.add_row(plain(m.model, single_line=True, max_len=24), calls, _count(m.input_tokens),
                       _output(m), _cost(m), duration(m.duration_s, missing="unknown"))
     return table
