@@ -13,7 +13,7 @@ ErrorClass = Literal[
     "rate_limited", "quota_exhausted", "auth", "not_found", "bad_request", "timeout",
     "network", "unreachable", "server", "bad_response", "cancelled", "not_logged", "unknown",
 ]
-CostStatus = Literal["price_map", "config", "unknown", "cached"]
+CostStatus = Literal["price_map", "config", "unknown", "cached", "logged"]
 LabelKind = Literal["label", "skip", "flag", "undo", "adjudicate", "note"]
 
 

@@ -306,7 +306,8 @@ def paid_figures(db: sqlite_utils.Database, run_id: str) -> dict[str, dict[str, 
     for model, cached, retries, spend, unknown in db.execute(
         "SELECT model, SUM(cached), SUM(MAX(attempts - 1, 0)), "
         "FSUM(CASE WHEN status = 'ok' AND cached = 0 THEN cost_usd END), "
-        "SUM(status = 'ok' AND cached = 0 AND cost_usd IS NULL) FROM results WHERE run_id = ? GROUP BY model",
+        "SUM(status = 'ok' AND cached = 0 AND cost_usd IS NULL AND cost_status != 'logged') "
+        "FROM results WHERE run_id = ? GROUP BY model",
         [run_id],
     ).fetchall():
         out[model] = {"cached": cached, "retries": retries, "spend_usd": spend or 0.0, "spend_unknown": unknown,

@@ -31,4 +31,5 @@ class LoggedAnswers:
             return CallOutcome(status="error", error_class="not_logged",
                                error_message=f"no metadata.{self.key} on this case: production's answer was not logged")
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        return CallOutcome(status="ok", output=text, finish_reason="logged")
+        # Its cost is unknown (None, never 0) but this run spent nothing on it: "logged", not unpriced.
+        return CallOutcome(status="ok", output=text, finish_reason="logged", cost_status="logged")

@@ -19,8 +19,9 @@ from core.models.prices import prices_for
 
 # set: api_key_env names a variable that is set; missing: it names one that is not;
 # not_needed: a local server (api_base, no api_key_env) gets a placeholder key;
-# provider: neither is configured, so litellm reads the provider's usual variable itself.
-KeyStatus = Literal["set", "missing", "not_needed", "provider"]
+# provider: neither is configured, so litellm reads the provider's usual variable itself;
+# logged: production's logged answers (`model = "logged"`), no call to make.
+KeyStatus = Literal["set", "missing", "not_needed", "provider", "logged"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class ModelRow:
     name: str
     model: str  # the litellm id
     api_base: str | None
-    price_source: str | None  # config | price_map | unknown; None = not looked up yet
+    price_source: str | None  # config | price_map | unknown | logged (no call); None = not looked up yet
     input_per_1m: float | None  # $ per million input tokens
     output_per_1m: float | None
     rpm: int | None
@@ -40,6 +41,8 @@ class ModelRow:
 
 
 def key_status(model: ModelConfig) -> KeyStatus:
+    if model.logged_key is not None:
+        return "logged"
     if model.api_key_env:
         return "set" if os.environ.get(model.api_key_env) else "missing"
     return "not_needed" if model.api_base else "provider"
@@ -50,7 +53,9 @@ def model_rows(config: WorkspaceConfig, *, prices: bool) -> list[ModelRow]:
     rows = []
     for name, m in config.models.items():
         # Config prices (both or neither, the schema says) need no price map, hence no litellm.
-        if prices or m.input_price_per_1m is not None:
+        if m.logged_key is not None:
+            source, per_in, per_out = "logged", None, None
+        elif prices or m.input_price_per_1m is not None:
             source, tok_in, tok_out = prices_for(m)
             per_in = None if tok_in is None else tok_in * 1e6
             per_out = None if tok_out is None else tok_out * 1e6

@@ -237,6 +237,8 @@ class _Engine:
             self.ok += 1
             if outcome.cached:
                 self.cached += 1
+            elif outcome.cost_status == "logged":
+                pass  # production's answer: this run spent nothing on it
             elif outcome.cost_usd is None:
                 self.spend_unknown += 1
             else:
@@ -305,6 +307,7 @@ class _Engine:
                     self.emit(ResultEvent(
                         run_id=plan.run_id, case_id=case_id, model=model, repeat=repeat, status=outcome.status,
                         result_id=row["id"], cached=outcome.cached, attempts=outcome.attempts,
+                        logged=outcome.cost_status == "logged",
                         latency_ms=outcome.latency_ms, cost_usd=outcome.cost_usd,
                         error_class=outcome.error_class, error_message=outcome.error_message,
                         output_preview=outcome.output[:200] if outcome.output else None, scores=scores,

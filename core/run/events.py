@@ -81,6 +81,7 @@ class ResultEvent:
     error_message: str | None  # redacted, untrusted
     output_preview: str | None  # first 200 chars, untrusted
     scores: tuple[dict[str, Any], ...] = ()
+    logged: bool = False  # production's logged answer: nothing was spent on it (its cost is unknown)
 
 
 @dataclass(frozen=True, slots=True)

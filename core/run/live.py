@@ -129,6 +129,8 @@ class LiveRun:
             changes["ok"] = f.ok + 1
             if event.cached:
                 changes["cached"] = f.cached + 1
+            elif event.logged:
+                pass  # production's answer: this run spent nothing on it
             elif event.cost_usd is None:
                 changes["spend_unknown"] = f.spend_unknown + 1
             else:

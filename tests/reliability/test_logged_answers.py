@@ -8,6 +8,7 @@ import pytest
 from runner_helpers import config, rows, run_engine
 
 from core.report.build import build_report
+from core.run.live import LiveRun
 from store import connect, write
 from store import datasets as store_ds
 
@@ -30,10 +31,21 @@ def test_logged_answers_are_scored_beside_a_called_model_without_a_call(srv, tmp
     db_path = tmp_path / "a.db"
     _dataset(db_path)
     cfg = config(srv.base_url, {"strong": {"model": "openai/demo-strong"}, "production": {"model": "logged"}})
-    fin = run_engine(db_path, cfg, ["strong", "production"])
+    events: list = []
+    fin = run_engine(db_path, cfg, ["strong", "production"], events=events)
     assert (fin.status, fin.done, fin.infra_errors) == ("finished", 12, 0)
+    # The run spent nothing on production's answers: not counted as unpriced calls (strong is unpriced).
+    assert fin.spend_unknown == 6
+    live = LiveRun()
+    for event in events:
+        live(event)
+    figures = {m.model: m for m in live.snapshot().models}
+    assert (figures["production"].spend_unknown, figures["production"].spend_usd) == (0, 0.0)
+    assert figures["strong"].spend_unknown == 6
     assert srv.stats()["requests"] == 6  # the called model's only
     assert srv.stats()["by_model"] == {"demo-strong": 6}
+    assert rows(db_path, "SELECT DISTINCT cost_status FROM results WHERE model = 'production' AND status = 'ok'") == [
+        ("logged",)]
     assert rows(db_path, "SELECT case_id, status, output, latency_ms, cost_usd, error_class FROM results "
                          "WHERE model = 'production' ORDER BY case_id") == [
         ("c0", "ok", "0", None, None, None), ("c1", "ok", "3", None, None, None), ("c2", "ok", "4", None, None, None),

@@ -31,3 +31,14 @@ def test_overview_rows_without_litellm_then_with_prices(monkeypatch):
     rows = {r.name: r for r in model_rows(cfg, prices=True)}
     assert rows["unset"].price_source == "price_map" and rows["unset"].input_per_1m > 0
     assert rows["bare"].price_source == "unknown" and rows["bare"].input_per_1m is None
+
+
+def test_a_logged_model_needs_no_key_and_no_price_lookup():
+    from core.models.overview import model_rows
+    from tui.screens.models.screen import ModelsScreen, _key_cell, describe_model
+
+    cfg = parse_config({"models": {"production": {"model": "logged"}}})
+    (row,) = model_rows(cfg, prices=False)  # no price to look up: the screen never imports litellm for it
+    assert (row.price_source, row.key_status, row.input_per_1m) == ("logged", "logged", None)
+    assert ModelsScreen._price_source(row).plain == "no call" and _key_cell(row).plain == "no call"
+    assert "none: the answers are what production logged" in describe_model(row).plain

@@ -42,7 +42,7 @@ from tui.workers import background
 
 COLUMNS = (("name", "Name"), ("model", "litellm id"), ("api_base", "API base"), ("price", "Price"),
            ("prices", "$/1M in/out"), ("limits", "rpm/tpm"), ("conc", "Conc."), ("key", "Key"), ("test", "Test"))
-_PRICE_SOURCE = {"config": "config", "price_map": "price map", "unknown": "unknown", None: "…"}
+_PRICE_SOURCE = {"config": "config", "price_map": "price map", "unknown": "unknown", "logged": "no call", None: "…"}
 POLL_S = 1.0
 REFUSED = ("assay.toml was changed outside the app since it was read, so nothing was written (your "
            "editor's change is kept). The screen has reloaded the file: make your change again.")
@@ -65,7 +65,7 @@ def _count(n: int | None) -> str:
 
 
 _KEY = {"set": ("✓ set", "green"), "missing": ("✗ not set", "bold red"), "not_needed": ("not needed", "dim"),
-        "provider": ("provider's", "dim")}
+        "provider": ("provider's", "dim"), "logged": ("no call", "dim")}
 
 
 def _key_cell(row: ModelRow) -> Text:
@@ -87,6 +87,8 @@ def describe_model(row: ModelRow) -> Text:
                    style="green" if row.key_status == "set" else "bold red")
     elif row.key_status == "not_needed":
         out.append("none needed (a local server: api_base without api_key_env)", style="dim")
+    elif row.key_status == "logged":
+        out.append("none: the answers are what production logged, read from the cases", style="dim")
     else:
         out.append("litellm reads the provider's usual variable (no api_key_env set)", style="dim")
     return out
@@ -311,7 +313,8 @@ class ModelsScreen(AssayScreen):
 
     @staticmethod
     def _price_source(row: ModelRow) -> Text:
-        return Text(_PRICE_SOURCE[row.price_source], style="dim" if row.price_source in (None, "unknown") else "")
+        return Text(_PRICE_SOURCE[row.price_source],
+                    style="dim" if row.price_source in (None, "unknown", "logged") else "")
 
     @property
     def selected(self) -> str | None:
