@@ -467,7 +467,7 @@ def chat_turns(messages: Any) -> tuple[list[Any], Any]:
     return messages, None
 
 
-def _completion_text(completion: Any) -> Any:
+def completion_text(completion: Any) -> Any:
     """A completion as the expected output: its text, or a conversational one's assistant message."""
     if isinstance(completion, list):
         answers = [m for m in completion if isinstance(m, dict) and m.get("role") == "assistant"]
@@ -488,7 +488,7 @@ def sample_to_fields(data: Any, flavour: str) -> dict[str, Any]:
     elif flavour == "prompt-completion":
         if "prompt" not in rest:
             raise ValueError("missing required field 'prompt'")
-        raw_input, target = rest.pop("prompt"), _completion_text(rest.pop("completion", None))
+        raw_input, target = rest.pop("prompt"), completion_text(rest.pop("completion", None))
     else:
         if "input" not in rest:
             raise ValueError("missing required field 'input'")

@@ -10,7 +10,8 @@ seed gives the same sample whatever the file order. Pass 2 re-reads only the cho
 Quotas: equal per stratum by default, or proportional to what each stratum has (largest-remainder
 rounding). With equal quotas, what a small stratum cannot fill goes to the others.
 
-Chat logs ({"messages": [...]}, the OpenAI chat format, when the record has no prompt key): the
+A prompt-completion log's `completion` is production's answer (metadata.production_output). Chat
+logs ({"messages": [...]}, the OpenAI chat format, when the record has no prompt key): the
 last user message is the prompt, the turns up to it go to metadata.messages (the Label screen shows
 them; `[prompts.X] conversation = true` sends them) and a final assistant message, what production
 answered, to metadata.production_output: never the verified output, which only experts give.
@@ -142,6 +143,9 @@ class _LogReader:
                 raise ValueError(f"missing required field {self.prompt_key!r}; the record has keys "
                                  f"{', '.join(map(repr, rec.data))} (use --field prompt=KEY)")
             meta = dict(extra)
+            if "completion" in meta and mapped.get(formats.PRODUCTION_OUTPUT) is None:
+                # A prompt-completion log: the completion is what production answered.
+                mapped[formats.PRODUCTION_OUTPUT] = formats.completion_text(meta.pop("completion"))
             nested = meta.pop("metadata", None)
             if isinstance(nested, dict):
                 meta.update(nested)

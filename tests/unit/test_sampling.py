@@ -235,6 +235,20 @@ def test_chat_logs_give_the_last_user_message_as_prompt_and_keep_the_conversatio
     assert cases["e"].input_text == "Export fails with 500" and "production_output" not in cases["e"].metadata
 
 
+def test_a_prompt_completion_log_s_completion_is_production_s_answer(tmp_path: Path, db) -> None:
+    log = write_log(tmp_path / "pc.jsonl", [
+        {"request_id": "a", "prompt": "Capital of France?", "completion": "Paris", "task_type": "qa"},
+        {"request_id": "b", "prompt": [{"role": "user", "content": "2+2?"}],
+         "completion": [{"role": "assistant", "content": "4"}], "task_type": "qa"},
+    ])
+    write_sample(db, plan_sample(log, size=2), "pc")
+    cases = {c.case_id: c for c in store_ds.iter_cases(db, store_ds.dataset_id(db, "pc"))}
+    assert (cases["a"].input_text, cases["a"].expected, cases["a"].metadata["production_output"]) == (
+        "Capital of France?", None, "Paris")
+    assert (cases["b"].input_text, cases["b"].metadata["production_output"]) == ("2+2?", "4")
+    assert "completion" not in cases["a"].metadata
+
+
 def test_nested_logs_are_mapped_by_dotted_paths(tmp_path: Path, db) -> None:
     """A gateway's log (request and response objects): --field takes paths into them, --by too."""
     log = write_log(tmp_path / "gateway.jsonl", [
