@@ -44,11 +44,11 @@ from core.common.stats import kappa_estimate
 from core.config.schema import WorkspaceConfig
 from core.datasets.ground_truth import case_states, decided_values
 from core.errors import NotFoundError
+from core.labeling.outputs import outputs_shown
 from store import datasets as store_ds
 from store import runs as store_runs
 from store import scores as store_scores
 from store.labels import iter_events
-from store.outputs import latest_ok_outputs
 
 GRADE_TASK = "judge-grade"  # the task type (kind pass_fail) of the cases `assay judge-sample` creates
 SAMPLE_KEY = "judge_sample"  # the metadata key of such a case: what it grades
@@ -192,7 +192,8 @@ def label_grades(db: sqlite_utils.Database, cfg: WorkspaceConfig, dataset_id: in
         passed = expert_passed(kinds[task_type], decided.get(case_id), cfg.judge.pass_rating)
         if passed is None:
             continue
-        shown = {text for _, text in latest_ok_outputs(db, dataset_id, case_id)}
+        case = store_ds.get_case(db, dataset_id, case_id)
+        shown = {text for _, text in outputs_shown(db, dataset_id, case)} if case is not None else set()
         if len(shown) == 1:
             out[(case_id, output_sha(shown.pop()))] = passed
     return out

@@ -19,8 +19,8 @@ from typing import Any, Literal
 import sqlite_utils
 
 from core.config.schema import WorkspaceConfig
-from core.common.conversation import PRODUCTION_OUTPUT
 from core.datasets.ground_truth import STANCE_KINDS, CaseLabels, case_states
+from core.labeling.outputs import outputs_shown
 from core.labeling.queue import build_queue
 from core.labeling.schema import Guidelines, LabelSchema, build_schema, load_guidelines
 from core.records import LabelEvent
@@ -28,7 +28,6 @@ from store import datasets as store_ds
 from store.datasets import CaseRow
 from store.db import write
 from store.labels import append_event, case_events, case_order, iter_events, latest_undoable, recent_times_on_case
-from store.outputs import latest_ok_outputs
 
 Mode = Literal["label", "adjudicate"]
 RATE_WINDOW = 20  # recent decisions that set the rate and ETA
@@ -235,7 +234,7 @@ class LabelSession:
             others = tuple(others_list)
         schema = self.schema_for(case.task_type)
         if revealed or schema.judges_outputs:
-            outputs = tuple(latest_ok_outputs(self.db, self.dataset_id, case.case_id)) + _logged_answer(case)
+            outputs = outputs_shown(self.db, self.dataset_id, case)
         return CaseView(
             mode=self.mode, dataset_name=self.dataset_name, annotator=self.annotator, case=case,
             position=st.cursor + 1, total=len(st.order), progress=progress,
@@ -411,11 +410,3 @@ def _short(value: Any, limit: int = 40) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
     text = " ".join(text.split())
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
-
-
-def _logged_answer(case: CaseRow) -> tuple[tuple[str, str], ...]:
-    """What production answered (a sampled log's metadata.production_output), as a model output."""
-    value = (case.metadata or {}).get(PRODUCTION_OUTPUT)
-    if value is None:
-        return ()
-    return (("production (logged)", value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)),)
