@@ -164,7 +164,7 @@ def sample_cmd(
 ) -> None:
     """Build an eval set from production logs: stratified, deduplicated, reproducible.
 
-    JSONL or CSV records with a prompt key (see --field), or chat logs ({"messages": [...]}): the
+    JSONL, JSON-list or CSV records with a prompt key (see --field), or chat logs ({"messages": [...]}): the
     last user message is then the prompt and production's answer is kept in the metadata.
 
     \b

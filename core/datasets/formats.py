@@ -23,7 +23,7 @@ from core.errors import InputError
 FILE_FORMATS = ("json", "jsonl", "csv")
 SAMPLE_FLAVOURS = ("inspect", "openai-evals", "chat", "prompt-completion")
 IMPORT_FORMATS = FILE_FORMATS + SAMPLE_FLAVOURS
-LOG_FORMATS = ("jsonl", "csv")
+LOG_FORMATS = ("jsonl", "json", "csv")
 EXTENSIONS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv"}
 # The case fields a record file holds (import and export), and the CSV column order on export.
 FIELDS = ("id", "input_text", "expected_output", "task_type", "difficulty", "metadata", "tags", "excluded")

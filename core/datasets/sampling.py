@@ -125,6 +125,8 @@ class _LogReader:
     def records(self, f: BinaryIO) -> Iterator[formats.RawRecord]:
         if self.fmt == "jsonl":
             return formats.read_jsonl(f, self.display)
+        if self.fmt == "json":  # a JSON list of records, streamed
+            return formats.read_json_array(f, self.display)
         table = formats.open_csv(f, self.display)
         prompt_col = self.prompt_key
         if prompt_col not in table.header:
@@ -181,7 +183,7 @@ class _LogReader:
     @cached_property
     def paths(self) -> tuple[str, ...]:
         """Mapped keys that are dotted paths into nested objects (`--field prompt=request.messages`)."""
-        return tuple(k for k in self.sources if "." in k) if self.fmt == "jsonl" else ()
+        return tuple(k for k in self.sources if "." in k) if self.fmt != "csv" else ()
 
     def _split(self, data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         if not isinstance(data, dict):

@@ -249,6 +249,19 @@ def test_a_prompt_completion_log_s_completion_is_production_s_answer(tmp_path: P
     assert "completion" not in cases["a"].metadata
 
 
+def test_a_json_list_log_is_read_like_jsonl(tmp_path: Path, db) -> None:
+    import json
+
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([{"request_id": f"r{i}", "prompt": f"question {i}", "task_type": "qa"}
+                                for i in range(5)]))
+    plan = plan_sample(path, size=3)
+    assert (plan.format, figures(plan)) == ("json", {"qa": (5, 0, 5, 3, 3)})
+    path.write_text('[{"prompt": "a"}, {"task_type": "qa"}]')
+    with pytest.raises(InputError, match=r"export.json:1:\d+: missing required field 'prompt'"):
+        plan_sample(path, size=3)
+
+
 def test_nested_logs_are_mapped_by_dotted_paths(tmp_path: Path, db) -> None:
     """A gateway's log (request and response objects): --field takes paths into them, --by too."""
     log = write_log(tmp_path / "gateway.jsonl", [

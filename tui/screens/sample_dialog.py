@@ -53,7 +53,7 @@ class SampleDialog(Dialog[SampleResult]):
             yield Static("Sample a dataset from production logs", classes="panel-title")
             with Horizontal(classes="pair"):
                 with Vertical():
-                    yield Label("Log file (JSONL or CSV)")
+                    yield Label("Log file (JSONL, JSON or CSV)")
                     yield Input(id="path", placeholder="logs/2025-06.jsonl")
                 with Vertical():
                     yield Label("Field mapping (optional)")
