@@ -12,11 +12,12 @@ result; a worker's unexpected failure reaches `on_worker_failed`, which shows it
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
 
 import sqlite_utils
 from textual.app import App
+from textual.filter import LineFilter, Monochrome
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -26,6 +27,7 @@ from core.labeling.overview import first_dataset_to_label
 from core.workspace import Workspace
 from tui import keymap
 from tui.commands import AssayCommands
+from tui.no_color import SafeMonochrome
 from tui.screens.help import HelpScreen
 from tui.screens.message_dialog import MessageDialog
 from tui.workers import WorkerFailed, describe_error
@@ -73,6 +75,7 @@ class AssayApp(App[None], inherit_bindings=False):
         self.case_edits: dict[int, int] = {}
         # The run the Review screen shows next: set by the Run screen (v) before it opens Review.
         self.review_run_id: str | None = None
+        self._monochrome = SafeMonochrome()  # NO_COLOR (tui.no_color)
         if dataset is None:  # open where there is work: the first dataset with cases to label
             with closing(self.open_db()) as db:
                 found = first_dataset_to_label(db, config, annotator)
@@ -80,6 +83,9 @@ class AssayApp(App[None], inherit_bindings=False):
         if dataset is not None:
             self.set_reactive(AssayApp.dataset_id, dataset[0])
             self.set_reactive(AssayApp.dataset_name, dataset[1])
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        return [self._monochrome if isinstance(f, Monochrome) else f for f in super().get_line_filters()]
 
     def open_db(self) -> sqlite_utils.Database:
         """A connection for the calling thread (workers each open their own; sqlite3 refuses sharing)."""

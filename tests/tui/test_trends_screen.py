@@ -73,6 +73,21 @@ def test_rows_chart_metric_and_acknowledge(history):
     asyncio.run(run())
 
 
+def test_no_color_draws_the_chart(history, monkeypatch):
+    """NO_COLOR=1: Textual's monochrome filter raised on textual-plot's unstyled empty lines."""
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    async def run() -> None:
+        app = make_app(history, start="trends")
+        async with app.run_test(size=(120, 36)) as pilot:
+            assert app.no_color
+            await until(lambda: app.screen.shown_metric == "pass_rate")
+            await pilot.pause(0.3)
+            assert "fast · all tasks" in _text(app, "#chart-title")
+
+    asyncio.run(run())
+
+
 def test_latency_metric_without_values_says_so(history):
     async def run() -> None:
         app = make_app(history, start="trends")
