@@ -105,6 +105,19 @@ def test_the_history_cursor_moves_to_a_run_started_here(ws):
     asyncio.run(run())
 
 
+def test_a_short_terminal_scrolls_the_form_to_its_start_button(ws):
+    async def run() -> None:
+        app = make_app(ws, start="run")
+        async with app.run_test(size=(80, 24)):
+            await _form_ready(app)
+            form, start = app.screen.query_one("#run-form"), app.screen.query_one("#start")
+            assert form.max_scroll_y > 0  # 80x24 cannot show the whole form: it scrolls, not clips
+            start.focus()
+            await until(lambda: start.region.bottom <= form.region.bottom and start.region.height > 0)
+
+    asyncio.run(run())
+
+
 def test_the_model_checklist_shows_its_state_without_colour(ws):
     async def run() -> None:
         app = make_app(ws, start="run")

@@ -23,7 +23,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Button, DataTable, Label, Select, SelectionList, Static
@@ -116,7 +116,7 @@ class RunScreen(AssayScreen):
         cfg = self.assay.config
         yield tabs
         with Horizontal(id="run-top"):
-            with Vertical(id="run-form"):
+            with VerticalScroll(id="run-form"):  # a short terminal (80x24) scrolls it to Start
                 yield Label("Dataset", classes="field-label")
                 yield Select([], id="dataset", prompt="(loading)", compact=True, allow_blank=True)
                 yield Label("Version", classes="field-label")
