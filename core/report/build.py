@@ -122,6 +122,12 @@ def graded_result(db: sqlite_utils.Database, result_id: int) -> GradedResult:
 # --- summaries ----------------------------------------------------------------------------------
 
 
+def _tokens(counts: Iterable[int | None]) -> int | None:
+    """Summed tokens; None when no result reported any (a logged model's, a provider without usage)."""
+    known = [n for n in counts if n is not None]
+    return sum(known) if known else None
+
+
 def _cost(results: list[GradedResult]) -> dict[str, Any]:
     """The cost fields of GroupFigures."""
     ok = [e for e in results if e.status == "ok"]
@@ -177,8 +183,8 @@ def summarize(results: list[GradedResult], judge_rows: Iterable[dict[str, Any]] 
         first_token_p50_ms=percentile(firsts, 50, presorted=True),
         first_token_p95_ms=percentile(firsts, 95, presorted=True),
         cached=sum(e.cached for e in results),
-        input_tokens=sum(e.input_tokens or 0 for e in results),
-        output_tokens=sum(e.output_tokens or 0 for e in results),
+        input_tokens=_tokens(e.input_tokens for e in results),
+        output_tokens=_tokens(e.output_tokens for e in results),
         **_cost(results),
         judge_scores=len(judge_costs),
         judge_cost_usd=math.fsum(judge_known) if judge_known else None,

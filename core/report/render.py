@@ -46,8 +46,8 @@ def _quality_row(model: str, group: str, s: GroupFigures) -> list[str]:
 def _cost_row(model: str, group: str, s: GroupFigures) -> list[str]:
     st = s.cost_status
     return [model, group, ms(s.latency_p50_ms), ms(s.latency_p95_ms), ms(s.client_p50_ms),
-            ms(s.first_token_p50_ms), str(s.input_tokens),
-            str(s.output_tokens), money(s.cost_usd, st), money(s.cost_per_case, st),
+            ms(s.first_token_p50_ms), "-" if s.input_tokens is None else str(s.input_tokens),
+            "-" if s.output_tokens is None else str(s.output_tokens), money(s.cost_usd, st), money(s.cost_per_case, st),
             money(s.cost_per_correct, st) if s.passed else "-",
             money(s.judge_cost_usd, s.judge_cost_status) if s.judge_scores else "-"]
 

@@ -135,8 +135,8 @@ class GroupFigures:
     first_token_p50_ms: float | None
     first_token_p95_ms: float | None
     cached: int
-    input_tokens: int
-    output_tokens: int
+    input_tokens: int | None  # None: no result reported tokens
+    output_tokens: int | None
     cost_usd: float | None
     cost_status: CostStatus
     cost_unknown_results: int

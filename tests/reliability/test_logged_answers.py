@@ -58,6 +58,9 @@ def test_logged_answers_are_scored_beside_a_called_model_without_a_call(srv, tmp
         db.close()
     production = report.summary["production"]["(all)"]
     assert (production.scored, production.passed, production.errors) == (5, 3, 1)
+    # No tokens were logged: none, not 0 (the report prints "-").
+    assert (production.input_tokens, production.output_tokens) == (None, None)
+    assert report.summary["strong"]["(all)"].input_tokens > 0
     strong = report.summary["strong"]
     assert strong["(all)"].n == 6
 
