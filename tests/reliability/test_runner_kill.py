@@ -75,8 +75,10 @@ def test_kill_9_at_random_moments_then_resume(tmp_path):
                                         text=True, timeout=60)
                 assert [r["status"] for r in json.loads(listed.stdout)] == ["stale"]
         assert counts == sorted(counts) and counts[-1] > counts[0]  # progress survives each kill
-        final = subprocess.run([ASSAY, "run", "--resume", run_id, "--concurrency", "32"], cwd=tmp_path, env=_env(),
-                               capture_output=True, text=True, timeout=120)
+        # Not about the error rate: one call in ~100,000 meets 5 injected 500s in a row (seen once in CI,
+        # exit 3); its error row is still the call's one terminal row.
+        final = subprocess.run([ASSAY, "run", "--resume", run_id, "--concurrency", "32", "--max-error-rate", "0.05"],
+                               cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120)
         assert final.returncode == 0, final.stderr
     assert rows(db, "PRAGMA integrity_check") == [("ok",)]
     assert rows(db, "SELECT COUNT(*), COUNT(DISTINCT case_id || '/' || model || '/' || repeat) FROM results") == \
