@@ -76,6 +76,11 @@ api_base = "http://127.0.0.1:8765/v1"
 # input_price_per_1m = 0.15           ## USD per 1M input tokens; set both prices or neither.
 # output_price_per_1m = 0.60          ## Without them litellm's price map is used; unknown cost stays n/a
 
+## What production answered, as a model (no call): each case's metadata.production_output, which
+## `assay sample` keeps from the logs; scored beside the candidates against the experts' truth.
+# [models.production]
+# model = "logged"                    ## or "logged/KEY" for another metadata key
+
 ## --- Prompts: system message + user template ------------------------------------------------
 ## Placeholders: {input_text} {id} {task_type} {difficulty} {metadata.KEY}; {{ }} for literal braces.
 # [prompts.support]
