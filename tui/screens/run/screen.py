@@ -139,7 +139,7 @@ class RunScreen(AssayScreen):
                 yield Label("Models (space toggles)", classes="field-label")
                 yield CheckList(*self._model_choices(), id="models")
                 yield Button("Start (s)", id="start", variant="primary")
-            with Vertical(id="run-main"):
+            with VerticalScroll(id="run-main"):
                 yield Static(id="estimate")
                 yield Static(id="live-head")
                 yield DataTable(id="live", cursor_type="row", zebra_stripes=True)
