@@ -108,12 +108,15 @@ def test_the_history_cursor_moves_to_a_run_started_here(ws):
 def test_a_short_terminal_scrolls_the_form_to_its_start_button(ws):
     async def run() -> None:
         app = make_app(ws, start="run")
-        async with app.run_test(size=(80, 24)):
+        async with app.run_test(size=(80, 24)) as pilot:
             await _form_ready(app)
             form, start = app.screen.query_one("#run-form"), app.screen.query_one("#start")
             assert form.max_scroll_y > 0  # 80x24 cannot show the whole form: it scrolls, not clips
             start.focus()
             await until(lambda: start.region.bottom <= form.region.bottom and start.region.height > 0)
+            await pilot.resize_terminal(80, 18)  # shorter still: the estimate no longer fits either
+            main = app.screen.query_one("#run-main")
+            await until(lambda: main.max_scroll_y > 0 and main.show_vertical_scrollbar)
 
     asyncio.run(run())
 
