@@ -42,4 +42,4 @@ class ScreenTabs(Horizontal):
         for i, name in enumerate(SCREENS, 1):
             yield ScreenTab(i if self.numbered else None, name, name == self.current)
         if not self.numbered:
-            yield Static("digits are this screen's keys here; d goes back", classes="-hint", markup=False)
+            yield Static("digits label · d goes back", classes="-hint", markup=False)
