@@ -75,7 +75,7 @@ class ModelEstimate:
         return round(self.measured.mean_output_tokens * self.sent)
 
     def _cost(self, output_tokens: int | None) -> float | None:
-        if self.sent == 0:
+        if self.sent == 0:  # nothing sent (all cached, or logged answers) costs nothing, price or not
             return 0.0
         if self.input_price is None or self.output_price is None or output_tokens is None:
             return None
@@ -106,7 +106,7 @@ class ModelEstimate:
 
     @property
     def duration_s(self) -> float | None:
-        if self.sent == 0:
+        if self.sent == 0:  # nothing sent (all cached, or logged answers) costs nothing, price or not
             return 0.0
         rate = self.rate_per_s
         return None if rate is None else self.sent / rate
