@@ -56,32 +56,27 @@ def short_path(path: Path) -> str:
         return str(path)
 
 
-def split_conversation(metadata: dict[str, Any], max_len: int | None = None) -> tuple[Text | None, dict[str, Any]]:
-    """The conversation an imported sample or chat record kept in `metadata.messages` (the turns
-    before its input) as readable turns, "role: text" a line each (each text cut to `max_len`),
-    and the rest of the metadata. (None, metadata) when there is none."""
+def input_with_conversation(input_text: Text, metadata: dict[str, Any], *, titled: bool = False,
+                            max_len: int | None = None) -> tuple[Text, dict[str, Any]]:
+    """A case's input with the conversation an imported sample or chat record kept around it in
+    `metadata.messages`: the turns before it, and a tool-using chat's tool calls and results after
+    it, as readable "role: text" turns (each cut to `max_len`); and the rest of the metadata. The
+    input is titled when there is a conversation (or with `titled`)."""
     messages = metadata.get("messages")
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-        return None, metadata
+        return (section("Input", input_text) if titled else input_text), metadata
     rest = {k: v for k, v in metadata.items() if k != "messages"}
-    before = turns_before_input(messages)
-    if not before:
-        return None, rest
-    return _turns_text(before, max_len), rest
-
-
-# The title of what a tool-using chat did after its input (`after_input`).
-AFTER_INPUT_TITLE = "After the input: tool calls and results (not sent to the model)"
-
-
-def after_input(metadata: dict[str, Any], max_len: int | None = None) -> Text | None:
-    """The turns a tool-using chat kept after its input (tool calls, tool results) as readable
-    turns; None when there are none."""
-    messages = metadata.get("messages")
-    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-        return None
-    after = turns_after_input(messages)
-    return _turns_text(after, max_len) if after else None
+    before, after = turns_before_input(messages), turns_after_input(messages)
+    out = Text()
+    if before:
+        out.append(section("Conversation before the input", _turns_text(before, max_len)))
+        out.append("\n\n")
+    out.append(section("Input", input_text) if before or titled else input_text)
+    if after:
+        out.append("\n\n")
+        out.append(section("After the input: tool calls and results (not sent to the model)",
+                           _turns_text(after, max_len)))
+    return out, rest
 
 
 def _turns_text(turns: list[dict[str, Any]], max_len: int | None) -> Text:

@@ -5,11 +5,9 @@ run answers with exactly that). Judge calibration counts the same outputs as sho
 
 from __future__ import annotations
 
-import json
-
 import sqlite_utils
 
-from core.common.conversation import PRODUCTION_OUTPUT
+from core.common.conversation import PRODUCTION_OUTPUT, logged_text
 from store.datasets import CaseRow
 from store.outputs import latest_ok_outputs
 
@@ -21,7 +19,7 @@ def outputs_shown(db: sqlite_utils.Database, dataset_id: int, case: CaseRow) -> 
     outputs = latest_ok_outputs(db, dataset_id, case.case_id)
     value = (case.metadata or {}).get(PRODUCTION_OUTPUT)
     if value is not None:
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        text = logged_text(value)  # as a `logged` model's run answers
         if text not in {shown for _, shown in outputs}:
             outputs.append((LOGGED_LABEL, text))
     return tuple(outputs)

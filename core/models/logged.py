@@ -11,10 +11,10 @@ without a logged answer is an error of class `not_logged` (not an infrastructure
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from core.common.conversation import logged_text
 from core.models.client import CallOutcome
 
 
@@ -30,6 +30,5 @@ class LoggedAnswers:
         if value is None:
             return CallOutcome(status="error", error_class="not_logged",
                                error_message=f"no metadata.{self.key} on this case: production's answer was not logged")
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         # Its cost is unknown (None, never 0) but this run spent nothing on it: "logged", not unpriced.
-        return CallOutcome(status="ok", output=text, finish_reason="logged", cost_status="logged")
+        return CallOutcome(status="ok", output=logged_text(value), finish_reason="logged", cost_status="logged")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from core.config.schema import ModelConfig, WorkspaceConfig
-from core.models.prices import prices_for
+from core.models.prices import needs_price_map, prices_for
 
 # set: api_key_env names a variable that is set; missing: it names one that is not;
 # not_needed: a local server (api_base, no api_key_env) gets a placeholder key;
@@ -52,10 +52,8 @@ def model_rows(config: WorkspaceConfig, *, prices: bool) -> list[ModelRow]:
     """One row per [models.NAME], in file order. `prices=False` never imports litellm."""
     rows = []
     for name, m in config.models.items():
-        # Config prices (both or neither, the schema says) need no price map, hence no litellm.
-        if m.logged_key is not None:
-            source, per_in, per_out = "logged", None, None
-        elif prices or m.input_price_per_1m is not None:
+        # Config prices and logged answers need no price map, hence no litellm.
+        if prices or not needs_price_map(m):
             source, tok_in, tok_out = prices_for(m)
             per_in = None if tok_in is None else tok_in * 1e6
             per_out = None if tok_out is None else tok_out * 1e6

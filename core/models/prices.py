@@ -56,7 +56,7 @@ def needs_price_map(model: ModelConfig) -> bool:
 def prices_for(model: ModelConfig) -> Prices:
     """(cost source, $ per input token, $ per output token)."""
     if model.logged_key is not None:
-        return "unknown", None, None
+        return "logged", None, None  # production's answers: no call, so no price to apply
     if not needs_price_map(model):
         assert model.input_price_per_1m is not None and model.output_price_per_1m is not None
         return "config", model.input_price_per_1m / 1e6, model.output_price_per_1m / 1e6

@@ -36,7 +36,7 @@ from core.config.schema import ModelConfig, WorkspaceConfig, model_params, model
 from core.datasets.browse import dataset_id
 from core.errors import ConfigError, NotFoundError, UsageError
 from core.models.client import estimate_prompt_tokens, request_hash
-from core.models.prices import prices_for
+from core.models.prices import needs_price_map, prices_for
 from core.models.provider import import_seconds
 from core.run.history import Measured, measured_figures
 from core.run.plan import RunRequest, workers_for
@@ -54,7 +54,7 @@ class ModelEstimate:
     rpm: int | None
     tpm: int | None
     measured: Measured | None
-    price_source: str | None  # config | price_map | unknown; None = not looked up (prices=False)
+    price_source: str | None  # config | price_map | unknown | logged; None = not looked up (prices=False)
     input_price: float | None  # $ per token
     output_price: float | None
     cached: int = 0  # calls the response cache answers: no tokens, no cost, no time
@@ -233,7 +233,7 @@ def estimate_run(db: sqlite_utils.Database, cfg: WorkspaceConfig, *, dataset: st
         model = cfg.models[name]
         source, price_in, price_out = None, None, None
         logged = model.logged_key is not None
-        if prices or model.input_price_per_1m is not None or logged:  # these need no price map
+        if prices or not needs_price_map(model):  # config prices and logged answers need no price map
             source, price_in, price_out = prices_for(model)
         params = model_params(model, cfg.run)
         if logged:

@@ -211,7 +211,7 @@ def test_logged_answers_cost_nothing_and_take_no_time(db):
     est = estimate_run(db, cfg, dataset="d", models=["a", "production"], prices=False)
     a, production = est.models
     assert (production.calls, production.sent, production.cached, production.input_tokens) == (3, 0, 0, 0)
-    assert (production.price_source, production.cost_max_usd, production.duration_s) == ("unknown", 0.0, 0.0)
+    assert (production.price_source, production.cost_max_usd, production.duration_s) == ("logged", 0.0, 0.0)
     assert est.cost_max_usd == pytest.approx(a.cost_max_usd) and est.cached == 0
     from rich.console import Console
 

@@ -32,7 +32,7 @@ from core.datasets.browse import CaseFilter, CaseRow, count_cases, excluded_case
 from core.datasets.edits import edit_case, from_editor_json, to_editor_json
 from tui import keymap
 from tui.messages import ActionDone, AgreementLoaded, CasesPage, DatasetDetailLoaded, DatasetsLoaded
-from tui.render import AFTER_INPUT_TITLE, after_input, one_line, plain, pretty_value, section, split_conversation
+from tui.render import input_with_conversation, one_line, plain, pretty_value, section
 from tui.screens.base import AssayScreen
 from tui.screens.edit_case_dialog import EditCaseDialog
 from tui.screens.export_dialog import ExportDialog, ExportRequest
@@ -384,15 +384,8 @@ class DatasetsScreen(AssayScreen):
         out = Text()
         out.append(head)
         out.append("\n\n")
-        conversation, metadata = split_conversation(row.metadata or {})
-        if conversation is not None:
-            out.append(section("Conversation before the input", conversation))
-            out.append("\n\n")
-        out.append(section("Input", plain(row.input_text)))
-        after = after_input(row.metadata or {})
-        if after is not None:
-            out.append("\n\n")
-            out.append(section(AFTER_INPUT_TITLE, after))
+        shown, metadata = input_with_conversation(plain(row.input_text), row.metadata or {}, titled=True)
+        out.append(shown)
         if row.case_id in self._derived:
             out.append("\n\n")
             out.append(section("Ground truth (from labels)", plain(pretty_value(self._derived[row.case_id]))))

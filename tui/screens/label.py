@@ -39,7 +39,7 @@ from core.labeling.session import CaseView, LabelProgress, LabelSession
 from core.common.safe_text import safe_text
 from tui import keymap
 from tui.messages import CaseRendered, LabelSessionFailed, LabelViewReady
-from tui.render import AFTER_INPUT_TITLE, after_input, plain, pretty_value, section, split_conversation
+from tui.render import input_with_conversation, plain, pretty_value
 from tui.screens.base import AssayScreen
 from tui.screens.text_prompt_dialog import TextPromptDialog
 from tui.widgets.extraction_form import ExtractionForm
@@ -378,19 +378,10 @@ class LabelScreen(AssayScreen):
         line.stylize("dim")
         body.append(line)
         body.append("\n\n")
-        conversation, metadata = split_conversation(case.metadata or {})
+        shown, metadata = input_with_conversation(plain(case.input_text), case.metadata or {})
+        body.append(shown)
         # Production's logged answer is a model output: shown with them, when blind mode allows.
         metadata = {k: v for k, v in metadata.items() if k != PRODUCTION_OUTPUT}
-        if conversation is not None:
-            body.append(section("Conversation before the input", conversation))
-            body.append("\n\n")
-            body.append(section("Input", plain(case.input_text)))
-        else:
-            body.append(plain(case.input_text))
-        after = after_input(case.metadata or {})
-        if after is not None:
-            body.append("\n\n")
-            body.append(section(AFTER_INPUT_TITLE, after))
         if metadata:
             body.append("\n\nMetadata\n", style="bold")
             body.append(plain(pretty_value(metadata)))

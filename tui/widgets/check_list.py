@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from textual.strip import Strip
-from textual.widgets import SelectionList
+from textual.widgets import Checkbox, SelectionList
 from textual.widgets.option_list import OptionDoesNotExist
-from textual.widgets._toggle_button import ToggleButton
 
-_UNCHECKED = " " * len(ToggleButton.BUTTON_INNER)
+_CHECKED = Checkbox.BUTTON_INNER  # the glyph SelectionList draws for both states (a toggle button's)
+_UNCHECKED = " " * len(_CHECKED)
 
 
 class CheckList(SelectionList[str]):
@@ -24,7 +24,7 @@ class CheckList(SelectionList[str]):
         except OptionDoesNotExist:  # below the last option: a blank line
             return strip
         segments = list(strip)
-        if selection.value in self._selected or len(segments) < 2 or segments[1].text != ToggleButton.BUTTON_INNER:
+        if selection.value in self.selected or len(segments) < 2 or segments[1].text != _CHECKED:
             return strip
         segments[1] = Segment(_UNCHECKED, segments[1].style)
         return Strip(segments, strip.cell_length)

@@ -12,7 +12,7 @@ from core.report.types import ALL, ContaminationFlag
 from core.review.cases import CLASS_TITLES, CLASSES, CaseClass, CaseEntry, ModelMark
 from core.review.compare import FigureRow, PairedVerdict
 from core.review.detail import Answer, CaseDetail, DiffPiece, ScorerDetail
-from tui.render import AFTER_INPUT_TITLE, after_input, plain, section, split_conversation
+from tui.render import input_with_conversation, plain
 
 GLYPHS = {"pass": "✓", "fail": "✗", "error": "E", "skipped": "S", "scorer_error": "!", "unscored": "?",
           "missing": "·"}
@@ -138,15 +138,7 @@ def case_head(d: CaseDetail) -> Text:
         out.append("  ·  ")
         out.append(plain(d.difficulty, single_line=True, max_len=20))
     out.append("\n")
-    conversation, _ = split_conversation(d.metadata, max_len=500)
-    if conversation is not None:
-        out.append(section("Conversation before the input", conversation))
-        out.append("\n\n")
-    out.append(plain(d.input_text, max_len=2000))
-    after = after_input(d.metadata, max_len=500)
-    if after is not None:
-        out.append("\n\n")
-        out.append(section(AFTER_INPUT_TITLE, after))
+    out.append(input_with_conversation(plain(d.input_text, max_len=2000), d.metadata, max_len=500)[0])
     out.append("\n\nGround truth: ", style="bold")
     out.append(plain(d.expected, max_len=2000) if d.expected is not None else Text("(unlabeled)", style="dim"))
     return out

@@ -317,9 +317,14 @@ class RunScreen(AssayScreen):
 
     # --- starting, watching, stopping ---------------------------------------------------------------
 
-    def action_start(self) -> None:
+    def _idle(self) -> bool:
+        """No run is going here (else say so): one run at a time."""
         if self.running:
             self.notify("A run is already going: wait for it or cancel it (c).", severity="warning")
+        return not self.running
+
+    def action_start(self) -> None:
+        if not self._idle():
             return
         form = self._form()
         if form is None or not form["models"]:
@@ -479,25 +484,27 @@ class RunScreen(AssayScreen):
         self.assay.review_run_id = run_id
         self.app.open_screen("review")
 
-    def action_resume(self) -> None:
-        run_id = self._highlighted_run()
-        run = self.runs.get(run_id or "")
+    def _history_run(self) -> RunSummary | None:
+        """The run under the history cursor (else say how to pick one)."""
+        run = self.runs.get(self._highlighted_run() or "")
         if run is None:
             self.notify("Select a run in the history list (h) first.", severity="information")
+        return run
+
+    def action_resume(self) -> None:
+        run = self._history_run()
+        if run is None:
             return
         if run.status not in RESUMABLE:
             self.notify(f"Run {run.id} is {run.status}: only an interrupted, stale or failed run can be resumed.",
                         severity="warning", markup=False)
             return
-        if self.running:
-            self.notify("A run is already going: wait for it or cancel it (c).", severity="warning")
-            return
-        self._start(RunRequest(resume=run.id))
+        if self._idle():
+            self._start(RunRequest(resume=run.id))
 
     def action_retry_errors(self) -> None:
-        run = self.runs.get(self._highlighted_run() or "")
+        run = self._history_run()
         if run is None:
-            self.notify("Select a run in the history list (h) first.", severity="information")
             return
         failed = run.failed
         if not failed:
@@ -507,8 +514,7 @@ class RunScreen(AssayScreen):
             self.notify(f"Run {run.id} is still going: wait for it, or stop it first.", severity="warning",
                         markup=False)
             return
-        if self.running:
-            self.notify("A run is already going: wait for it or cancel it (c).", severity="warning")
+        if not self._idle():
             return
         question = (f"Send the {failed} failed call{'s' if failed > 1 else ''} of run {run.id} again (errors, and "
                     "calls a breaker skipped)? Each one's error row is replaced by its new outcome; the answered "
