@@ -4,6 +4,7 @@ gracefully and resume it from the history list, open a run in Review."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from contextlib import closing
 
 import pytest
@@ -13,6 +14,7 @@ from core.run.history import list_runs
 from demo.serve import DemoServer
 from store import connect
 from store import runs as store_runs
+from tui.screens.models.confirm_dialog import ConfirmDialog
 
 
 def _config(base: str) -> str:
@@ -60,12 +62,24 @@ async def _form_ready(app) -> None:
     await until(lambda: app.screen.estimate is not None)
 
 
+@contextlib.asynccontextmanager
+async def _on_run_screen(ws):
+    """The app on the Run screen at 120x36, its form loaded: (app, pilot, screen)."""
+    app = make_app(ws, start="run")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _form_ready(app)
+        yield app, pilot, app.screen
+
+
+async def _confirm(app, pilot) -> None:
+    """Answer the confirmation dialog that the last key opened with its action button."""
+    await until(lambda: isinstance(app.screen, ConfirmDialog))
+    await pilot.click("#yes")
+
+
 def test_start_a_run_watch_it_finish_and_open_it_in_review(ws):
     async def run() -> None:
-        app = make_app(ws, start="run")
-        async with app.run_test(size=(120, 36)) as pilot:
-            await _form_ready(app)
-            screen = app.screen
+        async with _on_run_screen(ws) as (app, pilot, screen):
             assert screen.estimate.calls == 24  # 12 cases x 2 models
             await pilot.press("s")
             await until(lambda: screen.last_run_id is not None and not screen.running, timeout=60)
@@ -89,10 +103,7 @@ def test_start_a_run_watch_it_finish_and_open_it_in_review(ws):
 
 def test_the_history_cursor_moves_to_a_run_started_here(ws):
     async def run() -> None:
-        app = make_app(ws, start="run")
-        async with app.run_test(size=(120, 36)) as pilot:
-            await _form_ready(app)
-            screen = app.screen
+        async with _on_run_screen(ws) as (app, pilot, screen):
             history = screen.query_one("#history")
             started: list[str] = []
             for n in (1, 2):
@@ -139,18 +150,12 @@ def test_cancel_gracefully_then_resume_from_the_history_list(ws, server):
     server.configure(latency_ms=2000)  # 3 rounds of 8 calls: slow enough to stop part way even on a loaded machine
 
     async def run() -> None:
-        from tui.screens.models.confirm_dialog import ConfirmDialog
-
-        app = make_app(ws, start="run")
-        async with app.run_test(size=(120, 36)) as pilot:
-            await _form_ready(app)
-            screen = app.screen
+        async with _on_run_screen(ws) as (app, pilot, screen):
             await pilot.press("s")
             await until(lambda: screen.live is not None and screen.live.snapshot().progress is not None
                         and screen.live.snapshot().progress.done > 0, timeout=30)
             await pilot.press("c")
-            await until(lambda: isinstance(app.screen, ConfirmDialog))
-            await pilot.click("#yes")
+            await _confirm(app, pilot)
             await until(lambda: screen.cancel_level == 1)
             await until(lambda: not screen.running, timeout=30)
             assert "Run interrupted" in str(screen.query_one("#live-head").render())
@@ -175,12 +180,7 @@ def test_the_failed_calls_of_a_finished_run_are_sent_again_from_the_history_list
     server.configure(faults=[{"kind": "quota", "model": "demo-fast"}])  # an outage on one model
 
     async def run() -> None:
-        from tui.screens.models.confirm_dialog import ConfirmDialog
-
-        app = make_app(ws, start="run")
-        async with app.run_test(size=(120, 36)) as pilot:
-            await _form_ready(app)
-            screen = app.screen
+        async with _on_run_screen(ws) as (app, pilot, screen):
             await pilot.press("s")
             await until(lambda: screen.last_run_id is not None and not screen.running, timeout=60)
             history = screen.query_one("#history")
@@ -210,19 +210,13 @@ def test_immediate_cancel_needs_a_second_confirmed_press(ws, server):
     server.configure(latency_ms=2000)  # calls stay on the wire: only an immediate stop ends them
 
     async def run() -> None:
-        from tui.screens.models.confirm_dialog import ConfirmDialog
-
-        app = make_app(ws, start="run")
-        async with app.run_test(size=(120, 36)) as pilot:
-            await _form_ready(app)
-            screen = app.screen
+        async with _on_run_screen(ws) as (app, pilot, screen):
             await pilot.press("s")
             await until(lambda: screen.live is not None and screen.live.snapshot().progress is not None
                         and screen.live.snapshot().progress.in_flight > 0, timeout=30)
             for level in (1, 2):
                 await pilot.press("c")
-                await until(lambda: isinstance(app.screen, ConfirmDialog))
-                await pilot.click("#yes")
+                await _confirm(app, pilot)
                 await until(lambda: screen.cancel_level == level)
             await until(lambda: not screen.running, timeout=5)  # well before the 2 s calls or the grace period
 
@@ -237,10 +231,7 @@ def test_a_model_and_a_prompt_added_to_the_config_are_offered_when_the_screen_is
     from core.config.schema import load_config
 
     async def run() -> None:
-        app = make_app(ws, start="run")
-        async with app.run_test(size=(120, 36)) as pilot:
-            await _form_ready(app)
-            screen = app.screen
+        async with _on_run_screen(ws) as (app, pilot, screen):
             models = screen.query_one("#models", SelectionList)
             models.deselect("fast")
             await pilot.press("1")  # the Models screen (or an editor) adds a model meanwhile
